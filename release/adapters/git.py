@@ -1,0 +1,134 @@
+"""git through its command line: bulk reads (one for-each-ref, one log per range), plain writes.
+
+No decisions here: callers decide what to read and what to write.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from release.errors import ReleaseError
+from release.versioning.commits import Commit
+from release.versioning.tags import TagRef
+
+# Field and record separators that cannot appear in commit metadata.
+_FS, _RS = "\x1f", "\x1e"
+_LOG_FORMAT = _FS.join(["%H", "%P", "%an", "%ae", "%aI", "%B"]) + _RS
+_BASE = ["git", "-c", "core.quotepath=off", "-c", "log.showSignature=false", "-c", "color.ui=false"]
+
+
+class GitError(ReleaseError):
+    pass
+
+
+@dataclass(frozen=True)
+class Git:
+    cwd: Path
+
+    def run(self, *args: str, input: str | None = None, check: bool = True) -> str:
+        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+        proc = subprocess.run(
+            [*_BASE, *args],
+            cwd=self.cwd,
+            input=input.encode() if input is not None else None,
+            capture_output=True,
+            env=env,
+            check=False,
+        )
+        out = proc.stdout.decode("utf-8", errors="replace")
+        if check and proc.returncode != 0:
+            err = proc.stderr.decode("utf-8", errors="replace").strip()
+            first = next((line for line in err.splitlines() if line.startswith(("fatal:", "error:"))), None)
+            raise GitError(f"git {args[0]} failed: {(first or err or 'exit ' + str(proc.returncode)).strip()}")
+        return out
+
+    # --- reads -----------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path) -> Git:
+        """The repository containing `path`, at its top level."""
+        if not path.is_dir():
+            raise ReleaseError(f"{path} is not a directory", "run release inside your project's clone")
+        try:
+            top = Git(path).run("rev-parse", "--show-toplevel").strip()
+        except GitError:
+            raise ReleaseError(
+                f"not a git repository: {path.resolve()}", "run release inside your project's clone (or pass -C DIR)"
+            ) from None
+        return cls(Path(top))
+
+    def head(self) -> str | None:
+        """HEAD's commit, or None in a repository with no commit yet."""
+        out = self.run("rev-parse", "--verify", "-q", "HEAD^{commit}", check=False).strip()
+        return out or None
+
+    def resolve(self, ref: str) -> str:
+        out = self.run("rev-parse", "--verify", "-q", f"{ref}^{{commit}}", check=False).strip()
+        if not out:
+            raise ReleaseError(f"unknown revision {ref!r}", "give a tag, branch or commit sha that exists here")
+        return out
+
+    def branch(self) -> str | None:
+        """The checked-out branch; None on a detached HEAD (every CI job)."""
+        out = self.run("symbolic-ref", "--short", "-q", "HEAD", check=False).strip()
+        return out or None
+
+    def is_shallow(self) -> bool:
+        return self.run("rev-parse", "--is-shallow-repository").strip() == "true"
+
+    def tags(self, merged_into: str | None = None, points_at: str | None = None) -> list[TagRef]:
+        """All tags (or those reachable from / pointing at a commit) in one call, annotated tags peeled."""
+        args = ["for-each-ref", "--format=%(refname:strip=2)%09%(objectname)%09%(*objectname)"]
+        if merged_into:
+            args.append(f"--merged={merged_into}")
+        if points_at:
+            args.append(f"--points-at={points_at}")
+        refs = []
+        for line in self.run(*args, "refs/tags").splitlines():
+            name, obj, peeled = ([*line.split("\t"), "", ""])[:3]
+            refs.append(TagRef(name, peeled or obj))
+        return refs
+
+    def log(self, rev_range: str, paths: tuple[str, ...] = (), no_merges: bool = True) -> list[Commit]:
+        """Commits in `rev_range`, newest first, in one `git log`."""
+        args = ["log", f"--format={_LOG_FORMAT}", "--encoding=UTF-8"]
+        if no_merges:
+            args.append("--no-merges")
+        out = self.run(*args, rev_range, "--", *paths)
+        commits = []
+        for record in out.split(_RS):
+            record = record.lstrip("\n")
+            if not record:
+                continue
+            sha, parents, author, email, date, message = record.split(_FS, 5)
+            commits.append(Commit(sha, tuple(parents.split()), author, email, date, message))
+        return commits
+
+    def remote_url(self, remote: str = "origin") -> str | None:
+        out = self.run("remote", "get-url", remote, check=False).strip()
+        return out or None
+
+    def dirty_files(self) -> list[str]:
+        """Tracked files with changes, staged or not (untracked files do not block a release)."""
+        out = self.run("status", "--porcelain", "--untracked-files=no")
+        return [line[3:] for line in out.splitlines() if line.strip()]
+
+    def commit_time(self, ref: str = "HEAD") -> int:
+        return int(self.run("log", "-1", "--format=%ct", ref).strip())
+
+    # --- writes ----------------------------------------------------------------------------------
+
+    def commit_files(self, paths: list[str], message: str) -> str:
+        self.run("add", "--", *paths)
+        self.run("commit", "-q", "-F", "-", "--", *paths, input=message)
+        return self.run("rev-parse", "HEAD").strip()
+
+    def tag_annotated(self, name: str, message: str, commit: str) -> None:
+        self.run("tag", "-a", name, "-F", "-", commit, input=message)
+
+    def push(self, remote: str, refspecs: list[str]) -> None:
+        """Push all refspecs or none (`--atomic`), so a branch never lands without its tag."""
+        self.run("push", "--atomic", "--porcelain", remote, *refspecs)

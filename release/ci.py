@@ -1,0 +1,76 @@
+"""Where we run: GitLab CI, GitHub Actions or a laptop, read from the environment only."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+Provider = Literal["gitlab", "github", "local"]
+
+
+@dataclass(frozen=True)
+class CIInfo:
+    provider: Provider
+    branch: str | None  # None for tag pipelines and when it cannot be known
+    tag: str | None
+    project_url: str | None  # web URL of the project, for links in notes
+    pipeline_url: str | None
+
+
+def detect(env: Mapping[str, str]) -> CIInfo:
+    if env.get("GITLAB_CI") or env.get("CI_SERVER_URL"):
+        tag = env.get("CI_COMMIT_TAG") or None
+        branch = (
+            env.get("CI_COMMIT_BRANCH")
+            or env.get("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME")
+            or (None if tag else env.get("CI_COMMIT_REF_NAME"))
+            or None
+        )
+        return CIInfo("gitlab", branch, tag, env.get("CI_PROJECT_URL") or None, env.get("CI_PIPELINE_URL") or None)
+    if env.get("GITHUB_ACTIONS"):
+        is_tag = env.get("GITHUB_REF_TYPE") == "tag" or env.get("GITHUB_REF", "").startswith("refs/tags/")
+        tag = env.get("GITHUB_REF_NAME") if is_tag else None
+        branch = env.get("GITHUB_HEAD_REF") or (None if is_tag else env.get("GITHUB_REF_NAME")) or None
+        server, repo = env.get("GITHUB_SERVER_URL"), env.get("GITHUB_REPOSITORY")
+        project = f"{server.rstrip('/')}/{repo}" if server and repo else None
+        run = f"{project}/actions/runs/{env['GITHUB_RUN_ID']}" if project and env.get("GITHUB_RUN_ID") else None
+        return CIInfo("github", branch, tag, project, run)
+    # Outside the two big CIs, honour the variables anyway: users set them to replay a CI job locally.
+    branch = env.get("CI_COMMIT_REF_NAME") or env.get("GITHUB_REF_NAME") or None
+    return CIInfo("local", branch, None, None, None)
+
+
+_SCP_LIKE = re.compile(r"^(?:[^@/]+@)?(?P<host>[^:/]+):(?P<path>(?!/).+)$")
+
+
+def web_url(remote: str | None) -> str | None:
+    """The https URL of a git remote, credentials stripped: for links only, never for pushing."""
+    if not remote:
+        return None
+    remote = remote.strip()
+    match = re.match(r"^(?:https?|ssh|git)://(?:[^@/]+@)?(?P<host>[^/:]+)(?::\d+)?/(?P<path>.+)$", remote)
+    if not match:
+        match = _SCP_LIKE.match(remote)
+    if not match:
+        return None
+    path = match["path"].strip("/")
+    if path.endswith(".git"):
+        path = path[:-4]
+    return f"https://{match['host']}/{path}"
+
+
+def forge_of(url: str | None, env: Mapping[str, str]) -> Literal["gitlab", "github"] | None:
+    if not url:
+        return None
+    host = url.split("/")[2].lower() if "//" in url else ""
+    for var, kind in (("CI_SERVER_URL", "gitlab"), ("GITHUB_SERVER_URL", "github")):
+        value = env.get(var, "")
+        if value and value.split("/")[2:3] == [host]:
+            return "gitlab" if kind == "gitlab" else "github"
+    if host == "github.com" or host.startswith("github."):
+        return "github"
+    if "gitlab" in host:
+        return "gitlab"
+    return None

@@ -1,0 +1,197 @@
+"""The command line: each command parses options, builds a Context and calls library code."""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from release import __version__
+from release import cut as cut_module
+from release.context import Context, Options
+from release.errors import EXIT_BUG, EXIT_FAILURE, ReleaseError
+from release.stages import notes as notes_stage
+from release.stages import plan as plan_stage
+from release.versioning.plan import Plan
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def say(message: str) -> None:
+    """Progress and explanations go to stderr; stdout carries only the command's result."""
+    click.echo(message, err=True)
+
+
+def common(func: F) -> F:
+    """Options every command takes: where the repo is, which config, which branch and component."""
+    decorators = [
+        click.option("-C", "directory", default=".", metavar="DIR", help="Run as if started in DIR."),
+        click.option(
+            "--config", "config_path", metavar="FILE", help="release.yaml to use (default: found in the repo)."
+        ),
+        click.option("--branch", metavar="NAME", help="The branch, when HEAD is detached and CI variables are absent."),
+        click.option("--component", metavar="NAME", help="Only this monorepo component."),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def context(
+    directory: str, config_path: str | None, branch: str | None, component: str | None, **extra: Any
+) -> Context:
+    return Context.build(
+        Options(directory=directory, config_path=config_path, branch=branch, component=component, **extra)
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="release")
+def cli() -> None:
+    """From a commit to a GitOps deployment: version, notes, images, charts, promote."""
+
+
+@cli.command()
+@common
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+def plan(as_json: bool, **opts: Any) -> None:
+    """Show the next version and why. Changes nothing."""
+    ctx = context(**opts)
+    plans = plan_stage.make_plans(ctx)
+    if as_json:
+        click.echo(json.dumps(plan_json(ctx, plans), indent=2))
+        return
+    for p in plans:
+        click.echo(describe(p))
+
+
+def plan_json(ctx: Context, plans: list[Plan]) -> dict[str, Any]:
+    if len(plans) == 1 and plans[0].component is None:
+        return plans[0].as_json() | {"components": []}
+    items = [{"name": p.component} | p.as_json() for p in plans]
+    return {
+        "current_version": None,
+        "next_version": None,
+        "bump": None,
+        "tag": None,
+        "commits": max((p.considered for p in plans), default=0),
+        "components": items,
+    }
+
+
+def describe(p: Plan) -> str:
+    name = f"{p.component}: " if p.component else ""
+    branch = p.channel.branch or "(unknown branch)"
+    lines = [f"{name}branch {branch} ({p.channel.describe()})"]
+    lines.append(f"  current  {p.current.name if p.current else 'none (no release tag yet)'}")
+    if p.head_tagged:
+        lines.append(f"  HEAD is already released as {p.tag}; nothing to do")
+    elif p.next_version:
+        lines.append(f"  next     {p.next_version}  (tag {p.tag}, {p.forced or (p.bump.label or 'no') + ' bump'})")
+    else:
+        lines.append("  next     nothing to release")
+    lines.append(
+        f"  commits  {p.considered} since {p.current.name if p.current else 'the start'}"
+        + (f", {p.ignored} not conventional (ignored)" if p.ignored else "")
+    )
+    if p.reasons and not p.head_tagged:
+        lines.append("  because")
+        for c in p.reasons[:10]:
+            scope = f"({c.scope})" if c.scope else ""
+            lines.append(f"    {c.commit.short_sha} {c.type}{scope}{'!' if c.breaking else ''}: {c.subject}")
+        if len(p.reasons) > 10:
+            lines.append(f"    … and {len(p.reasons) - 10} more")
+    return "\n".join(lines)
+
+
+@cli.command()
+@common
+def version(**opts: Any) -> None:
+    """Print the next version only (nothing when there is nothing to release)."""
+    ctx = context(**opts)
+    plans = plan_stage.make_plans(ctx)
+    for p in plans:
+        if p.next_version is None:
+            continue
+        click.echo(f"{p.component} {p.next_version}" if p.component and len(plans) > 1 else str(p.next_version))
+
+
+@cli.command()
+@common
+@click.option("--from", "start", metavar="REF", help="Start after this ref (default: the last release tag).")
+@click.option("--to", "end", metavar="REF", help="End at this ref (default: HEAD).")
+@click.option("--template", metavar="FILE", help="A jinja2 template instead of the default.")
+@click.option("--output", metavar="FILE", help="Write to FILE instead of stdout.")
+def notes(start: str | None, end: str | None, template: str | None, output: str | None, **opts: Any) -> None:
+    """Release notes in markdown, for the next release or for a range."""
+    ctx = context(**opts)
+    if start is None and end is None:
+        text = "\n".join(notes_stage.for_plan(ctx, p, template) for p in plan_stage.make_plans(ctx))
+    else:
+        text = notes_stage.for_range(ctx, start, end or "HEAD", template)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        say(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
+
+
+@cli.command()
+@common
+@click.option("--bump", type=click.Choice(["major", "minor", "patch"]), help="Force this bump.")
+@click.option("--prerelease", metavar="TOKEN", help="Cut a prerelease with this token, e.g. rc → 1.3.0-rc.1.")
+@click.option("--push", is_flag=True, help="Push the commit and the tag(s) to origin, atomically.")
+@click.option("--dry-run", is_flag=True, help="Show what would happen; write nothing.")
+def cut(bump: str | None, prerelease: str | None, push: bool, dry_run: bool, **opts: Any) -> None:
+    """Tag a release here: CHANGELOG.md commit + annotated tag, pushed when asked."""
+    ctx = context(**opts, bump=bump, prerelease=prerelease, dry_run=dry_run)
+    cuts, idle = cut_module.prepare(ctx)
+    for p in idle:
+        name = f"{p.component}: " if p.component else ""
+        if p.head_tagged:
+            say(f"{name}HEAD is already released as {p.tag}; nothing to do")
+        else:
+            say(
+                f"{name}nothing to release since {p.current.name if p.current else 'the start'} "
+                f"({p.considered} commits, none asks for a release)"
+            )
+    if not cuts:
+        return
+    if dry_run:
+        for c in cuts:
+            say(f"would release {c.plan.next_version} as {c.plan.tag}")
+            click.echo(cut_module.diff(c, ctx.root), nl=False)
+        say("dry run: nothing was written")
+        return
+    cut_module.apply(ctx, cuts, push, say)
+    for c in cuts:
+        click.echo(str(c.plan.next_version))
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="release", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        say("aborted")
+        sys.exit(EXIT_FAILURE)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ReleaseError as exc:
+        say(f"release: error: {exc.line()}")
+        sys.exit(EXIT_FAILURE)
+    except KeyboardInterrupt:
+        say("interrupted")
+        sys.exit(130)
+    except Exception:
+        traceback.print_exc()
+        say("release: internal error (a bug, exit 3): please report it with the traceback above")
+        sys.exit(EXIT_BUG)
+    sys.exit(0)

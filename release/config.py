@@ -1,0 +1,249 @@
+"""release.yaml → a frozen, typed model.
+
+Reading the file is separated from validating it (`from_text`), so tests pass text straight in.
+Every error names the file, the line and the key, with a hint; unknown keys are errors, not warnings,
+because a typo that is silently ignored releases the wrong thing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+
+from release.errors import ReleaseError
+
+CONFIG_NAMES = ("release.yaml", "release.yml", ".release.yaml", ".release.yml")
+
+
+def _check_tag_format(value: str) -> tuple[str, str] | None:
+    from release.versioning.tags import TagFormat
+
+    try:
+        TagFormat(value, component="component")
+    except ReleaseError as exc:
+        return exc.message, exc.hint or ""
+    return None
+
+
+def _check_semver(value: str) -> tuple[str, str] | None:
+    import semver
+
+    if semver.Version.is_valid(value):
+        return None
+    return f"{value!r} is not a semantic version", 'write it as x.y.z, e.g. "0.1.0"'
+
+
+def _check_unique_names(value: tuple[Any, ...]) -> tuple[str, str] | None:
+    names = [item.name for item in value]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    return (f"component {dupes[0]!r} is listed twice", "give each component its own name") if dupes else None
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    """One entry of `versioning.rules`: commits matching type/scope/breaking ask for `bump`."""
+
+    bump: Literal["major", "minor", "patch", "none"]
+    type: str | None = None
+    scope: str | None = None
+    breaking: bool | None = None
+
+
+@dataclass(frozen=True)
+class VersioningConfig:
+    tag_format: str = field(default="v{version}", metadata={"check": _check_tag_format})
+    initial: str = field(default="0.1.0", metadata={"check": _check_semver})
+    rules: tuple[RuleConfig, ...] = ()
+    bump_minor_pre_major: bool = False
+    bump_patch_for_minor_pre_major: bool = False
+    # branch → prerelease token; maintenance branches (1.x, 1.2.x) need no entry.
+    prerelease_branches: dict[str, str] = field(
+        default_factory=lambda: {"next": "rc", "beta": "beta", "alpha": "alpha"}
+    )
+
+
+@dataclass(frozen=True)
+class ComponentConfig:
+    name: str
+    path: str
+    tag_format: str = field(default="{component}-v{version}", metadata={"check": _check_tag_format})
+
+
+@dataclass(frozen=True)
+class NotesConfig:
+    template: str | None = None
+    changelog: str | bool = "CHANGELOG.md"
+    forge: Literal["gitlab", "github", "none"] | None = None  # None: guess from the remote / CI
+    url: str | None = None  # the project's web URL for links; default from CI variables or the remote
+
+
+@dataclass(frozen=True)
+class Config:
+    version: Literal[1] = 1
+    versioning: VersioningConfig = field(default_factory=VersioningConfig)
+    components: tuple[ComponentConfig, ...] = field(default=(), metadata={"check": _check_unique_names})
+    notes: NotesConfig = field(default_factory=NotesConfig)
+    source: str | None = field(default=None, metadata={"internal": True})  # the file it came from
+
+    @property
+    def changelog_path(self) -> str | None:
+        value = self.notes.changelog
+        if value is True:
+            return "CHANGELOG.md"
+        return value or None
+
+
+def find(root: Path, explicit: str | None = None) -> Path | None:
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ReleaseError(f"config file {explicit} does not exist", "check the --config path")
+        return path
+    return next((root / name for name in CONFIG_NAMES if (root / name).is_file()), None)
+
+
+def load(root: Path, explicit: str | None = None) -> Config:
+    """The config of the repo at `root`; defaults when there is no file."""
+    path = find(root, explicit)
+    if path is None:
+        return Config()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ReleaseError(f"{path}: not UTF-8 text ({exc.reason})", "save release.yaml as UTF-8") from None
+    return from_text(text, str(path))
+
+
+def from_text(text: str, filename: str = "release.yaml") -> Config:
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f":{mark.line + 1}" if mark else ""
+        raise ReleaseError(
+            f"{filename}{line}: not valid YAML: {exc.problem or exc.context}",
+            "check indentation and quoting around that line",
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ReleaseError(f"{filename}: not valid YAML: {exc}", "check the file's syntax") from None
+    finally:
+        loader.dispose()
+    if node is None:
+        return dataclasses.replace(Config(), source=filename)
+    reader = _Reader(filename, loader)
+    config: Config = reader.build(Config, node, "")
+    return dataclasses.replace(config, source=filename)
+
+
+def _quote_hint(hint: Any, node: yaml.Node, path: str) -> str:
+    if hint is str:
+        text = node.value if isinstance(node, yaml.ScalarNode) else path
+        if isinstance(node, yaml.MappingNode) and node.flow_style:
+            return "a value starting with { is a YAML mapping: put the whole value in double quotes"
+        return f'put the value in double quotes: "{text}"'
+    return f"set '{path}' to {_PLAIN_TYPES.get(hint, str(hint))}"
+
+
+_PLAIN_TYPES = {str: "a string", int: "a whole number", bool: "true or false"}
+
+
+class _Reader:
+    """Builds frozen dataclasses from YAML nodes, checking every key and type against the hints."""
+
+    def __init__(self, filename: str, loader: yaml.SafeLoader) -> None:
+        self.filename = filename
+        self.loader = loader
+
+    def fail(self, node: yaml.Node, message: str, hint: str) -> typing.NoReturn:
+        raise ReleaseError(f"{self.filename}:{node.start_mark.line + 1}: {message}", hint)
+
+    def build(self, cls: type[Any], node: yaml.Node, where: str) -> Any:
+        if not isinstance(node, yaml.MappingNode):
+            self.fail(node, f"{where or 'the top level'} must be a mapping", "write it as `key: value` lines")
+        hints = typing.get_type_hints(cls)
+        fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+        values: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = self.loader.construct_object(key_node)
+            path = f"{where}.{key}" if where else str(key)
+            if not isinstance(key, str) or key not in fields:
+                close = difflib.get_close_matches(str(key), fields, n=1)
+                hint = f"did you mean '{close[0]}'?" if close else f"known keys here: {', '.join(sorted(fields))}"
+                self.fail(key_node, f"unknown key '{path}'", hint)
+            if key in values:
+                self.fail(key_node, f"key '{path}' appears twice", "keep one of them")
+            values[key] = self.value(hints[key], value_node, path)
+            check = fields[key].metadata.get("check")
+            if check is not None and (problem := check(values[key])):
+                self.fail(value_node, f"'{path}': {problem[0]}", problem[1])
+        missing = [
+            name
+            for name, f in fields.items()
+            if name not in values and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        ]
+        if missing:
+            self.fail(node, f"'{where or 'top level'}' is missing the key '{missing[0]}'", "add it")
+        return cls(**values)
+
+    def value(self, hint: Any, node: yaml.Node, path: str) -> Any:
+        origin = typing.get_origin(hint)
+        args = typing.get_args(hint)
+        if origin in (Union, types.UnionType):
+            if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null" and type(None) in args:
+                return None
+            options = [a for a in args if a is not type(None)]
+            errors = []
+            for option in options:
+                try:
+                    return self.value(option, node, path)
+                except ReleaseError as exc:
+                    errors.append(exc)
+            raise errors[-1]
+        if origin is Literal:
+            value = self.scalar(node)
+            if value not in args:
+                allowed = " | ".join(str(a) for a in args)
+                self.fail(node, f"'{path}' is {value!r}; it must be one of {allowed}", f"use one of {allowed}")
+            return value
+        if origin is tuple:
+            if not isinstance(node, yaml.SequenceNode):
+                self.fail(node, f"'{path}' must be a list", "write it as `- item` lines or [a, b]")
+            return tuple(self.value(args[0], item, f"{path}[{i}]") for i, item in enumerate(node.value))
+        if origin is dict:
+            if not isinstance(node, yaml.MappingNode):
+                self.fail(node, f"'{path}' must be a mapping", "write it as `key: value` lines")
+            return {
+                self.value(args[0], k, path): self.value(args[1], v, f"{path}.{self.scalar(k)}") for k, v in node.value
+            }
+        if dataclasses.is_dataclass(hint):
+            return self.build(typing.cast(type[Any], hint), node, path)
+        if not isinstance(node, yaml.ScalarNode):
+            wanted = _PLAIN_TYPES.get(hint, str(hint))
+            self.fail(
+                node,
+                f"'{path}' must be {wanted}, got a {type(node).__name__.removesuffix('Node').lower()}",
+                _quote_hint(hint, node, path),
+            )
+        value = self.scalar(node)
+        if hint is bool and isinstance(value, bool):
+            return value
+        if hint is int and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if hint is str and isinstance(value, str):
+            return value
+        wanted = _PLAIN_TYPES.get(hint, str(hint))
+        got = "null" if value is None else type(value).__name__
+        self.fail(node, f"'{path}' must be {wanted}, got {got}", _quote_hint(hint, node, path))
+
+    def scalar(self, node: yaml.Node) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            return f"<{type(node).__name__.removesuffix('Node').lower()}>"
+        return self.loader.construct_object(node)

@@ -1,0 +1,98 @@
+"""`release cut`: changelog commit + annotated tag on a laptop, pushed only when asked.
+
+Every check runs before the first write, so a failed check leaves no commit and no tag.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from release.context import Context
+from release.errors import ReleaseError
+from release.notes import changelog
+from release.stages import notes as notes_stage
+from release.stages import plan as plan_stage
+from release.versioning.plan import Plan
+
+
+@dataclass(frozen=True)
+class Cut:
+    plan: Plan
+    notes: str
+    changelog_path: Path | None
+    changelog_text: str | None  # None: the changelog needs no change
+
+
+def prepare(ctx: Context) -> tuple[list[Cut], list[Plan]]:
+    """What a cut would do: the releases to make, and the plans with nothing to do."""
+    dirty = ctx.git.dirty_files()
+    if dirty:
+        shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
+        raise ReleaseError(f"the working tree has uncommitted changes: {shown}", "commit or stash them first")
+    plans = plan_stage.make_plans(ctx)
+    cuts, idle = [], []
+    for plan in plans:
+        if plan.head_tagged or not plan.releasable:
+            idle.append(plan)
+            continue
+        text = notes_stage.for_plan(ctx, plan)
+        path, new = _changelog(ctx, plan, text)
+        cuts.append(Cut(plan, text, path, new))
+    return cuts, idle
+
+
+def _changelog(ctx: Context, plan: Plan, section: str) -> tuple[Path | None, str | None]:
+    name = ctx.config.changelog_path
+    if not name:
+        return None, None
+    component = next((c for c in ctx.config.components if c.name == plan.component), None)
+    path = ctx.root / (component.path if component else "") / name
+    existing = path.read_bytes().decode("utf-8") if path.exists() else None
+    return path, changelog.insert(existing, section, str(plan.next_version))
+
+
+def diff(cut: Cut, root: Path) -> str:
+    if cut.changelog_path is None or cut.changelog_text is None:
+        return ""
+    old = cut.changelog_path.read_text(encoding="utf-8") if cut.changelog_path.exists() else ""
+    rel = str(cut.changelog_path.relative_to(root))
+    return "".join(
+        difflib.unified_diff(
+            old.splitlines(keepends=True), cut.changelog_text.splitlines(keepends=True), f"a/{rel}", f"b/{rel}"
+        )
+    )
+
+
+def apply(ctx: Context, cuts: list[Cut], push: bool, say: Callable[[str], None]) -> None:
+    changed = [c for c in cuts if c.changelog_path is not None and c.changelog_text is not None]
+    branch = ctx.branch()
+    if push and branch is None:
+        raise ReleaseError("cannot push from a detached HEAD without knowing the branch", "pass --branch NAME")
+    remote = "origin"
+    if push and ctx.git.remote_url(remote) is None:
+        raise ReleaseError(f"no git remote named {remote!r} to push to", "add one: git remote add origin URL")
+    for cut in changed:
+        assert cut.changelog_path is not None and cut.changelog_text is not None
+        cut.changelog_path.parent.mkdir(parents=True, exist_ok=True)
+        cut.changelog_path.write_bytes(cut.changelog_text.encode("utf-8"))
+    versions = ", ".join(_label(c.plan) for c in cuts)
+    if changed:
+        paths = [str(c.changelog_path.relative_to(ctx.root)) for c in changed if c.changelog_path]
+        sha = ctx.git.commit_files(paths, f"chore(release): {versions}\n")
+        say(f"committed {', '.join(paths)} as {sha[:7]}")
+    head = ctx.git.head() or ""
+    for cut in cuts:
+        assert cut.plan.tag is not None
+        ctx.git.tag_annotated(cut.plan.tag, f"{_label(cut.plan)}\n\n{cut.notes}", head)
+        say(f"tagged {head[:7]} as {cut.plan.tag}")
+    if push:
+        refspecs = [f"HEAD:refs/heads/{branch}"] + [f"refs/tags/{c.plan.tag}" for c in cuts]
+        ctx.git.push(remote, refspecs)
+        say(f"pushed {branch} and {', '.join(str(c.plan.tag) for c in cuts)} to {remote}")
+
+
+def _label(plan: Plan) -> str:
+    return f"{plan.component} {plan.next_version}" if plan.component else str(plan.next_version)

@@ -1,0 +1,1 @@
+"""One module per stage: NAME, skip(ctx) -> reason | None, run(ctx) -> summary."""

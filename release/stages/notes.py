@@ -1,0 +1,127 @@
+"""Notes: render the release notes for the planned version into a file later stages attach."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from release.ci import forge_of, web_url
+from release.context import Context
+from release.notes.model import Links, group
+from release.notes.render import NotesInput, render
+from release.stages import plan as plan_stage
+from release.versioning.commits import parse
+from release.versioning.plan import Plan
+from release.versioning.tags import TagFormat
+
+NAME = "notes"
+
+
+def links(ctx: Context) -> Links:
+    cfg = ctx.config.notes
+    url = cfg.url or ctx.ci.project_url or web_url(ctx.git.remote_url())
+    if cfg.forge == "none":
+        return Links(None, None)
+    forge = cfg.forge or forge_of(url, ctx.env)
+    if forge is None and ctx.ci.provider in ("gitlab", "github") and ctx.ci.project_url:
+        forge = ctx.ci.provider
+    return Links(url.rstrip("/") if url else None, forge)
+
+
+def today(ctx: Context) -> str:
+    epoch = ctx.env.get("SOURCE_DATE_EPOCH")
+    now = dt.datetime.fromtimestamp(int(epoch), dt.UTC) if epoch and epoch.isdigit() else dt.datetime.now(dt.UTC)
+    return now.date().isoformat()
+
+
+def commit_date(ctx: Context, ref: str) -> str:
+    return dt.datetime.fromtimestamp(ctx.git.commit_time(ref), dt.UTC).date().isoformat()
+
+
+def template_path(ctx: Context, explicit: str | None = None) -> Path | None:
+    chosen = explicit or ctx.config.notes.template
+    if not chosen:
+        return None
+    path = Path(chosen)
+    return path if path.is_absolute() or explicit else ctx.root / path
+
+
+def for_plan(ctx: Context, plan: Plan, template: str | None = None) -> str:
+    version = str(plan.next_version) if plan.next_version else "Unreleased"
+    date = commit_date(ctx, "HEAD") if plan.head_tagged else today(ctx)
+    data = NotesInput(
+        version=version,
+        tag=plan.tag,
+        previous_version=str(plan.current.version) if plan.current else None,
+        previous_tag=plan.current.name if plan.current else None,
+        date=date,
+        sections=group(plan.commits, links(ctx)),
+        links=links(ctx),
+        component=plan.component,
+    )
+    return render(data, template_path(ctx, template))
+
+
+def for_range(ctx: Context, start: str | None, end: str, template: str | None = None) -> str:
+    """Notes for `start..end`; `start` defaults to the last release tag before `end`."""
+    end_sha = ctx.git.resolve(end)
+    component = next(iter(plan_stage.components(ctx)))
+    pol = plan_stage.policy(ctx.config.versioning, component)
+    fmt: TagFormat = pol.tag_format
+    at_end = [t for t in fmt.release_tags(ctx.git.tags(points_at=end_sha))]
+    if start is None:
+        before = [t for t in fmt.release_tags(ctx.git.tags(merged_into=end_sha)) if t.commit != end_sha]
+        previous = max(before, key=lambda t: t.version, default=None)
+        start_name, start_rev = (previous.name, previous.commit) if previous else (None, None)
+    else:
+        start_rev = ctx.git.resolve(start)
+        # Compare links need a name the forge knows: our tags as they are, anything else as a sha.
+        start_name = start if fmt.parse(start) else start_rev[:12]
+    paths = (component.path,) if component else ()
+    commits = [parse(c) for c in ctx.git.log(f"{start_rev}..{end_sha}" if start_rev else end_sha, paths)]
+    tag_name: str | None
+    if at_end:
+        tag = max(at_end, key=lambda t: t.version)
+        version, tag_name, date = str(tag.version), tag.name, commit_date(ctx, end_sha)
+    elif end_sha == ctx.git.head():
+        plans = plan_stage.make_plans(ctx)
+        nxt = plans[0].next_version
+        version, tag_name, date = (str(nxt) if nxt else "Unreleased"), plans[0].tag, today(ctx)
+    else:
+        version, tag_name, date = end, end, commit_date(ctx, end_sha)
+    previous_version = str(fmt.parse(start_name)) if start_name and fmt.parse(start_name) else None
+    data = NotesInput(
+        version=version,
+        tag=tag_name,
+        previous_version=previous_version,
+        previous_tag=start_name,
+        date=date,
+        sections=group(commits, links(ctx)),
+        links=links(ctx),
+        component=component.name if component else None,
+    )
+    return render(data, template_path(ctx, template))
+
+
+def notes_file(ctx: Context, component: str | None) -> Path:
+    return ctx.state_path.parent / (f"notes-{component}.md" if component else "notes.md")
+
+
+def skip(ctx: Context) -> str | None:
+    return None
+
+
+def run(ctx: Context) -> str:
+    written = []
+    for plan in plan_stage.make_plans(ctx):
+        if not plan.releasable:
+            continue
+        path = notes_file(ctx, plan.component)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(for_plan(ctx, plan), encoding="utf-8")
+        written.append(path)
+        if plan.component is None:
+            ctx.state.notes_path = str(path.relative_to(ctx.root))
+    if not written:
+        return "nothing to release"
+    return "wrote " + ", ".join(str(p.relative_to(ctx.root)) for p in written)

@@ -1,0 +1,150 @@
+"""Plan: decide the next version (per component in a monorepo) and record it in the State."""
+
+from __future__ import annotations
+
+import semver
+
+from release.config import ComponentConfig, VersioningConfig
+from release.context import Context
+from release.errors import ReleaseError
+from release.versioning import plan as planner
+from release.versioning.commits import ParsedCommit, parse
+from release.versioning.plan import Channel, Plan, Policy
+from release.versioning.rules import Bump, Rule
+from release.versioning.tags import ReleaseTag, TagFormat, TagRef
+
+NAME = "plan"
+SHALLOW_HINT = "fetch the history and tags: git fetch --tags --unshallow (GitLab CI: set GIT_DEPTH: 0)"
+
+
+def policy(versioning: VersioningConfig, component: ComponentConfig | None) -> Policy:
+    fmt = TagFormat(component.tag_format, component.name) if component else TagFormat(versioning.tag_format)
+    return Policy(
+        tag_format=fmt,
+        initial=semver.Version.parse(versioning.initial),
+        rules=tuple(Rule(Bump.from_label(r.bump), r.type, r.scope, r.breaking) for r in versioning.rules),
+        bump_minor_pre_major=versioning.bump_minor_pre_major,
+        bump_patch_for_minor_pre_major=versioning.bump_patch_for_minor_pre_major,
+    )
+
+
+def channel(ctx: Context) -> Channel:
+    branch = ctx.branch()
+    prerelease_branches = ctx.config.versioning.prerelease_branches
+    explicit = prerelease_branches != VersioningConfig().prerelease_branches
+    if branch is None and explicit and not ctx.options.prerelease:
+        raise ReleaseError(
+            "cannot tell which branch this is (detached HEAD), and versioning.prerelease_branches depends on it",
+            "pass --branch NAME, or set CI_COMMIT_REF_NAME / GITHUB_REF_NAME",
+        )
+    return planner.channel_for(branch, prerelease_branches, ctx.options.prerelease)
+
+
+def components(ctx: Context) -> list[ComponentConfig | None]:
+    """The components to plan: all of them, the one asked for, or the repo itself (None)."""
+    declared = list(ctx.config.components)
+    wanted = ctx.options.component
+    if wanted is None:
+        return list(declared) if declared else [None]
+    chosen = [c for c in declared if c.name == wanted]
+    if not chosen:
+        names = ", ".join(c.name for c in declared) or "none are configured"
+        raise ReleaseError(f"unknown component {wanted!r}", f"components in release.yaml: {names}")
+    return list(chosen)
+
+
+class Reader:
+    """Reads what planning needs from git in bulk: two for-each-ref calls, one log per range."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        head = ctx.git.head()
+        if head is None:
+            raise ReleaseError("this repository has no commits yet", "commit something first")
+        self.head = head
+        self.all_refs: list[TagRef] = ctx.git.tags()
+        self.reachable_refs: list[TagRef] = ctx.git.tags(merged_into=head)
+        self.shallow = ctx.git.is_shallow()
+
+    def commits(self, since: ReleaseTag | None, upto: str, paths: tuple[str, ...]) -> list[ParsedCommit]:
+        rev_range = f"{since.commit}..{upto}" if since else upto
+        return [parse(c) for c in self.ctx.git.log(rev_range, paths)]
+
+
+def make_plans(ctx: Context) -> list[Plan]:
+    reader = Reader(ctx)
+    chan = channel(ctx)
+    forced = Bump.from_label(ctx.options.bump) if ctx.options.bump else None
+    return [make_plan(ctx, reader, chan, component, forced) for component in components(ctx)]
+
+
+def make_plan(
+    ctx: Context, reader: Reader, chan: Channel, component: ComponentConfig | None, forced: Bump | None
+) -> Plan:
+    pol = policy(ctx.config.versioning, component)
+    name = component.name if component else None
+    paths = (component.path,) if component else ()
+    all_tags = pol.tag_format.release_tags(reader.all_refs)
+    reachable = pol.tag_format.release_tags(reader.reachable_refs)
+
+    at_head = [t for t in reachable if t.commit == reader.head]
+    head_tag = planner.last_on_channel(at_head, chan)
+    if head_tag is not None and forced is None and not ctx.options.prerelease:
+        # A tag pipeline, or a rerun after `release cut`: this commit's version is already decided.
+        before = [t for t in reachable if t.commit != reader.head]
+        current = planner.last_on_channel(before, chan)
+        return planner.tagged(
+            policy=pol,
+            channel=chan,
+            component=name,
+            head_tag=head_tag,
+            current=current,
+            base=planner.last_stable(before, chan),
+            commits=reader.commits(current, reader.head, paths),
+        )
+
+    if reader.shallow and not reachable:
+        raise ReleaseError("this is a shallow clone and no release tag is reachable from HEAD", SHALLOW_HINT)
+    base = planner.last_stable(reachable, chan)
+    current = planner.last_on_channel(reachable, chan)
+    since_base = reader.commits(base, reader.head, paths)
+    since_current = reader.commits(current, reader.head, paths) if current != base else None
+    return planner.decide(
+        policy=pol,
+        channel=chan,
+        component=name,
+        base=base,
+        current=current,
+        since_base=since_base,
+        since_current=since_current,
+        all_tags=all_tags,
+        forced_bump=forced,
+    )
+
+
+def skip(ctx: Context) -> str | None:
+    return None
+
+
+def run(ctx: Context) -> str:
+    plans = make_plans(ctx)
+    state = ctx.state
+    head = ctx.git.head()
+    state.components = [
+        {
+            "name": p.component,
+            "version": str(p.next_version) if p.next_version else None,
+            "tag": p.tag,
+            "previous_version": str(p.current.version) if p.current else None,
+        }
+        for p in plans
+        if p.component
+    ]
+    single = plans[0] if len(plans) == 1 and plans[0].component is None else None
+    if single is not None:
+        state.version = str(single.next_version) if single.next_version else None
+        state.tag = single.tag
+        state.previous_version = str(single.current.version) if single.current else None
+    state.sha = head
+    released = [f"{p.component + ' ' if p.component else ''}{p.next_version}" for p in plans if p.releasable]
+    return f"next version {', '.join(released)}" if released else "nothing to release"

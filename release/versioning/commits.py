@@ -1,0 +1,205 @@
+"""Conventional Commits 1.0 parsing, plus the trailers users already rely on.
+
+A commit that does not follow the convention is kept (it is counted and shown as ignored),
+never an error: real histories are full of "WIP" and "Merge branch ...".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+HEADER = re.compile(r"^(?P<type>[A-Za-z][A-Za-z0-9_-]*)(?:\((?P<scope>[^()\r\n]*)\))?(?P<bang>!)?: +(?P<subject>\S.*)$")
+GIT_REVERT_HEADER = re.compile(r'^Revert "(?P<reverted>.+)"\s*$')
+FOOTER = re.compile(r"^(?P<token>BREAKING[ -]CHANGE|[A-Za-z][A-Za-z0-9-]*)(?::[ \t]*| #)(?P<value>.*)$")
+REVERTS_SHA = re.compile(r"This reverts commit (?P<sha>[0-9a-fA-F]{7,40})")
+SKIP_MARKERS = ("[skip release]", "[release skip]")
+# GitLab changelog trailers, for commits that use them instead of a conventional header.
+CHANGELOG_TRAILER_TYPES = {"added": "feat", "fixed": "fix", "security": "fix", "performance": "perf"}
+
+
+@dataclass(frozen=True)
+class Commit:
+    """A commit as git gives it: no interpretation."""
+
+    sha: str
+    parents: tuple[str, ...]
+    author: str
+    email: str
+    date: str  # ISO 8601, the author date
+    message: str
+
+    @property
+    def short_sha(self) -> str:
+        return self.sha[:7]
+
+    @property
+    def is_merge(self) -> bool:
+        return len(self.parents) > 1
+
+
+@dataclass(frozen=True)
+class ParsedCommit:
+    """A commit read as a Conventional Commit. `type` is None when it does not follow the convention."""
+
+    commit: Commit
+    type: str | None
+    scope: str | None
+    subject: str
+    breaking: bool
+    breaking_description: str | None
+    body: str
+    footers: tuple[tuple[str, str], ...] = field(default=())
+    reverts: str | None = None  # sha (or a prefix) of the commit this one reverts
+    reverted_header: str | None = None  # the header of the reverted commit, when the message names it
+    release_as: str | None = None
+    skip: bool = False
+
+    @property
+    def conventional(self) -> bool:
+        return self.type is not None
+
+    def footer(self, token: str) -> str | None:
+        wanted = token.lower()
+        for key, value in self.footers:
+            if key.lower() == wanted:
+                return value
+        return None
+
+
+def _split_footers(lines: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """Split the lines after the header into body lines and footers.
+
+    The footer block is the last paragraph whose first line is a `Token: value` (or `Token #value`)
+    line; each footer runs until the next token line.
+    """
+    start = None
+    for i, line in enumerate(lines):
+        if FOOTER.match(line) and (i == 0 or not lines[i - 1].strip()):
+            start = i
+    if start is None:
+        return lines, []
+    footers: list[tuple[str, str]] = []
+    for line in lines[start:]:
+        match = FOOTER.match(line)
+        if match:
+            footers.append((match["token"], match["value"].strip()))
+        elif footers and line.strip():
+            token, value = footers[-1]
+            footers[-1] = (token, f"{value}\n{line.strip()}".strip())
+    return lines[:start], footers
+
+
+def parse(commit: Commit) -> ParsedCommit:
+    message = commit.message.replace("\r\n", "\n").strip("\n")
+    header, _, rest = message.partition("\n")
+    header = header.strip()
+    body_lines, footers = _split_footers(rest.strip("\n").split("\n") if rest.strip() else [])
+    body = "\n".join(body_lines).strip()
+    skip = any(marker in message.lower() for marker in SKIP_MARKERS)
+    reverts_match = REVERTS_SHA.search(message)
+    reverts = reverts_match["sha"].lower() if reverts_match else None
+
+    breaking_description = None
+    for token, value in footers:
+        if token.upper() in ("BREAKING CHANGE", "BREAKING-CHANGE"):
+            breaking_description = value
+    release_as = next((v.strip() for k, v in footers if k.lower() == "release-as"), None)
+
+    git_revert = GIT_REVERT_HEADER.match(header)
+    if git_revert:
+        return ParsedCommit(
+            commit=commit,
+            type="revert",
+            scope=None,
+            subject=git_revert["reverted"],
+            breaking=False,
+            breaking_description=None,
+            body=body,
+            footers=tuple(footers),
+            reverts=reverts,
+            reverted_header=git_revert["reverted"],
+            release_as=release_as,
+            skip=skip,
+        )
+
+    match = HEADER.match(header)
+    if not match:
+        trailer = next((v.strip().lower() for k, v in footers if k.lower() == "changelog"), None)
+        mapped = CHANGELOG_TRAILER_TYPES.get(trailer or "")
+        return ParsedCommit(
+            commit=commit,
+            type=mapped,
+            scope=None,
+            subject=header,
+            breaking=breaking_description is not None,
+            breaking_description=breaking_description,
+            body=body,
+            footers=tuple(footers),
+            release_as=release_as,
+            skip=skip,
+        )
+
+    commit_type = match["type"].lower()
+    bang = match["bang"] is not None
+    subject = match["subject"].strip()
+    if bang and breaking_description is None:
+        breaking_description = subject
+    reverted_header = None
+    if commit_type == "revert":
+        reverts = reverts or _sha_like(next((v for k, v in footers if k.lower() == "refs"), ""))
+        reverted_header = subject
+    return ParsedCommit(
+        commit=commit,
+        type=commit_type,
+        scope=(match["scope"] or "").strip() or None,
+        subject=subject,
+        breaking=bang or breaking_description is not None,
+        breaking_description=breaking_description,
+        body=body,
+        footers=tuple(footers),
+        reverts=reverts,
+        reverted_header=reverted_header,
+        release_as=release_as,
+        skip=skip,
+    )
+
+
+def _sha_like(text: str) -> str | None:
+    match = re.fullmatch(r"\s*([0-9a-fA-F]{7,40})\s*", text)
+    return match[1].lower() if match else None
+
+
+def header_of(parsed: ParsedCommit) -> str:
+    return parsed.commit.message.strip().split("\n", 1)[0].strip()
+
+
+def drop_reverted_pairs(commits: list[ParsedCommit]) -> list[ParsedCommit]:
+    """Drop each revert together with the commit it reverts, when both are in the range.
+
+    A revert whose target is outside the range stays (it changes released behaviour).
+    Matching is by sha first (git's "This reverts commit <sha>."), then by the quoted header.
+    """
+    dropped: set[str] = set()
+    by_header: dict[str, list[ParsedCommit]] = {}
+    by_sha: dict[str, ParsedCommit] = {}
+    for parsed in commits:
+        by_header.setdefault(header_of(parsed), []).append(parsed)
+        by_sha[parsed.commit.sha] = parsed
+    # Oldest first, so a revert of a revert pairs with the revert, not the original.
+    for revert in reversed(commits):
+        if revert.type != "revert" or revert.commit.sha in dropped:
+            continue
+        target = None
+        if revert.reverts:
+            target = by_sha.get(revert.reverts) or next(
+                (c for c in commits if c.commit.sha.startswith(revert.reverts)), None
+            )
+            if target is not None and target.commit.sha in dropped:
+                target = None
+        if target is None and revert.reverted_header:
+            candidates = [c for c in by_header.get(revert.reverted_header, []) if c.commit.sha not in dropped]
+            target = candidates[0] if candidates else None
+        if target is not None and target is not revert:
+            dropped.update((target.commit.sha, revert.commit.sha))
+    return [c for c in commits if c.commit.sha not in dropped]
