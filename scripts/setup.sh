@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs everything the demo and the tests need, idempotently: Debian packages, a project-local
+# virtualenv (.venv) with release and its test tools. Safe to rerun.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}" >&2
+    local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+if command -v dpkg >/dev/null 2>&1; then
+  apt_install git ca-certificates
+fi
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  if ! "$PYTHON" -m venv .venv 2>/dev/null; then
+    apt_install python3-venv
+    rm -rf .venv && "$PYTHON" -m venv .venv
+  fi
+fi
+# Reinstall only when the dependencies changed (the stamp is pyproject.toml's hash).
+stamp=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ "$(cat .venv/.release-stamp 2>/dev/null)" != "$stamp" ] || [ ! -x .venv/bin/release ]; then
+  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test,bench]"
+  echo "$stamp" > .venv/.release-stamp
+fi
+echo "setup: ready (.venv/bin/release)" >&2

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Sets up (scripts/setup.sh) and runs every check: ruff, mypy, then the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export PATH="$PWD/.venv/bin:$PATH"
+echo "== ruff" >&2
+ruff check release tests benchmarks
+echo "== mypy" >&2
+mypy release
+echo "== pytest" >&2
+exec python -m pytest "$@"
