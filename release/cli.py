@@ -11,10 +11,11 @@ from typing import Any, TypeVar
 
 import click
 
-from release import __version__
+from release import __version__, secrets
 from release import cut as cut_module
 from release.context import Context, Options
 from release.errors import EXIT_BUG, EXIT_FAILURE, ReleaseError
+from release.stages import images as images_stage
 from release.stages import notes as notes_stage
 from release.stages import plan as plan_stage
 from release.versioning.plan import Plan
@@ -23,8 +24,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def say(message: str) -> None:
-    """Progress and explanations go to stderr; stdout carries only the command's result."""
-    click.echo(message, err=True)
+    """Progress and explanations go to stderr; stdout carries only the command's result. Secrets are masked."""
+    click.echo(secrets.mask(message), err=True)
 
 
 def common(func: F) -> F:
@@ -173,6 +174,26 @@ def cut(bump: str | None, prerelease: str | None, push: bool, dry_run: bool, **o
         click.echo(str(c.plan.next_version))
 
 
+@cli.command()
+@common
+@click.option("--push", is_flag=True, help="Push every tag to the registry and record the digests.")
+@click.option("--force", is_flag=True, help="Replace a published version built from another commit.")
+@click.option("--dry-run", is_flag=True, help="Check and show what would be built and pushed; change nothing.")
+def build(push: bool, force: bool, dry_run: bool, **opts: Any) -> None:
+    """Build the configured container images (and push them with --push)."""
+    ctx = context(**opts, dry_run=dry_run)
+    if not ctx.config.images:
+        say("no images configured in release.yaml (images:); nothing to build")
+        return
+    jobs = images_stage.publish(ctx, push=push, force=force, say=say, dry_run=dry_run)
+    if not jobs:
+        say("nothing to release: no image built")
+    if push and not dry_run:
+        ctx.state.save(ctx.state_path)
+        for job in jobs:
+            click.echo(f"{job.repo.name}@{job.done_digest}")
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="release", standalone_mode=False)
@@ -191,7 +212,7 @@ def main(argv: list[str] | None = None) -> None:
         say("interrupted")
         sys.exit(130)
     except Exception:
-        traceback.print_exc()
+        say(traceback.format_exc().rstrip())
         say("release: internal error (a bug, exit 3): please report it with the traceback above")
         sys.exit(EXIT_BUG)
     sys.exit(0)

@@ -22,14 +22,19 @@ from release.errors import ReleaseError
 CONFIG_NAMES = ("release.yaml", "release.yml", ".release.yaml", ".release.yml")
 
 
-def _check_tag_format(value: str) -> tuple[str, str] | None:
+def _check_tag_format(value: str, component: str | None = "component") -> tuple[str, str] | None:
     from release.versioning.tags import TagFormat
 
     try:
-        TagFormat(value, component="component")
+        TagFormat(value, component=component)
     except ReleaseError as exc:
         return exc.message, exc.hint or ""
     return None
+
+
+def _check_repo_tag_format(value: str) -> tuple[str, str] | None:
+    """versioning.tag_format tags the repo as a whole: there is no {component} to fill in."""
+    return _check_tag_format(value, component=None)
 
 
 def _check_semver(value: str) -> tuple[str, str] | None:
@@ -43,7 +48,7 @@ def _check_semver(value: str) -> tuple[str, str] | None:
 def _check_unique_names(value: tuple[Any, ...]) -> tuple[str, str] | None:
     names = [item.name for item in value]
     dupes = sorted({n for n in names if names.count(n) > 1})
-    return (f"component {dupes[0]!r} is listed twice", "give each component its own name") if dupes else None
+    return (f"{dupes[0]!r} is listed twice", "give each entry its own name") if dupes else None
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,7 @@ class RuleConfig:
 
 @dataclass(frozen=True)
 class VersioningConfig:
-    tag_format: str = field(default="v{version}", metadata={"check": _check_tag_format})
+    tag_format: str = field(default="v{version}", metadata={"check": _check_repo_tag_format})
     initial: str = field(default="0.1.0", metadata={"check": _check_semver})
     rules: tuple[RuleConfig, ...] = ()
     bump_minor_pre_major: bool = False
@@ -84,12 +89,57 @@ class NotesConfig:
     url: str | None = None  # the project's web URL for links; default from CI variables or the remote
 
 
+def _check_tag_templates(value: tuple[str, ...]) -> tuple[str, str] | None:
+    from release.imageref import check_template
+
+    if not value:
+        return "an image needs at least one tag", 'e.g. tags: ["{version}"]'
+    problem = next((p for t in value if (p := check_template(t))), None)
+    return (problem, "fix the template") if problem else None
+
+
+def _check_repository(value: str) -> tuple[str, str] | None:
+    from release.imageref import Repository
+
+    try:
+        Repository.parse(value)
+    except ReleaseError as exc:
+        return exc.message, exc.hint or ""
+    return None
+
+
+def _check_templates_in_values(value: dict[str, str]) -> tuple[str, str] | None:
+    from release.imageref import check_template
+
+    problem = next((p for v in value.values() if (p := check_template(v))), None)
+    return (problem, "fix the template") if problem else None
+
+
+@dataclass(frozen=True)
+class ImageConfig:
+    """One container image: built from `context`, pushed to `repository` under every tag in `tags`."""
+
+    name: str
+    repository: str = field(metadata={"check": _check_repository})
+    context: str = "."
+    dockerfile: str = "Dockerfile"
+    tags: tuple[str, ...] = field(
+        default=("{version}", "{major}.{minor}", "{major}", "sha-{short_sha}"),
+        metadata={"check": _check_tag_templates},
+    )
+    build_args: dict[str, str] = field(default_factory=dict, metadata={"check": _check_templates_in_values})
+    target: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    component: str | None = None  # monorepos: the component whose version the image carries
+
+
 @dataclass(frozen=True)
 class Config:
     version: Literal[1] = 1
     versioning: VersioningConfig = field(default_factory=VersioningConfig)
     components: tuple[ComponentConfig, ...] = field(default=(), metadata={"check": _check_unique_names})
     notes: NotesConfig = field(default_factory=NotesConfig)
+    images: tuple[ImageConfig, ...] = field(default=(), metadata={"check": _check_unique_names})
     source: str | None = field(default=None, metadata={"internal": True})  # the file it came from
 
     @property
@@ -136,7 +186,7 @@ def from_text(text: str, filename: str = "release.yaml") -> Config:
         raise ReleaseError(f"{filename}: not valid YAML: {exc}", "check the file's syntax") from None
     finally:
         loader.dispose()
-    if node is None:
+    if node is None or _is_null(node):  # empty, comments only, or a bare `---`
         return dataclasses.replace(Config(), source=filename)
     reader = _Reader(filename, loader)
     config: Config = reader.build(Config, node, "")
@@ -196,8 +246,11 @@ class _Reader:
     def value(self, hint: Any, node: yaml.Node, path: str) -> Any:
         origin = typing.get_origin(hint)
         args = typing.get_args(hint)
+        if _is_null(node) and (dataclasses.is_dataclass(hint) or origin in (tuple, dict)):
+            # `notes:` with everything below commented out: the defaults, as for an empty file.
+            node = (yaml.SequenceNode if origin is tuple else yaml.MappingNode)("", [], node.start_mark, node.end_mark)
         if origin in (Union, types.UnionType):
-            if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null" and type(None) in args:
+            if _is_null(node) and type(None) in args:
                 return None
             options = [a for a in args if a is not type(None)]
             errors = []
@@ -247,3 +300,7 @@ class _Reader:
         if not isinstance(node, yaml.ScalarNode):
             return f"<{type(node).__name__.removesuffix('Node').lower()}>"
         return self.loader.construct_object(node)
+
+
+def _is_null(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"

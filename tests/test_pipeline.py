@@ -16,7 +16,8 @@ def test_pipeline_records_plan_and_notes_in_state(repo, monkeypatch):
     ctx = Context.build(Options())
     seen = []
     results = pipeline.run(ctx, report=seen.append)
-    assert [r.stage for r in results] == ["plan", "notes"] == [r.stage for r in seen]
+    assert [r.stage for r in results] == ["plan", "images", "notes"] == [r.stage for r in seen]
+    assert results[1].skipped and results[1].summary == "no images configured"
     state = json.loads((repo.path / ".release/state.json").read_text())
     assert state["version"] == "1.0.1"
     assert state["tag"] == "v1.0.1"
@@ -33,7 +34,7 @@ def test_pipeline_with_nothing_to_release(repo, monkeypatch):
     monkeypatch.chdir(repo.path)
     ctx = Context.build(Options())
     results = pipeline.run(ctx)
-    assert [r.summary for r in results] == ["nothing to release", "nothing to release"]
+    assert [r.summary for r in results] == ["nothing to release", "no images configured", "nothing to release"]
     state = json.loads((repo.path / ".release/state.json").read_text())
     assert state["version"] is None and state["notes_path"] is None
 

@@ -1,0 +1,147 @@
+"""The container engine through the Docker Engine API (docker SDK): Docker, or Podman's compatible service.
+
+Engine from DOCKER_HOST, else the default Docker socket, else Podman's sockets. Build and push stream
+their progress through `progress`, a line at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from release.adapters.credentials import Credentials
+from release.errors import ReleaseError
+
+Progress = Callable[[str], None]
+
+
+def candidates(env: Mapping[str, str]) -> list[str]:
+    if env.get("DOCKER_HOST"):
+        return [env["DOCKER_HOST"]]
+    found = ["unix:///var/run/docker.sock"]
+    runtime = env.get("XDG_RUNTIME_DIR")
+    if runtime:
+        found.append(f"unix://{runtime}/podman/podman.sock")
+    found.append("unix:///run/podman/podman.sock")
+    return found
+
+
+def connect(env: Mapping[str, str]) -> Engine:
+    import docker
+    import docker.errors
+
+    tried = []
+    for url in candidates(env):
+        if url.startswith("unix://") and not Path(url[len("unix://") :]).exists():
+            tried.append(f"{url} (no such socket)")
+            continue
+        try:
+            client = docker.APIClient(base_url=url, version="auto", timeout=600)
+            client.ping()
+        except (docker.errors.DockerException, OSError) as exc:
+            tried.append(f"{url} ({type(exc).__name__})")
+            continue
+        return Engine(client, url)
+    raise ReleaseError(
+        f"no container engine answered; tried {', '.join(tried)}",
+        "start Docker, or Podman's API (podman system service), and set DOCKER_HOST to its socket",
+    )
+
+
+class BuildFailed(ReleaseError):
+    pass
+
+
+@dataclass
+class Engine:
+    api: Any  # docker.APIClient
+    url: str
+
+    def build(
+        self,
+        *,
+        context: Path,
+        dockerfile: str,
+        tag: str,
+        build_args: Mapping[str, str],
+        target: str | None,
+        labels: Mapping[str, str],
+        progress: Progress,
+    ) -> str:
+        """Build and return the image id; on failure, the error names the step that failed."""
+        stream = self.api.build(
+            path=str(context),
+            dockerfile=dockerfile,
+            tag=tag,
+            buildargs=dict(build_args),
+            target=target,
+            labels=dict(labels),
+            rm=True,
+            forcerm=True,
+            pull=False,
+            decode=True,
+        )
+        image_id = None
+        step = ""
+        for chunk in _chunks(stream):
+            if "error" in chunk or "errorDetail" in chunk:
+                detail = chunk.get("errorDetail", {}).get("message") or chunk.get("error") or "unknown error"
+                where = f" at {step}" if step else ""
+                raise BuildFailed(f"build of {tag} failed{where}: {detail.strip()}", "see the build output above")
+            text = chunk.get("stream")
+            if text:
+                for line in text.rstrip("\n").splitlines():
+                    if line.strip():
+                        progress(line.rstrip())
+                    if line.upper().startswith(("STEP ", "STEP\t")) or line.startswith("Step "):
+                        step = line.strip()
+            aux = chunk.get("aux")
+            if isinstance(aux, dict) and aux.get("ID"):
+                image_id = aux["ID"]
+        if image_id is None:
+            # Podman's compat API reports the id as the last stream line rather than in `aux`.
+            image_id = self.api.inspect_image(tag)["Id"]
+        return str(image_id)
+
+    def tag(self, image: str, repository: str, tag: str) -> None:
+        self.api.tag(image, repository, tag)
+
+    def push(self, repository: str, tag: str, credentials: Credentials | None, progress: Progress) -> None:
+        auth = {"username": credentials.username, "password": credentials.password} if credentials else None
+        stream = self.api.push(repository, tag=tag, auth_config=auth, stream=True, decode=True)
+        last: dict[str, str] = {}
+        for chunk in _chunks(stream):
+            if "error" in chunk or "errorDetail" in chunk:
+                detail = chunk.get("errorDetail", {}).get("message") or chunk.get("error") or "unknown error"
+                raise ReleaseError(f"push of {repository}:{tag} failed: {detail.strip()}", _push_hint(detail))
+            status, layer = chunk.get("status"), chunk.get("id")
+            if status and last.get(layer or "") != status:
+                last[layer or ""] = status
+                progress(f"{layer}: {status}" if layer else status)
+
+    def remove(self, image: str) -> None:
+        import docker.errors
+
+        with contextlib.suppress(docker.errors.APIError):
+            self.api.remove_image(image, noprune=True)
+
+
+def _chunks(stream: Iterator[Any]) -> Iterator[dict[str, Any]]:
+    import docker.errors
+
+    try:
+        for chunk in stream:
+            if isinstance(chunk, dict):
+                yield chunk
+    except docker.errors.APIError as exc:
+        raise ReleaseError(f"the container engine refused: {exc.explanation or exc}", "see the engine's logs") from None
+
+
+def _push_hint(detail: str) -> str:
+    lowered = detail.lower()
+    if "unauthorized" in lowered or "authentication" in lowered or "denied" in lowered:
+        return "check the registry credentials (RELEASE_REGISTRY_USER/PASSWORD, DOCKER_AUTH_CONFIG or docker login)"
+    return "check the registry and retry; the push is safe to rerun"

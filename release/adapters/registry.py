@@ -1,0 +1,205 @@
+"""The OCI distribution API, read side: does a tag exist, what is its digest, which labels does it carry.
+
+Auth follows the registry's challenge: Basic (Distribution with htpasswd) or a Bearer token from the
+realm it names (Harbor, GitLab, Docker Hub). Plain HTTP only for loopback registries or when asked.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from release.adapters import http
+from release.adapters.credentials import Credentials
+from release.errors import ReleaseError
+from release.imageref import Repository
+
+MANIFEST_TYPES = (
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+)
+INDEX_TYPES = MANIFEST_TYPES[2:]
+
+
+def is_loopback(host: str) -> bool:
+    name = host.rsplit(":", 1)[0].strip("[]") if host.count(":") <= 1 or host.startswith("[") else host
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class Manifest:
+    digest: str
+    media_type: str
+    body: dict[str, Any]
+
+
+@dataclass
+class Registry:
+    repo: Repository
+    credentials: Credentials | None = None
+    insecure: bool = False  # plain HTTP for a non-loopback host: only on explicit opt-in
+    timeout: float = 30.0
+    session: requests.Session = field(default_factory=http.session)
+    _auth: str | None = None
+
+    @property
+    def base(self) -> str:
+        scheme = "http" if self.insecure or is_loopback(self.repo.host) else "https"
+        return f"{scheme}://{self.repo.api_host}/v2/{self.repo.path}"
+
+    # --- reads -----------------------------------------------------------------------------------
+
+    def manifest(self, reference: str) -> Manifest | None:
+        """The manifest a tag or digest names, or None when the registry does not have it."""
+        response = self._request("GET", f"{self.base}/manifests/{reference}", accept=", ".join(MANIFEST_TYPES))
+        if response.status_code == 404:
+            return None
+        self._check(response, f"reading {self.repo.path}:{reference}")
+        digest = response.headers.get("Docker-Content-Digest") or ""
+        body = response.json()
+        media_type = body.get("mediaType") or response.headers.get("Content-Type", "").split(";")[0]
+        return Manifest(digest, media_type, body)
+
+    def image_config(self, reference: str) -> tuple[Manifest, dict[str, Any]] | None:
+        """The image manifest and its config (labels under config.Labels); an index resolves to linux/amd64."""
+        manifest = self.manifest(reference)
+        if manifest is None:
+            return None
+        image = manifest
+        if manifest.media_type in INDEX_TYPES:
+            entries = manifest.body.get("manifests", [])
+            chosen = next(
+                (m for m in entries if m.get("platform", {}).get("architecture") == "amd64"),
+                entries[0] if entries else None,
+            )
+            if chosen is None:
+                return None
+            inner = self.manifest(chosen["digest"])
+            if inner is None:
+                return None
+            image = inner
+        config_digest = image.body.get("config", {}).get("digest")
+        if not config_digest:
+            return manifest, {}
+        response = self._request("GET", f"{self.base}/blobs/{config_digest}")
+        self._check(response, f"reading the config of {self.repo.path}:{reference}")
+        return manifest, json.loads(response.content)
+
+    def labels(self, reference: str) -> tuple[str, dict[str, str]] | None:
+        """(manifest digest, labels) of a tag, or None when it does not exist."""
+        found = self.image_config(reference)
+        if found is None:
+            return None
+        manifest, config = found
+        labels = (config.get("config") or {}).get("Labels") or {}
+        return manifest.digest, dict(labels)
+
+    def check_access(self) -> None:
+        """Fail early, before a build, when the registry is unreachable or refuses our credentials."""
+        response = self._request("GET", f"{self.base}/tags/list")
+        if response.status_code == 404:
+            return  # a repository that does not exist yet
+        self._check(response, f"listing tags of {self.repo.path}")
+
+    # --- plumbing --------------------------------------------------------------------------------
+
+    def _request(self, method: str, url: str, accept: str | None = None) -> requests.Response:
+        headers = {"Accept": accept} if accept else {}
+        response = self._send(method, url, headers)
+        if response.status_code == 401 and "WWW-Authenticate" in response.headers:
+            self._authenticate(response.headers["WWW-Authenticate"])
+            response = self._send(method, url, headers)
+        return response
+
+    def _send(self, method: str, url: str, headers: dict[str, str]) -> requests.Response:
+        if self._auth:
+            headers = {**headers, "Authorization": self._auth}
+        try:
+            return self.session.request(method, url, headers=headers, timeout=self.timeout)
+        except requests.exceptions.SSLError as exc:
+            raise ReleaseError(
+                f"TLS error talking to registry {self.repo.host}: {_reason(exc)}",
+                "check the registry's certificate (REQUESTS_CA_BUNDLE names a CA bundle)",
+            ) from None
+        except requests.exceptions.RequestException as exc:
+            raise ReleaseError(
+                f"cannot reach registry {self.repo.host}: {_reason(exc)}", "check the repository host and network"
+            ) from None
+
+    def _authenticate(self, challenge: str) -> None:
+        scheme, _, params = challenge.partition(" ")
+        if scheme.lower() == "basic":
+            if self.credentials is None:
+                raise self._no_credentials()
+            self._auth = _basic(self.credentials)
+            return
+        fields = dict(re.findall(r'(\w+)="([^"]*)"', params))
+        realm = fields.pop("realm", None)
+        if scheme.lower() != "bearer" or not realm:
+            raise ReleaseError(f"registry {self.repo.host} asks for unsupported auth {scheme!r}", "use Basic or Bearer")
+        query = {k: v for k, v in fields.items() if k in ("service", "scope")}
+        query.setdefault("scope", f"repository:{self.repo.path}:pull")
+        headers = {"Authorization": _basic(self.credentials)} if self.credentials else {}
+        try:
+            response = self.session.get(realm, params=query, headers=headers, timeout=self.timeout)
+        except requests.exceptions.RequestException as exc:
+            raise ReleaseError(f"cannot reach the token service of {self.repo.host}: {_reason(exc)}") from None
+        if response.status_code in (401, 403):
+            raise self._rejected(response.status_code)
+        self._check(response, "getting a registry token")
+        data = response.json()
+        token = data.get("token") or data.get("access_token")
+        if not token:
+            raise ReleaseError(f"registry {self.repo.host} gave no token", "check the registry's auth setup")
+        self._auth = f"Bearer {token}"
+
+    def _check(self, response: requests.Response, doing: str) -> None:
+        if response.ok:
+            return
+        if response.status_code in (401, 403):
+            raise self._rejected(response.status_code) if self.credentials else self._no_credentials()
+        raise ReleaseError(
+            f"registry {self.repo.host} answered {response.status_code} {response.reason} while {doing}",
+            "retry later; if it persists, check the registry",
+        )
+
+    def _rejected(self, status: int) -> ReleaseError:
+        source = self.credentials.source if self.credentials else "no credentials"
+        return ReleaseError(
+            f"registry {self.repo.host} rejected the credentials from {source} for {self.repo.path} ({status})",
+            "check the user, the password or token, and its push rights",
+        )
+
+    def _no_credentials(self) -> ReleaseError:
+        return ReleaseError(
+            f"registry {self.repo.host} needs credentials for {self.repo.path}",
+            "docker login, DOCKER_AUTH_CONFIG, or RELEASE_REGISTRY_USER and RELEASE_REGISTRY_PASSWORD",
+        )
+
+
+def _basic(credentials: Credentials | None) -> str:
+    import base64
+
+    assert credentials is not None
+    raw = f"{credentials.username}:{credentials.password}".encode()
+    return "Basic " + base64.b64encode(raw).decode()
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc)
+    match = re.search(r"\[Errno -?\d+\] ([^'\")]+)|(Connection refused|timed out|Max retries exceeded)", text)
+    if match:
+        return (match[1] or match[2]).strip()
+    return type(exc).__name__
