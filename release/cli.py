@@ -161,7 +161,11 @@ def cut(bump: str | None, prerelease: str | None, push: bool, dry_run: bool, **o
                 f"{name}nothing to release since {p.current.name if p.current else 'the start'} "
                 f"({p.considered} commits, none asks for a release)"
             )
+    finished = [str(p.tag) for p in idle if p.head_tagged]
     if not cuts:
+        if push and finished and not dry_run:
+            # A rerun after a cut whose push failed: the commit and tag exist here, so push them now.
+            cut_module.push_release(ctx, finished, say)
         return
     if dry_run:
         for c in cuts:

@@ -50,14 +50,23 @@ def _changelog(ctx: Context, plan: Plan, section: str) -> tuple[Path | None, str
         return None, None
     component = next((c for c in ctx.config.components if c.name == plan.component), None)
     path = ctx.root / (component.path if component else "") / name
-    existing = path.read_bytes().decode("utf-8") if path.exists() else None
-    return path, changelog.insert(existing, section, str(plan.next_version))
+    return path, changelog.insert(_read(path), section, str(plan.next_version))
+
+
+def _read(path: Path) -> str | None:
+    """The file's exact text (no newline translation: CRLF stays CRLF), None when there is none."""
+    if not path.exists():
+        return None
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ReleaseError(f"{path} is not UTF-8 text ({exc.reason})", "save it as UTF-8") from None
 
 
 def diff(cut: Cut, root: Path) -> str:
     if cut.changelog_path is None or cut.changelog_text is None:
         return ""
-    old = cut.changelog_path.read_text(encoding="utf-8") if cut.changelog_path.exists() else ""
+    old = _read(cut.changelog_path) or ""
     rel = str(cut.changelog_path.relative_to(root))
     return "".join(
         difflib.unified_diff(
@@ -68,12 +77,8 @@ def diff(cut: Cut, root: Path) -> str:
 
 def apply(ctx: Context, cuts: list[Cut], push: bool, say: Callable[[str], None]) -> None:
     changed = [c for c in cuts if c.changelog_path is not None and c.changelog_text is not None]
-    branch = ctx.branch()
-    if push and branch is None:
-        raise ReleaseError("cannot push from a detached HEAD without knowing the branch", "pass --branch NAME")
-    remote = "origin"
-    if push and ctx.git.remote_url(remote) is None:
-        raise ReleaseError(f"no git remote named {remote!r} to push to", "add one: git remote add origin URL")
+    if push:
+        push_target(ctx)  # checked before anything is written
     for cut in changed:
         assert cut.changelog_path is not None and cut.changelog_text is not None
         cut.changelog_path.parent.mkdir(parents=True, exist_ok=True)
@@ -89,9 +94,35 @@ def apply(ctx: Context, cuts: list[Cut], push: bool, say: Callable[[str], None])
         ctx.git.tag_annotated(cut.plan.tag, f"{_label(cut.plan)}\n\n{cut.notes}", head)
         say(f"tagged {head[:7]} as {cut.plan.tag}")
     if push:
-        refspecs = [f"HEAD:refs/heads/{branch}"] + [f"refs/tags/{c.plan.tag}" for c in cuts]
-        ctx.git.push(remote, refspecs)
-        say(f"pushed {branch} and {', '.join(str(c.plan.tag) for c in cuts)} to {remote}")
+        push_release(ctx, [str(c.plan.tag) for c in cuts], say)
+
+
+REMOTE = "origin"
+
+
+def push_target(ctx: Context) -> str:
+    """The branch to push to; fails when it cannot be known or there is nowhere to push."""
+    branch = ctx.branch()
+    if branch is None:
+        raise ReleaseError("cannot push from a detached HEAD without knowing the branch", "pass --branch NAME")
+    if ctx.git.remote_url(REMOTE) is None:
+        raise ReleaseError(f"no git remote named {REMOTE!r} to push to", "add one: git remote add origin URL")
+    return branch
+
+
+def push_release(ctx: Context, tags: list[str], say: Callable[[str], None]) -> None:
+    """Push the branch and the tags atomically. Safe to rerun: refs the remote already has are no-ops."""
+    branch = push_target(ctx)
+    refspecs = [f"HEAD:refs/heads/{branch}"] + [f"refs/tags/{tag}" for tag in tags]
+    try:
+        ctx.git.push(REMOTE, refspecs)
+    except ReleaseError as exc:
+        raise ReleaseError(
+            exc.message,
+            "the release commit and tag are made here; once the remote accepts them, rerun release cut --push "
+            f"(or git push --atomic {REMOTE} {' '.join(refspecs)})",
+        ) from None
+    say(f"pushed {branch} and {', '.join(tags)} to {REMOTE}")
 
 
 def _label(plan: Plan) -> str:

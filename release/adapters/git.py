@@ -127,7 +127,8 @@ class Git:
         return self.run("rev-parse", "HEAD").strip()
 
     def tag_annotated(self, name: str, message: str, commit: str) -> None:
-        self.run("tag", "-a", name, "-F", "-", commit, input=message)
+        # verbatim: the default cleanup would strip every markdown heading ("# ...") from the notes.
+        self.run("tag", "-a", "--cleanup=verbatim", name, "-F", "-", commit, input=message)
 
     def push(self, remote: str, refspecs: list[str]) -> None:
         """Push all refspecs or none (`--atomic`), so a branch never lands without its tag."""
