@@ -14,7 +14,7 @@ def has_version(text: str, version: str) -> bool:
 
 def insert(existing: str | None, section: str, version: str) -> str | None:
     """The new CHANGELOG text, or None when it already has a section for `version` (a rerun)."""
-    if existing is None:
+    if not existing:  # no file, or an empty one
         return f"{TITLE}\n\n{MARKER}\n\n{section.rstrip()}\n"
     if has_version(existing, version):
         return None
@@ -24,7 +24,8 @@ def insert(existing: str | None, section: str, version: str) -> str | None:
         head, _, tail = existing.partition(MARKER)
         rest = tail.lstrip("\r\n")
         return f"{head}{MARKER}{newline}{newline}{block}" + (f"{newline}{rest}" if rest else "")
-    first_release = re.search(r"^## ", existing, re.MULTILINE)
+    # Keep a Changelog files open with `## [Unreleased]`: new versions go below it, above the last release.
+    first_release = re.search(r"^## (?!\[?unreleased\b)", existing, re.MULTILINE | re.IGNORECASE)
     if first_release:
         at = first_release.start()
         return f"{existing[:at]}{MARKER}{newline}{newline}{block}{newline}{existing[at:]}"

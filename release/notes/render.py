@@ -41,7 +41,13 @@ def render(data: NotesInput, template: Path | None = None) -> str:
             raise ReleaseError(
                 f"cannot read notes template {template}: {exc.strerror}", "check notes.template"
             ) from None
+        except UnicodeDecodeError as exc:
+            raise ReleaseError(
+                f"cannot read notes template {template}: not UTF-8 text ({exc.reason})", "save it as UTF-8"
+            ) from None
     env = jinja2.Environment(
+        # User templates may {% include %} / {% import %} files next to them.
+        loader=jinja2.FileSystemLoader(str(template.parent)) if template is not None else None,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
@@ -54,7 +60,7 @@ def render(data: NotesInput, template: Path | None = None) -> str:
         compiled.filename = name
     except jinja2.TemplateSyntaxError as exc:
         raise ReleaseError(
-            f"{name}:{exc.lineno}: template error: {exc.message}", "fix the template at that line"
+            f"{name}:{exc.lineno}: template error: {_one_line(exc.message)}", "fix the template at that line"
         ) from None
     compare = data.links.compare(data.previous_tag, data.tag) if data.previous_tag and data.tag else None
     context = {
@@ -71,18 +77,32 @@ def render(data: NotesInput, template: Path | None = None) -> str:
     }
     try:
         text = compiled.render(context)
-    except jinja2.TemplateError as exc:
-        line = _template_line(sys.exc_info()[2], name)
-        where = f"{name}:{line}" if line else name
-        raise ReleaseError(f"{where}: template error: {exc}", "fix the template at that line") from None
+    except jinja2.TemplateSyntaxError as exc:  # in an included template, compiled only now
+        where = f"{exc.filename or name}:{exc.lineno}"
+        raise ReleaseError(
+            f"{where}: template error: {_one_line(exc.message)}", "fix the template at that line"
+        ) from None
+    except Exception as exc:  # a user's template can fail in any way (1 + "a", 1 // 0): their error, not ours
+        if template is None:
+            raise  # the bundled template failing is our bug
+        where = _template_where(sys.exc_info()[2], name)
+        message = str(exc) if isinstance(exc, jinja2.TemplateError) else f"{type(exc).__name__}: {exc}"
+        raise ReleaseError(f"{where}: template error: {_one_line(message)}", "fix the template at that line") from None
     return text.rstrip("\n") + "\n"
 
 
-def _template_line(tb: TracebackType | None, name: str) -> int | None:
-    """jinja2 rewrites tracebacks so template frames carry the template's name and line."""
-    line = None
+def _one_line(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+def _template_where(tb: TracebackType | None, name: str) -> str:
+    """`file:line` of the innermost template frame. jinja2 rewrites tracebacks so that template frames carry
+    the template's file and line, and a code name saying where in the template they are."""
+    where = name
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename in (name, "<template>"):
-            line = tb.tb_lineno
+        code = tb.tb_frame.f_code
+        if code.co_name in ("template", "top-level template code") or code.co_name.startswith("block "):
+            filename = name if code.co_filename == "<template>" else code.co_filename
+            where = f"{filename}:{tb.tb_lineno}"
         tb = tb.tb_next
-    return line
+    return where

@@ -6,13 +6,16 @@ import datetime as dt
 from pathlib import Path
 
 from release.ci import forge_of, web_url
+from release.config import ComponentConfig
 from release.context import Context
+from release.errors import ReleaseError
 from release.notes.model import Links, group
 from release.notes.render import NotesInput, render
 from release.stages import plan as plan_stage
-from release.versioning.commits import parse
-from release.versioning.plan import Plan
-from release.versioning.tags import TagFormat
+from release.versioning import plan as planner
+from release.versioning.commits import drop_reverted_pairs, parse
+from release.versioning.plan import Channel, Plan
+from release.versioning.tags import ReleaseTag, TagFormat
 
 NAME = "notes"
 
@@ -63,32 +66,41 @@ def for_plan(ctx: Context, plan: Plan, template: str | None = None) -> str:
 
 
 def for_range(ctx: Context, start: str | None, end: str, template: str | None = None) -> str:
-    """Notes for `start..end`; `start` defaults to the last release tag before `end`."""
+    """Notes for `start..end`; `start` defaults to the release `end` builds on (as `release cut` chose it)."""
     end_sha = ctx.git.resolve(end)
-    component = next(iter(plan_stage.components(ctx)))
+    component = _range_component(ctx, (start, end))
     pol = plan_stage.policy(ctx.config.versioning, component)
     fmt: TagFormat = pol.tag_format
-    at_end = [t for t in fmt.release_tags(ctx.git.tags(points_at=end_sha))]
-    if start is None:
+    at_end = fmt.release_tags(ctx.git.tags(points_at=end_sha))
+    tag_name: str | None
+    previous: ReleaseTag | None
+    if at_end:
+        tag = max(at_end, key=lambda t: t.version)
+        version, tag_name, date = str(tag.version), tag.name, commit_date(ctx, end_sha)
+        # A stable release counts from the last stable one (its notes carry its prereleases' changes too),
+        # a prerelease from the last release of its own channel: the same ranges `release cut` used.
+        token = str(tag.version.prerelease).split(".", 1)[0] if tag.version.prerelease else None
         before = [t for t in fmt.release_tags(ctx.git.tags(merged_into=end_sha)) if t.commit != end_sha]
-        previous = max(before, key=lambda t: t.version, default=None)
+        previous = planner.last_on_channel(before, Channel(None, prerelease=token))
+    elif end_sha == ctx.git.head():
+        name = component.name if component else None
+        plan = next(p for p in plan_stage.make_plans(ctx) if p.component == name)
+        nxt = plan.next_version
+        version, tag_name, date = (str(nxt) if nxt else "Unreleased"), plan.tag, today(ctx)
+        previous = plan.current
+    else:
+        version, tag_name, date = end, end, commit_date(ctx, end_sha)
+        before = fmt.release_tags(ctx.git.tags(merged_into=end_sha))
+        previous = planner.last_on_channel(before, Channel(None))
+    if start is None:
         start_name, start_rev = (previous.name, previous.commit) if previous else (None, None)
     else:
         start_rev = ctx.git.resolve(start)
         # Compare links need a name the forge knows: our tags as they are, anything else as a sha.
         start_name = start if fmt.parse(start) else start_rev[:12]
     paths = (component.path,) if component else ()
-    commits = [parse(c) for c in ctx.git.log(f"{start_rev}..{end_sha}" if start_rev else end_sha, paths)]
-    tag_name: str | None
-    if at_end:
-        tag = max(at_end, key=lambda t: t.version)
-        version, tag_name, date = str(tag.version), tag.name, commit_date(ctx, end_sha)
-    elif end_sha == ctx.git.head():
-        plans = plan_stage.make_plans(ctx)
-        nxt = plans[0].next_version
-        version, tag_name, date = (str(nxt) if nxt else "Unreleased"), plans[0].tag, today(ctx)
-    else:
-        version, tag_name, date = end, end, commit_date(ctx, end_sha)
+    log = ctx.git.log(f"{start_rev}..{end_sha}" if start_rev else end_sha, paths)
+    commits = drop_reverted_pairs([parse(c) for c in log])
     previous_version = str(fmt.parse(start_name)) if start_name and fmt.parse(start_name) else None
     data = NotesInput(
         version=version,
@@ -101,6 +113,25 @@ def for_range(ctx: Context, start: str | None, end: str, template: str | None = 
         component=component.name if component else None,
     )
     return render(data, template_path(ctx, template))
+
+
+def _range_component(ctx: Context, refs: tuple[str | None, ...]) -> ComponentConfig | None:
+    """The component a range is about: the only one, the one asked for, or the one whose tags name the range."""
+    candidates = plan_stage.components(ctx)
+    if len(candidates) == 1:
+        return candidates[0]
+    named = [
+        c
+        for c in candidates
+        if any(ref and plan_stage.policy(ctx.config.versioning, c).tag_format.parse(ref) for ref in refs)
+    ]
+    if len(named) == 1:
+        return named[0]
+    names = ", ".join(c.name for c in candidates if c)
+    raise ReleaseError(
+        "this repository has several components, and the range does not say which one the notes are for",
+        f"pass --component NAME ({names})",
+    )
 
 
 def notes_file(ctx: Context, component: str | None) -> Path:
