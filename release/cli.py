@@ -175,7 +175,7 @@ def cut(bump: str | None, prerelease: str | None, push: bool, dry_run: bool, **o
         return
     cut_module.apply(ctx, cuts, push, say)
     for c in cuts:
-        click.echo(str(c.plan.next_version))
+        click.echo(f"{c.plan.component} {c.plan.next_version}" if c.plan.component else str(c.plan.next_version))
 
 
 @cli.command()

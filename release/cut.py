@@ -107,6 +107,12 @@ def push_target(ctx: Context) -> str:
         raise ReleaseError("cannot push from a detached HEAD without knowing the branch", "pass --branch NAME")
     if ctx.git.remote_url(REMOTE) is None:
         raise ReleaseError(f"no git remote named {REMOTE!r} to push to", "add one: git remote add origin URL")
+    remote_head = ctx.git.remote_branch_head(REMOTE, branch)
+    if remote_head is not None and not ctx.git.is_ancestor(remote_head, "HEAD"):
+        raise ReleaseError(
+            f"{REMOTE}/{branch} has commits this clone does not have; the release would miss them",
+            "pull them first (git pull --rebase), then rerun release cut --push",
+        )
     return branch
 
 
@@ -119,8 +125,8 @@ def push_release(ctx: Context, tags: list[str], say: Callable[[str], None]) -> N
     except ReleaseError as exc:
         raise ReleaseError(
             exc.message,
-            "the release commit and tag are made here; once the remote accepts them, rerun release cut --push "
-            f"(or git push --atomic {REMOTE} {' '.join(refspecs)})",
+            f"{exc.hint + '; ' if exc.hint else ''}the release commit and tag are made here: once the remote "
+            f"accepts them, rerun release cut --push (or git push --atomic {REMOTE} {' '.join(refspecs)})",
         ) from None
     say(f"pushed {branch} and {', '.join(tags)} to {REMOTE}")
 

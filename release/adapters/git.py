@@ -21,16 +21,16 @@ _BASE = ["git", "-c", "core.quotepath=off", "-c", "log.showSignature=false", "-c
 
 
 class GitError(ReleaseError):
-    pass
+    stdout: str = ""
 
 
 @dataclass(frozen=True)
 class Git:
     cwd: Path
 
-    def run(self, *args: str, input: str | None = None, check: bool = True) -> str:
+    def _exec(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[bytes]:
         env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
-        proc = subprocess.run(
+        return subprocess.run(
             [*_BASE, *args],
             cwd=self.cwd,
             input=input.encode() if input is not None else None,
@@ -38,11 +38,16 @@ class Git:
             env=env,
             check=False,
         )
+
+    def run(self, *args: str, input: str | None = None, check: bool = True) -> str:
+        proc = self._exec(*args, input=input)
         out = proc.stdout.decode("utf-8", errors="replace")
         if check and proc.returncode != 0:
             err = proc.stderr.decode("utf-8", errors="replace").strip()
             first = next((line for line in err.splitlines() if line.startswith(("fatal:", "error:"))), None)
-            raise GitError(f"git {args[0]} failed: {(first or err or 'exit ' + str(proc.returncode)).strip()}")
+            error = GitError(f"git {args[0]} failed: {(first or err or 'exit ' + str(proc.returncode)).strip()}")
+            error.stdout = out
+            raise error
         return out
 
     # --- reads -----------------------------------------------------------------------------------
@@ -116,6 +121,18 @@ class Git:
         out = self.run("status", "--porcelain", "--untracked-files=no")
         return [line[3:] for line in out.splitlines() if line.strip()]
 
+    def remote_branch_head(self, remote: str, branch: str) -> str | None:
+        """Fetch `branch` from `remote` and return its commit, or None when the remote has no such branch."""
+        out = self.run("ls-remote", "--heads", remote, f"refs/heads/{branch}").strip()
+        if not out:
+            return None
+        sha = out.split()[0]
+        self.run("fetch", "-q", "--no-tags", remote, f"refs/heads/{branch}")
+        return sha
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        return self._exec("merge-base", "--is-ancestor", ancestor, descendant).returncode == 0
+
     def commit_time(self, ref: str = "HEAD") -> int:
         return int(self.run("log", "-1", "--format=%ct", ref).strip())
 
@@ -132,4 +149,23 @@ class Git:
 
     def push(self, remote: str, refspecs: list[str]) -> None:
         """Push all refspecs or none (`--atomic`), so a branch never lands without its tag."""
-        self.run("push", "--atomic", "--porcelain", remote, *refspecs)
+        try:
+            self.run("push", "--atomic", "--porcelain", remote, *refspecs)
+        except GitError as exc:
+            raise self._rejection(exc, remote, refspecs) from None
+
+    def _rejection(self, exc: GitError, remote: str, refspecs: list[str]) -> GitError:
+        # The reason a ref was refused is in the porcelain stdout ("!\t<ref>\t[rejected] (fetch first)"),
+        # while stderr only says the atomic push failed.
+        rejected = [line.split("\t") for line in exc.stdout.splitlines() if line.startswith("!")]
+        reasons = [f"{parts[1].split(':')[-1]} {parts[2]}" for parts in rejected if len(parts) >= 3]
+        primary = next((r for r in reasons if "atomic push failed" not in r), None)
+        if primary is None:
+            return exc
+        if "fetch first" in primary or "non-fast-forward" in primary:
+            hint = f"{remote} has commits this clone does not: pull (git pull --rebase), then rerun"
+        elif "already exists" in primary:
+            hint = "that tag already exists on the remote with other content: fetch tags and check it"
+        else:
+            hint = "check your push rights on that ref (a protected branch refuses direct pushes)"
+        return GitError(f"git push to {remote} was rejected: {primary}", hint)
