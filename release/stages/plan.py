@@ -29,15 +29,17 @@ def policy(versioning: VersioningConfig, component: ComponentConfig | None) -> P
 
 
 def channel(ctx: Context) -> Channel:
-    branch = ctx.branch()
-    prerelease_branches = ctx.config.versioning.prerelease_branches
-    explicit = prerelease_branches != VersioningConfig().prerelease_branches
-    if branch is None and explicit and not ctx.options.prerelease:
+    return planner.channel_for(ctx.branch(), ctx.config.versioning.prerelease_branches, ctx.options.prerelease)
+
+
+def require_branch(ctx: Context, chan: Channel) -> None:
+    """Configured prerelease branches need the branch; a detached HEAD without CI variables cannot tell."""
+    explicit = ctx.config.versioning.prerelease_branches != VersioningConfig().prerelease_branches
+    if chan.branch is None and explicit and not chan.prerelease:
         raise ReleaseError(
             "cannot tell which branch this is (detached HEAD), and versioning.prerelease_branches depends on it",
             "pass --branch NAME, or set CI_COMMIT_REF_NAME / GITHUB_REF_NAME",
         )
-    return planner.channel_for(branch, prerelease_branches, ctx.options.prerelease)
 
 
 def components(ctx: Context) -> list[ComponentConfig | None]:
@@ -89,6 +91,14 @@ def make_plan(
 
     at_head = [t for t in reachable if t.commit == reader.head]
     head_tag = planner.last_on_channel(at_head, chan)
+    if at_head and chan.branch is None and not chan.prerelease and forced is None:
+        # A tag pipeline (or a checked-out tag): no branch, so the release tag at HEAD says which channel this is,
+        # the pipeline's own tag first (an rc and its final release can sit on one commit).
+        named = next((t for t in at_head if t.name == ctx.ci.tag), None)
+        head_tag = named or head_tag or max(at_head, key=lambda t: t.version)
+        if head_tag.version.prerelease:
+            token = str(head_tag.version.prerelease).split(".", 1)[0]
+            chan = Channel(None, prerelease=token)
     if head_tag is not None and forced is None and not ctx.options.prerelease:
         # A tag pipeline, or a rerun after `release cut`: this commit's version is already decided.
         before = [t for t in reachable if t.commit != reader.head]
@@ -103,6 +113,7 @@ def make_plan(
             commits=reader.commits(current, reader.head, paths),
         )
 
+    require_branch(ctx, chan)
     if reader.shallow and not reachable:
         raise ReleaseError("this is a shallow clone and no release tag is reachable from HEAD", SHALLOW_HINT)
     base = planner.last_stable(reachable, chan)

@@ -70,13 +70,23 @@ class ParsedCommit:
 def _split_footers(lines: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
     """Split the lines after the header into body lines and footers.
 
-    The footer block is the last paragraph whose first line is a `Token: value` (or `Token #value`)
-    line; each footer runs until the next token line.
+    The footer block is the run of trailing paragraphs that each open with a `Token: value` (or `Token #value`)
+    line (`git commit -s`, Co-authored-by and the like add a paragraph of their own), or else the last such
+    paragraph; a paragraph opening with `BREAKING CHANGE:` starts the block wherever it stands (what follows
+    is its description). Each footer runs until the next token line.
     """
+    starts = [i for i, line in enumerate(lines) if line.strip() and (i == 0 or not lines[i - 1].strip())]
+    opening = [i for i in starts if FOOTER.match(lines[i])]
     start = None
-    for i, line in enumerate(lines):
-        if FOOTER.match(line) and (i == 0 or not lines[i - 1].strip()):
-            start = i
+    for i in reversed(starts):
+        if i not in opening:
+            break
+        start = i
+    if start is None and opening:
+        start = opening[-1]
+    breaking = next((i for i in opening if _is_breaking_token(FOOTER.match(lines[i]))), None)
+    if breaking is not None and (start is None or breaking < start):
+        start = breaking
     if start is None:
         return lines, []
     footers: list[tuple[str, str]] = []
@@ -88,6 +98,10 @@ def _split_footers(lines: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
             token, value = footers[-1]
             footers[-1] = (token, f"{value}\n{line.strip()}".strip())
     return lines[:start], footers
+
+
+def _is_breaking_token(match: re.Match[str] | None) -> bool:
+    return match is not None and match["token"].upper() in ("BREAKING CHANGE", "BREAKING-CHANGE")
 
 
 def parse(commit: Commit) -> ParsedCommit:
@@ -178,28 +192,37 @@ def drop_reverted_pairs(commits: list[ParsedCommit]) -> list[ParsedCommit]:
     """Drop each revert together with the commit it reverts, when both are in the range.
 
     A revert whose target is outside the range stays (it changes released behaviour).
-    Matching is by sha first (git's "This reverts commit <sha>."), then by the quoted header.
+    A revert that names a sha (git's "This reverts commit <sha>.", or a `Refs: <sha>` footer) targets that
+    commit only (or a `cherry-pick -x` of it); only a revert that names no sha is matched by the quoted header.
+    `commits` are newest first, as git lists them.
     """
     dropped: set[str] = set()
-    by_header: dict[str, list[ParsedCommit]] = {}
-    by_sha: dict[str, ParsedCommit] = {}
-    for parsed in commits:
-        by_header.setdefault(header_of(parsed), []).append(parsed)
-        by_sha[parsed.commit.sha] = parsed
-    # Oldest first, so a revert of a revert pairs with the revert, not the original.
-    for revert in reversed(commits):
+    # Newest first, so a revert of a revert pairs with the revert it undoes, and the original stays in.
+    for position, revert in enumerate(commits):
         if revert.type != "revert" or revert.commit.sha in dropped:
             continue
         target = None
         if revert.reverts:
-            target = by_sha.get(revert.reverts) or next(
-                (c for c in commits if c.commit.sha.startswith(revert.reverts)), None
+            sha, picked = revert.reverts, f"cherry picked from commit {revert.reverts}"
+            target = next(
+                (
+                    c
+                    for c in commits
+                    if c is not revert
+                    and c.commit.sha not in dropped
+                    and (c.commit.sha.startswith(sha) or picked in c.commit.message.lower())
+                ),
+                None,
             )
-            if target is not None and target.commit.sha in dropped:
-                target = None
-        if target is None and revert.reverted_header:
-            candidates = [c for c in by_header.get(revert.reverted_header, []) if c.commit.sha not in dropped]
-            target = candidates[0] if candidates else None
-        if target is not None and target is not revert:
+        elif revert.reverted_header:
+            target = next(
+                (
+                    c
+                    for c in commits[position + 1 :]
+                    if c.commit.sha not in dropped and header_of(c) == revert.reverted_header
+                ),
+                None,
+            )
+        if target is not None:
             dropped.update((target.commit.sha, revert.commit.sha))
     return [c for c in commits if c.commit.sha not in dropped]

@@ -181,7 +181,9 @@ def decide(
     if release_as is not None and release_as.release_as:
         target = _release_as(release_as, base_version)
         forced = f"Release-As: {target} in {release_as.commit.short_sha}"
-        new_work = max(new_work, Bump.PATCH)
+        if any(c.commit.sha == release_as.commit.sha for c in kept_current):
+            # New since the last release on this channel; once a prerelease carries it, it forces nothing new.
+            new_work = max(new_work, Bump.PATCH)
     elif forced_bump is not None:
         bump = forced_bump
         target = policy.initial if base_version is None else _bumped(base_version, forced_bump)
@@ -210,7 +212,7 @@ def decide(
     if target is None or (new_work is Bump.NONE and forced_bump is None):
         return plan(None)
     if not channel.allows(target):
-        culprit = reasons[0] if reasons else None
+        culprit = reasons[0] if reasons and forced is None else None  # a forced version names its cause
         why = (
             f"commit {culprit.commit.short_sha} ({culprit.subject}) asks for a {bump.label} release"
             if culprit
