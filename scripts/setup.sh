@@ -16,7 +16,9 @@ apt_install() {
 }
 
 if command -v dpkg >/dev/null 2>&1; then
-  apt_install git ca-certificates
+  apt_install git ca-certificates rsync
+  # The real services the tests and the demo run on loopback: registry, Podman's Docker API, busybox.
+  scripts/install-services.sh
 fi
 
 PYTHON=${PYTHON:-python3}

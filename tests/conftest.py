@@ -16,6 +16,8 @@ import pytest
 
 from release.cli import main
 
+pytest_plugins = ["tests.fixtures_services"]
+
 CI_PREFIXES = ("CI_", "GITHUB_", "GITLAB_", "RELEASE_")
 
 

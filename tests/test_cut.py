@@ -287,21 +287,32 @@ def test_rejected_push_is_an_expected_failure(released, release, tmp_path):
     subprocess.run(["git", "-C", str(other), "checkout", "-q", "-b", "main", "origin/main"], check=True)
     subprocess.run(["git", "-C", str(other), "commit", "-q", "--allow-empty", "-m", "fix: elsewhere"], check=True)
     subprocess.run(["git", "-C", str(other), "push", "-q", "origin", "main"], check=True)
+    before = released.head()
     result = release(released, "cut", "--push")
     assert result.code == 1, result.err
     assert "Traceback" not in result.err
-    assert result.err.splitlines()[-1].startswith("release: error: git push failed")
-    assert "git push --atomic origin HEAD:refs/heads/main refs/tags/v1.1.0" in result.err
-    # atomic: the tag did not land without the branch
+    # checked before anything is written: the release would have missed the remote's commit
+    assert result.err.splitlines() == [
+        "release: error: origin/main has commits this clone does not have; the release would miss them "
+        "(hint: pull them first (git pull --rebase), then rerun release cut --push)"
+    ]
+    assert released.head() == before and "v1.1.0" not in released.git("tag")
     assert bare_git(bare, "rev-parse", "-q", "--verify", "refs/tags/v1.1.0").returncode != 0
 
 
 def test_rerun_with_push_finishes_a_cut_whose_push_failed(released, release, tmp_path):
     bare = tmp_path / "remote.git"
-    released.git("remote", "add", "origin", str(bare))  # does not exist yet: the push fails
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+    released.git("remote", "add", "origin", str(bare))
+    # The remote refuses pushes while a marker exists (a hook, a flaky proxy): the push fails after the checks.
+    refuse = tmp_path / "refuse"
+    refuse.touch()
+    hook = bare / "hooks" / "pre-receive"
+    hook.write_text(f"#!/bin/sh\n[ -e {refuse} ] && echo 'try later' >&2 && exit 1\nexit 0\n")
+    hook.chmod(0o755)
     assert release(released, "cut", "--push").code == 1
     assert released.git("cat-file", "-t", "v1.1.0") == "tag"  # committed and tagged locally
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+    refuse.unlink()
     result = release(released, "cut", "--push")
     assert result.code == 0, result.err
     assert bare_git(bare, "cat-file", "-t", "refs/tags/v1.1.0").stdout.strip() == "tag"
@@ -311,5 +322,7 @@ def test_push_error_never_shows_credentials(released, release):
     released.git("remote", "add", "origin", "https://user:s3cret@127.0.0.1:9/g/p.git")
     result = release(released, "cut", "--push")
     assert result.code == 1
-    assert result.err.splitlines()[-1].startswith("release: error: git push failed")
+    # the unreachable remote is found before anything is written
+    assert result.err.splitlines()[-1].startswith("release: error: git ls-remote failed: fatal: unable to access")
     assert "s3cret" not in result.out + result.err
+    assert "v1.1.0" not in released.git("tag")
