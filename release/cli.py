@@ -189,6 +189,8 @@ def build(push: bool, force: bool, dry_run: bool, **opts: Any) -> None:
     if not ctx.config.images:
         say("no images configured in release.yaml (images:); nothing to build")
         return
+    if push and not dry_run:
+        plan_stage.run(ctx)  # the State names the release the images belong to
     jobs = images_stage.publish(ctx, push=push, force=force, say=say, dry_run=dry_run)
     if not jobs:
         say("nothing to release: no image built")

@@ -79,7 +79,9 @@ def test_build_push_records_digest_and_every_tag(repo, release, registry, engine
     assert len(set(digests.values())) == 1
     digest = digests["1.0.1"]
     assert result.out.strip() == f"{repository}@{digest}"
-    image = state(repo)["images"][0]
+    recorded = state(repo)
+    assert (recorded["version"], recorded["tag"], recorded["sha"]) == ("1.0.1", "v1.0.1", repo.head())
+    image = recorded["images"][0]
     assert (image["name"], image["digest"], image["revision"]) == ("app-push", digest, repo.head())
     assert sorted(image["refs"]) == sorted(f"{repository}:{t}" for t in digests)
     got = labels(registry, repository, "1.0.1")

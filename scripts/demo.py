@@ -1,0 +1,108 @@
+"""The demo: a real git history, a registry and a container engine on loopback, then the release flow.
+
+Run through scripts/demo.sh (which installs everything first). Everything lives under .demo/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+TOP = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(TOP))
+
+from tests.services import Podman, Registry  # noqa: E402
+
+WORK = TOP / ".demo"
+BOLD, RESET = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("", "")
+
+
+def step(title: str) -> None:
+    print(f"\n{BOLD}== {title}{RESET}", flush=True)
+
+
+def sh(*args: str, cwd: Path, env: dict[str, str] | None = None) -> None:
+    print(f"$ {' '.join(args)}", flush=True)
+    subprocess.run(args, cwd=cwd, env=env, check=True)
+
+
+def git(*args: str, cwd: Path) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def build_repo(registry_host: str) -> Path:
+    app, origin = WORK / "app", WORK / "origin.git"
+    git("init", "-q", "--bare", "-b", "main", str(origin), cwd=WORK)
+    git("init", "-q", "-b", "main", str(app), cwd=WORK)
+    git("remote", "add", "origin", str(origin), cwd=app)
+    source = TOP / "examples" / "app"
+    for item in source.iterdir():
+        if item.name != "history.txt":
+            (shutil.copytree if item.is_dir() else shutil.copy2)(item, app / item.name)
+    config = app / "release.yaml"
+    config.write_text(config.read_text().replace("localhost:5000", registry_host))
+    first = True
+    for line in (source / "history.txt").read_text().splitlines():
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("tag "):
+            git("tag", line[4:], cwd=app)
+            continue
+        if first:
+            git("add", "-A", cwd=app)
+            first = False
+        else:
+            with (app / "src" / "changes.txt").open("a") as changes:
+                changes.write(line + "\n")
+            git("add", "src/changes.txt", cwd=app)
+        git("commit", "-q", "-m", line.replace("|", "\n\n"), cwd=app)
+    git("push", "-q", "origin", "main", "--tags", cwd=app)
+    return app
+
+
+def main() -> None:
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir()
+    os.environ.update(
+        GIT_AUTHOR_NAME="Demo Dev", GIT_AUTHOR_EMAIL="dev@example.com",
+        GIT_COMMITTER_NAME="Demo Dev", GIT_COMMITTER_EMAIL="dev@example.com",
+    )
+    step("services: CNCF registry (htpasswd) and Podman's Docker API, on loopback")
+    with Registry.start(WORK / "registry") as registry, Podman.start(
+        WORK / "podman", insecure_registries=[registry.host]
+    ) as podman:
+        print(f"registry {registry.url}, engine {podman.base_url}")
+        env = {
+            **os.environ,
+            "DOCKER_HOST": podman.base_url,
+            # Credentials through the environment, never on a command line.
+            "RELEASE_REGISTRY_USER": registry.user,
+            "RELEASE_REGISTRY_PASSWORD": registry.password,
+        }
+        step("demo repo: examples/app with the history in examples/app/history.txt")
+        app = build_repo(registry.host)
+        sh("git", "log", "--oneline", "--decorate", cwd=app)
+
+        step("release plan: the next version, and why")
+        sh("release", "plan", cwd=app, env=env)
+        step("release notes")
+        sh("release", "notes", cwd=app, env=env)
+        step("release cut --push: CHANGELOG.md commit + annotated tag, pushed atomically")
+        sh("release", "cut", "--push", cwd=app, env=env)
+        step("release build --push: the tag's image, every tag pushed, digest recorded")
+        sh("release", "build", "--push", cwd=app, env=env)
+        step("the registry now has")
+        tags = registry.get("/v2/demo/app/tags/list").json()["tags"]
+        print("demo/app tags:", ", ".join(sorted(tags)))
+        sh("cat", ".release/state.json", cwd=app)
+        step("release build --push again: nothing to do")
+        sh("release", "build", "--push", cwd=app, env=env)
+        step("release plan again")
+        sh("release", "plan", cwd=app, env=env)
+
+
+if __name__ == "__main__":
+    main()
