@@ -15,7 +15,6 @@ from release import __version__, secrets
 from release import cut as cut_module
 from release.context import Context, Options
 from release.errors import EXIT_BUG, EXIT_FAILURE, ReleaseError
-from release.stages import images as images_stage
 from release.stages import notes as notes_stage
 from release.stages import plan as plan_stage
 from release.versioning.plan import Plan
@@ -191,6 +190,8 @@ def build(push: bool, force: bool, dry_run: bool, **opts: Any) -> None:
         return
     if push and not dry_run:
         plan_stage.run(ctx)  # the State names the release the images belong to
+    from release.stages import images as images_stage  # imports requests and the docker SDK: only here
+
     jobs = images_stage.publish(ctx, push=push, force=force, say=say, dry_run=dry_run)
     if not jobs:
         say("nothing to release: no image built")

@@ -79,6 +79,7 @@ class Context:
     options: Options
     env: Mapping[str, str]
     state: State = field(default_factory=State)
+    cache: dict[str, Any] = field(default_factory=dict)  # facts computed once per run (the plans)
 
     @property
     def root(self) -> Path:

@@ -453,11 +453,6 @@ def test_odd_commit_messages_are_not_fatal(repo: Repo, release: Any) -> None:
     assert [r["subject"] for r in data["reasons"]] == ["empty scope"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="release/adapters/git.py Git.log splits `git log` output on \\x1e/\\x1f, which a commit message "
-    "may contain: ValueError, exit 3",
-)
 def test_control_characters_in_a_commit_message(repo: Repo, release: Any) -> None:
     released(repo)
     repo.commit("fix: a\x1eb\x1fc")

@@ -74,6 +74,14 @@ class Reader:
 
 
 def make_plans(ctx: Context) -> list[Plan]:
+    """The plans for this run: computed once per Context, so every stage sees the same decision."""
+    if "plans" not in ctx.cache:
+        ctx.cache["plans"] = _make_plans(ctx)
+    plans: list[Plan] = ctx.cache["plans"]
+    return plans
+
+
+def _make_plans(ctx: Context) -> list[Plan]:
     reader = Reader(ctx)
     chan = channel(ctx)
     forced = Bump.from_label(ctx.options.bump) if ctx.options.bump else None
