@@ -6,11 +6,14 @@ realm it names (Harbor, GitLab, Docker Hub). Plain HTTP only for loopback regist
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import ipaddress
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode, urljoin
 
 import requests
 
@@ -53,6 +56,7 @@ class Registry:
     timeout: float = 30.0
     session: requests.Session = field(default_factory=http.session)
     _auth: str | None = None
+    _scope: str = "pull"
 
     @property
     def base(self) -> str:
@@ -113,21 +117,65 @@ class Registry:
             return  # a repository that does not exist yet
         self._check(response, f"listing tags of {self.repo.path}")
 
+    # --- writes (content-addressed, so every call is safe to repeat) -------------------------------
+
+    def has_blob(self, digest: str) -> bool:
+        response = self._request("HEAD", f"{self.base}/blobs/{digest}", scope="pull,push")
+        if response.status_code == 404:
+            return False
+        self._check(response, f"checking blob {digest[:19]}")
+        return True
+
+    def upload_blob(self, data: bytes) -> str:
+        """Upload `data` unless the registry has it already; returns its digest."""
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        if self.has_blob(digest):
+            return digest
+        start = self._request("POST", f"{self.base}/blobs/uploads/", scope="pull,push")
+        self._check(start, "starting a blob upload")
+        location = start.headers.get("Location", "")
+        if not location:
+            raise ReleaseError(f"registry {self.repo.host} gave no upload location", "check the registry")
+        url = urljoin(self.base + "/", location)
+        url += ("&" if "?" in url else "?") + urlencode({"digest": digest})
+        done = self._request("PUT", url, body=data, content_type="application/octet-stream", scope="pull,push")
+        self._check(done, f"uploading blob {digest[:19]}")
+        return digest
+
+    def put_manifest(self, reference: str, body: bytes, media_type: str) -> str:
+        response = self._request(
+            "PUT", f"{self.base}/manifests/{reference}", body=body, content_type=media_type, scope="pull,push"
+        )
+        self._check(response, f"writing {self.repo.path}:{reference}")
+        return response.headers.get("Docker-Content-Digest") or "sha256:" + hashlib.sha256(body).hexdigest()
+
     # --- plumbing --------------------------------------------------------------------------------
 
-    def _request(self, method: str, url: str, accept: str | None = None) -> requests.Response:
+    def _request(
+        self,
+        method: str,
+        url: str,
+        accept: str | None = None,
+        body: bytes | None = None,
+        content_type: str | None = None,
+        scope: str = "pull",
+    ) -> requests.Response:
         headers = {"Accept": accept} if accept else {}
-        response = self._send(method, url, headers)
+        if content_type:
+            headers["Content-Type"] = content_type
+        if scope != "pull" and self._scope == "pull":
+            self._auth = None  # a pull-only token cannot push: ask again with the wider scope
+        response = self._send(method, url, headers, body)
         if response.status_code == 401 and "WWW-Authenticate" in response.headers:
-            self._authenticate(response.headers["WWW-Authenticate"])
-            response = self._send(method, url, headers)
+            self._authenticate(response.headers["WWW-Authenticate"], scope)
+            response = self._send(method, url, headers, body)
         return response
 
-    def _send(self, method: str, url: str, headers: dict[str, str]) -> requests.Response:
+    def _send(self, method: str, url: str, headers: dict[str, str], body: bytes | None = None) -> requests.Response:
         if self._auth:
             headers = {**headers, "Authorization": self._auth}
         try:
-            return self.session.request(method, url, headers=headers, timeout=self.timeout)
+            return self.session.request(method, url, headers=headers, data=body, timeout=self.timeout)
         except requests.exceptions.SSLError as exc:
             raise ReleaseError(
                 f"TLS error talking to registry {self.repo.host}: {_reason(exc)}",
@@ -138,19 +186,20 @@ class Registry:
                 f"cannot reach registry {self.repo.host}: {_reason(exc)}", "check the repository host and network"
             ) from None
 
-    def _authenticate(self, challenge: str) -> None:
+    def _authenticate(self, challenge: str, scope: str = "pull") -> None:
         scheme, _, params = challenge.partition(" ")
         if scheme.lower() == "basic":
             if self.credentials is None:
                 raise self._no_credentials()
             self._auth = _basic(self.credentials)
+            self._scope = "pull,push"  # Basic auth is not scoped
             return
         fields = dict(re.findall(r'(\w+)="([^"]*)"', params))
         realm = fields.pop("realm", None)
         if scheme.lower() != "bearer" or not realm:
             raise ReleaseError(f"registry {self.repo.host} asks for unsupported auth {scheme!r}", "use Basic or Bearer")
         query = {k: v for k, v in fields.items() if k in ("service", "scope")}
-        query.setdefault("scope", f"repository:{self.repo.path}:pull")
+        query["scope"] = f"repository:{self.repo.path}:{scope}"
         headers = {"Authorization": _basic(self.credentials)} if self.credentials else {}
         try:
             response = self.session.get(realm, params=query, headers=headers, timeout=self.timeout)
@@ -164,6 +213,7 @@ class Registry:
         if not token:
             raise ReleaseError(f"registry {self.repo.host} gave no token", "check the registry's auth setup")
         self._auth = f"Bearer {token}"
+        self._scope = scope
 
     def _check(self, response: requests.Response, doing: str) -> None:
         if response.ok:
@@ -190,8 +240,6 @@ class Registry:
 
 
 def _basic(credentials: Credentials | None) -> str:
-    import base64
-
     assert credentials is not None
     raw = f"{credentials.username}:{credentials.password}".encode()
     return "Basic " + base64.b64encode(raw).decode()
