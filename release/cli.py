@@ -201,6 +201,39 @@ def build(push: bool, force: bool, dry_run: bool, **opts: Any) -> None:
             click.echo(f"{job.repo.name}@{job.done_digest}")
 
 
+@cli.command()
+@common
+@click.option("--publish", is_flag=True, help="Push every chart to its publish targets and record digests.")
+@click.option("--output", metavar="DIR", default=".release/charts", show_default=True, help="Where archives go.")
+@click.option("--dry-run", is_flag=True, help="Package and check; publish nothing, write no archive.")
+def chart(publish: bool, output: str, dry_run: bool, **opts: Any) -> None:
+    """Bump, package (reproducibly) and publish the configured Helm charts."""
+    from release.stages import charts as charts_stage
+
+    ctx = context(**opts, dry_run=dry_run)
+    if not ctx.config.charts:
+        say("no charts configured in release.yaml (charts:); nothing to package")
+        return
+    if publish and not dry_run:
+        plan_stage.run(ctx)
+    jobs = charts_stage.publish(ctx, say=say, push=publish, dry_run=dry_run)
+    if not jobs:
+        say("nothing to release: no chart packaged")
+        return
+    if dry_run:
+        return
+    for path in charts_stage.write_archives(jobs, ctx.root / output):
+        say(f"wrote {path.relative_to(ctx.root) if path.is_relative_to(ctx.root) else path}")
+    if publish:
+        ctx.state.save(ctx.state_path)
+        for job in jobs:
+            for ref, digest in sorted(job.published.items()):
+                click.echo(f"{ref}@{digest}")
+    else:
+        for job in jobs:
+            click.echo(f"{job.filename} sha256:{job.sha256}")
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="release", standalone_mode=False)

@@ -133,6 +133,31 @@ class ImageConfig:
     component: str | None = None  # monorepos: the component whose version the image carries
 
 
+CHART_TARGET_SCHEMES = ("oci://",)
+
+
+def _check_publish_targets(value: tuple[str, ...]) -> tuple[str, str] | None:
+    bad = next((t for t in value if not t.startswith(CHART_TARGET_SCHEMES)), None)
+    if bad is None:
+        return None
+    return f"publish target {bad!r} is not supported", "use oci://HOST/PATH (e.g. oci://registry.example.com/charts)"
+
+
+@dataclass(frozen=True)
+class ChartConfig:
+    """A Helm chart: versions bumped and values set in memory (files untouched), packaged, published."""
+
+    path: str
+    name: str | None = None  # default: Chart.yaml's name
+    version: str = "{version}"
+    app_version: str = "{version}"
+    values: dict[str, str] = field(default_factory=dict)  # dotted path in values.yaml → template
+    values_file: str = "values.yaml"
+    create: bool = False  # allow `values` to create keys that do not exist yet
+    publish: tuple[str, ...] = field(default=(), metadata={"check": _check_publish_targets})
+    component: str | None = None
+
+
 @dataclass(frozen=True)
 class Config:
     version: Literal[1] = 1
@@ -140,6 +165,7 @@ class Config:
     components: tuple[ComponentConfig, ...] = field(default=(), metadata={"check": _check_unique_names})
     notes: NotesConfig = field(default_factory=NotesConfig)
     images: tuple[ImageConfig, ...] = field(default=(), metadata={"check": _check_unique_names})
+    charts: tuple[ChartConfig, ...] = ()
     source: str | None = field(default=None, metadata={"internal": True})  # the file it came from
 
     @property

@@ -101,6 +101,11 @@ class Registry:
         self._check(response, f"reading the config of {self.repo.path}:{reference}")
         return manifest, json.loads(response.content)
 
+    def blob(self, digest: str) -> bytes:
+        response = self._request("GET", f"{self.base}/blobs/{digest}")
+        self._check(response, f"reading blob {digest[:19]}")
+        return response.content
+
     def labels(self, reference: str) -> tuple[str, dict[str, str]] | None:
         """(manifest digest, labels) of a tag, or None when it does not exist."""
         found = self.image_config(reference)

@@ -1,0 +1,207 @@
+"""Charts: bump Chart.yaml and values in memory, package reproducibly, publish to OCI registries.
+
+Users' files are never touched: the edits become overrides the packager reads instead of the files.
+Like images, every chart is checked and packaged before anything is pushed, and a version already
+published with other bytes is an error, never an overwrite.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from release import chartoci, chartpkg, templates, yamledit
+from release.adapters import credentials
+from release.adapters.registry import Registry
+from release.config import ChartConfig
+from release.context import Context
+from release.errors import ReleaseError
+from release.imageref import ReleaseFacts, Repository, template_values
+from release.stages import plan as plan_stage
+from release.versioning.plan import Plan
+
+NAME = "charts"
+Say = Callable[[str], None]
+
+
+@dataclass
+class ChartJob:
+    config: ChartConfig
+    meta: chartpkg.ChartMeta
+    archive: bytes
+    created: str
+    targets: list[str]
+    published: dict[str, str] = field(default_factory=dict)  # ref → manifest digest
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.archive).hexdigest()
+
+    @property
+    def filename(self) -> str:
+        return chartpkg.archive_name(self.meta)
+
+
+def skip(ctx: Context) -> str | None:
+    if not ctx.config.charts:
+        return "no charts configured"
+    return None if any(p.releasable for p in plan_stage.make_plans(ctx)) else "nothing to release"
+
+
+def run(ctx: Context) -> str:
+    jobs = publish(ctx, say=lambda line: None)
+    return ", ".join(f"{j.meta.name} {j.meta.version}" for j in jobs) or "nothing to release"
+
+
+def fields_for(ctx: Context, plan: Plan) -> dict[str, str]:
+    """What chart templates can use: the release's fields and every image recorded in the State."""
+    assert plan.next_version is not None
+    values = template_values(ReleaseFacts(plan.next_version, ctx.git.head() or "", ctx.branch()))
+    for image in ctx.state.images:
+        name = image["name"]
+        values[f"image.{name}.repository"] = image["repository"]
+        values[f"image.{name}.digest"] = image.get("digest") or ""
+        values[f"image.{name}.tag"] = (image.get("tags") or [""])[0]
+        values[f"image.{name}.ref"] = f"{image['repository']}@{image.get('digest')}"
+    return values
+
+
+def _render(template: str, values: dict[str, str], where: str) -> str:
+    missing = [f for f in templates.fields(template) if f.startswith("image.") and f not in values]
+    if missing:
+        raise ReleaseError(
+            f"{where} uses {{{missing[0]}}}, but no such image is recorded in this release's State",
+            "run the images stage first (release build --push), or check the image name",
+        )
+    return templates.render(template, values, where)
+
+
+def prepare(ctx: Context) -> list[ChartJob]:
+    plans = {p.component: p for p in plan_stage.make_plans(ctx) if p.releasable}
+    created = dt.datetime.fromtimestamp(ctx.git.commit_time("HEAD"), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    mtime = int(ctx.env["SOURCE_DATE_EPOCH"]) if ctx.env.get("SOURCE_DATE_EPOCH", "").isdigit() else None
+    jobs = []
+    for index, chart in enumerate(ctx.config.charts):
+        plan = plans.get(chart.component)
+        if plan is None:
+            continue
+        where = f"charts[{index}] ({chart.path})"
+        directory = ctx.root / chart.path
+        if not (directory / "Chart.yaml").is_file():
+            raise ReleaseError(f"{where}: no Chart.yaml in {chart.path}", "point charts[].path at a chart directory")
+        values = fields_for(ctx, plan)
+        overrides = {"Chart.yaml": _bumped_chart_yaml(directory, chart, values, where)}
+        if chart.values:
+            overrides[chart.values_file] = _edited_values(directory, chart, values, where)
+        meta, archive = chartpkg.package(
+            directory, mtime=mtime if mtime is not None else ctx.git.commit_time("HEAD"), overrides=overrides
+        )
+        if chart.name and chart.name != meta.name:
+            raise ReleaseError(f"{where}: Chart.yaml names the chart {meta.name!r}, not {chart.name!r}", "fix one")
+        jobs.append(ChartJob(chart, meta, archive, created, list(chart.publish)))
+    return jobs
+
+
+def _bumped_chart_yaml(directory: Path, chart: ChartConfig, values: dict[str, str], where: str) -> bytes:
+    path = directory / "Chart.yaml"
+    text = path.read_bytes().decode("utf-8", errors="strict")
+    edits = {"version": _render(chart.version, values, f"{where} version")}
+    if chart.app_version:
+        edits["appVersion"] = _render(chart.app_version, values, f"{where} app_version")
+    return yamledit.set_values(text, edits, create=True, filename=str(path)).encode("utf-8")
+
+
+def _edited_values(directory: Path, chart: ChartConfig, values: dict[str, str], where: str) -> bytes:
+    path = directory / chart.values_file
+    if not path.is_file():
+        raise ReleaseError(f"{where}: no {chart.values_file} in {chart.path}", "create it, or fix charts[].values_file")
+    edits = {key: _render(template, values, f"{where} values.{key}") for key, template in chart.values.items()}
+    text = path.read_bytes().decode("utf-8")
+    return yamledit.set_values(text, edits, create=chart.create, filename=str(path)).encode("utf-8")
+
+
+def oci_target(target: str, chart_name: str) -> tuple[Repository, str]:
+    """oci://host/path + chart name → the repository helm pushes to (host/path/name), and its ref prefix."""
+    rest = target.removeprefix("oci://").rstrip("/")
+    repo = Repository.parse(f"{rest}/{chart_name}")
+    return repo, f"oci://{repo.host}/{repo.path}"
+
+
+def push_oci(ctx: Context, job: ChartJob, target: str, say: Say) -> None:
+    repo, prefix = oci_target(target, job.meta.name)
+    tag = chartoci.oci_tag(job.meta.version)
+    registry = Registry(repo, credentials.for_registry(repo.host, ctx.env))
+    ref = f"{prefix}:{tag}"
+    existing = registry.manifest(tag)
+    layer_digest = "sha256:" + job.sha256
+    if existing is not None:
+        layers = existing.body.get("layers") or []
+        if layers and (layers[0].get("digest") == layer_digest or _same_tar(registry, layers[0], job.archive)):
+            say(f"skipped: already published {ref} ({existing.digest})")
+            job.published[ref] = existing.digest
+            return
+        theirs = str(layers[0].get("digest") if layers else "?")[:19]
+        raise ReleaseError(
+            f"{ref} is already published with other content (layer {theirs}, ours {layer_digest[:19]}); "
+            "a released chart version is never overwritten",
+            "bump the chart version, or delete that version from the registry yourself",
+        )
+    config = chartpkg.chart_json(job.meta)
+    registry.upload_blob(config)
+    registry.upload_blob(job.archive)
+    body = chartoci.manifest(config, job.archive, chartoci.oci_annotations(job.meta.raw, job.created))
+    job.published[ref] = registry.put_manifest(tag, body, chartoci.MANIFEST_MEDIA_TYPE)
+    say(f"published {ref}@{job.published[ref]}")
+
+
+def _same_tar(registry: Registry, layer: dict[str, object], archive: bytes) -> bool:
+    """Same files, other gzip bytes: another zlib build (zlib-ng) compresses the same tar differently."""
+    if int(str(layer.get("size") or 0)) > 4 * chartpkg.MAX_CHART_SIZE:
+        return False
+    try:
+        return gzip.decompress(registry.blob(str(layer["digest"]))) == gzip.decompress(archive)
+    except (OSError, EOFError):
+        return False
+
+
+def publish(ctx: Context, *, say: Say, push: bool = True, dry_run: bool = False) -> list[ChartJob]:
+    jobs = prepare(ctx)
+    for job in jobs:
+        say(f"packaged {job.filename} (sha256 {job.sha256[:12]})")
+    if dry_run or not push:
+        for job in jobs:
+            for target in job.targets:
+                say(f"would publish {job.filename} to {target}")
+        return jobs
+    for job in jobs:
+        for target in job.targets:
+            push_oci(ctx, job, target, say)
+        record(ctx, job)
+        ctx.state.save(ctx.state_path)
+    return jobs
+
+
+def record(ctx: Context, job: ChartJob) -> None:
+    entry = {
+        "name": job.meta.name,
+        "version": job.meta.version,
+        "app_version": job.meta.app_version,
+        "archive_sha256": job.sha256,
+        "refs": sorted(job.published),
+        "digests": dict(sorted(job.published.items())),
+    }
+    ctx.state.charts = [c for c in ctx.state.charts if c.get("name") != job.meta.name] + [entry]
+
+
+def write_archives(jobs: list[ChartJob], directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for job in jobs:
+        path = directory / job.filename
+        path.write_bytes(job.archive)
+        written.append(path)
+    return written
