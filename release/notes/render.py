@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
@@ -73,7 +73,7 @@ def render(data: NotesInput, template: Path | None = None) -> str:
         "project_url": data.links.project_url,
         "forge": data.links.forge,
         "sections": data.sections,
-        "commits": [asdict(e) | {"group": s.title} for s in data.sections for e in s.entries],
+        "commits": [{**vars(e), "group": s.title} for s in data.sections for e in s.entries],
     }
     try:
         text = compiled.render(context)

@@ -6,12 +6,14 @@ never an error: real histories are full of "WIP" and "Merge branch ...".
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 
 HEADER = re.compile(r"^(?P<type>[A-Za-z][A-Za-z0-9_-]*)(?:\((?P<scope>[^()\r\n]*)\))?(?P<bang>!)?: +(?P<subject>\S.*)$")
 GIT_REVERT_HEADER = re.compile(r'^Revert "(?P<reverted>.+)"\s*$')
 FOOTER = re.compile(r"^(?P<token>BREAKING[ -]CHANGE|[A-Za-z][A-Za-z0-9-]*)(?::[ \t]*| #)(?P<value>.*)$")
+CHERRY_PICKED = re.compile(r"cherry picked from commit ([0-9a-f]{7,40})")
 REVERTS_SHA = re.compile(r"This reverts commit (?P<sha>[0-9a-fA-F]{7,40})")
 SKIP_MARKERS = ("[skip release]", "[release skip]")
 # GitLab changelog trailers, for commits that use them instead of a conventional header.
@@ -196,33 +198,35 @@ def drop_reverted_pairs(commits: list[ParsedCommit]) -> list[ParsedCommit]:
     commit only (or a `cherry-pick -x` of it); only a revert that names no sha is matched by the quoted header.
     `commits` are newest first, as git lists them.
     """
-    dropped: set[str] = set()
+    shas = sorted((c.commit.sha, i) for i, c in enumerate(commits))
+    picks = sorted((m[1], i) for i, c in enumerate(commits) for m in CHERRY_PICKED.finditer(c.commit.message.lower()))
+    headers: dict[str, list[int]] = {}
+    for i, c in enumerate(commits):
+        headers.setdefault(header_of(c), []).append(i)
+    dropped: set[int] = set()
     # Newest first, so a revert of a revert pairs with the revert it undoes, and the original stays in.
     for position, revert in enumerate(commits):
-        if revert.type != "revert" or revert.commit.sha in dropped:
+        if revert.type != "revert" or position in dropped:
             continue
-        target = None
         if revert.reverts:
-            sha, picked = revert.reverts, f"cherry picked from commit {revert.reverts}"
-            target = next(
-                (
-                    c
-                    for c in commits
-                    if c is not revert
-                    and c.commit.sha not in dropped
-                    and (c.commit.sha.startswith(sha) or picked in c.commit.message.lower())
-                ),
-                None,
-            )
+            # the commit itself, or a `cherry-pick -x` copy of it; the newest one still in play wins
+            found = _prefixed(shas, revert.reverts) + _prefixed(picks, revert.reverts)
+            candidates = sorted(i for i in found if i != position)
         elif revert.reverted_header:
-            target = next(
-                (
-                    c
-                    for c in commits[position + 1 :]
-                    if c.commit.sha not in dropped and header_of(c) == revert.reverted_header
-                ),
-                None,
-            )
+            candidates = [i for i in headers.get(revert.reverted_header, []) if i > position]
+        else:
+            candidates = []
+        target = next((i for i in candidates if i not in dropped), None)
         if target is not None:
-            dropped.update((target.commit.sha, revert.commit.sha))
-    return [c for c in commits if c.commit.sha not in dropped]
+            dropped.update((target, position))
+    return [c for i, c in enumerate(commits) if i not in dropped]
+
+
+def _prefixed(index: list[tuple[str, int]], prefix: str) -> list[int]:
+    """Positions whose sha starts with `prefix`, from a sorted (sha, position) index."""
+    found = []
+    at = bisect.bisect_left(index, (prefix, -1))
+    while at < len(index) and index[at][0].startswith(prefix):
+        found.append(index[at][1])
+        at += 1
+    return found
