@@ -133,14 +133,36 @@ class ImageConfig:
     component: str | None = None  # monorepos: the component whose version the image carries
 
 
-CHART_TARGET_SCHEMES = ("oci://",)
+# oci://HOST/PATH                                   an OCI registry (helm push)
+# chartmuseum+https://HOST[/PREFIX]                 ChartMuseum's API (POST /api/charts)
+# gitlab+https://HOST/PROJECT_ID/CHANNEL            GitLab's Helm registry (packages/helm/api/CHANNEL/charts)
+# git+URL#BRANCH[:DIR]                              a classic repository kept in a git branch (index.yaml + .tgz)
+CHART_TARGET_SCHEMES = (
+    "oci://",
+    "chartmuseum+http://",
+    "chartmuseum+https://",
+    "gitlab+http://",
+    "gitlab+https://",
+    "git+",
+)
 
 
 def _check_publish_targets(value: tuple[str, ...]) -> tuple[str, str] | None:
-    bad = next((t for t in value if not t.startswith(CHART_TARGET_SCHEMES)), None)
-    if bad is None:
-        return None
-    return f"publish target {bad!r} is not supported", "use oci://HOST/PATH (e.g. oci://registry.example.com/charts)"
+    for target in value:
+        if not target.startswith(CHART_TARGET_SCHEMES):
+            return (
+                f"publish target {target!r} is not supported",
+                "use oci://HOST/PATH, chartmuseum+https://HOST, gitlab+https://HOST/PROJECT_ID/CHANNEL "
+                "or git+URL#BRANCH",
+            )
+        if target.startswith("git+") and "#" not in target:
+            return f"publish target {target!r} names no branch", "add it: git+URL#gh-pages"
+        if "@" in target.split("//", 1)[-1].split("/", 1)[0]:
+            return (
+                f"publish target {target!r} carries credentials",
+                "never put secrets in release.yaml: use RELEASE_HELM_USER/RELEASE_HELM_PASSWORD or the CI token",
+            )
+    return None
 
 
 @dataclass(frozen=True)
