@@ -62,6 +62,14 @@ _PRE = r"(?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)"
 _SEMVER2 = re.compile(rf"{_NUM}\.{_NUM}\.{_NUM}(?:-{_PRE}(?:\.{_PRE})*)?(?:\+[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*)?")
 
 
+class MissingDependencies(ReleaseError):
+    """Chart.yaml declares dependencies that charts/ does not hold (helm dependency build fetches them)."""
+
+    def __init__(self, message: str, hint: str, dependencies: list[dict[str, Any]]) -> None:
+        super().__init__(message, hint)
+        self.dependencies = dependencies
+
+
 @dataclass(frozen=True)
 class ChartMeta:
     """What a release needs to know about a chart; `raw` is its Chart.yaml as parsed."""
@@ -808,9 +816,10 @@ def _arrange(files: Mapping[str, bytes], where: str, *, top: bool) -> tuple[Char
             declared += list(requirements.get("dependencies") or [])
         missing = [d.get("name") for d in declared if isinstance(d, dict) and d.get("name") not in names]
         if missing:  # pkg/action/package.go CheckDependencies
-            raise ReleaseError(
+            raise MissingDependencies(
                 f"{where}/Chart.yaml: dependencies missing from charts/: {', '.join(map(str, missing))}",
                 "run 'helm dependency build' first, or vendor them under charts/",
+                [d for d in declared if isinstance(d, dict) and d.get("name") in missing],
             )
     values_entries = [(rel, values[rel]) for rel in ("values.yaml", "values.schema.json") if rel in values]
     return meta, head + values_entries + templates + others + dependencies
