@@ -10,12 +10,17 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import hashlib
+import json
+import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from release import chartoci, chartpkg, templates, yamledit
-from release.adapters import credentials
+from release.adapters import credentials, helm
 from release.adapters.registry import Registry
 from release.config import ChartConfig
 from release.context import Context
@@ -97,13 +102,70 @@ def prepare(ctx: Context) -> list[ChartJob]:
         overrides = {"Chart.yaml": _bumped_chart_yaml(directory, chart, values, where)}
         if chart.values:
             overrides[chart.values_file] = _edited_values(directory, chart, values, where)
-        meta, archive = chartpkg.package(
-            directory, mtime=mtime if mtime is not None else ctx.git.commit_time("HEAD"), overrides=overrides
-        )
+        meta, archive = _package(ctx, directory, mtime if mtime is not None else ctx.git.commit_time("HEAD"), overrides)
+        check(directory, meta, archive, overrides, where)
         if chart.name and chart.name != meta.name:
             raise ReleaseError(f"{where}: Chart.yaml names the chart {meta.name!r}, not {chart.name!r}", "fix one")
         jobs.append(ChartJob(chart, meta, archive, created, list(chart.publish)))
     return jobs
+
+
+def _package(
+    ctx: Context, directory: Path, mtime: int, overrides: dict[str, bytes]
+) -> tuple[chartpkg.ChartMeta, bytes]:
+    """Package the chart; remote dependencies are fetched by Helm into a copy, never into the user's tree."""
+    try:
+        return chartpkg.package(directory, mtime=mtime, overrides=overrides)
+    except chartpkg.MissingDependencies as missing:
+        if not helm.available():
+            repos = sorted({str(d.get("repository") or "?") for d in missing.dependencies})
+            raise ReleaseError(
+                f"{missing.message} (from {', '.join(repos)})",
+                "install the Helm engine to fetch them (pip install 'release[helm]'), or vendor them under charts/",
+            ) from None
+        with tempfile.TemporaryDirectory(prefix="release-chart-") as tmp:
+            copy = Path(tmp) / directory.name
+            shutil.copytree(directory, copy, symlinks=True)
+            for name, data in overrides.items():
+                (copy / name).write_bytes(data)
+            helm.dependency_update(copy, ctx.env)
+            return chartpkg.package(copy, mtime=mtime, overrides=overrides)
+
+
+def check(directory: Path, meta: chartpkg.ChartMeta, archive: bytes, overrides: dict[str, bytes], where: str) -> None:
+    """Our own structural lint always; Helm's lint and a full render too when the Helm engine is installed."""
+    values_bytes = overrides.get("values.yaml")
+    if values_bytes is None and (directory / "values.yaml").is_file():
+        values_bytes = (directory / "values.yaml").read_bytes()
+    values = yaml.safe_load(values_bytes or b"") or {}
+    if meta.raw.get("type", "application") == "application" and not (directory / "templates").is_dir():
+        raise ReleaseError(f"{where}: no templates/ directory", "an application chart renders templates/*.yaml")
+    schema_path = directory / "values.schema.json"
+    if schema_path.is_file():
+        _validate_schema(schema_path, values, where)
+    if helm.available():
+        errors = helm.lint(archive)
+        if errors:
+            raise ReleaseError(f"{where}: helm lint: {errors[0]}", "fix the chart; `helm lint` shows every finding")
+        helm.render(archive)
+
+
+def _validate_schema(schema_path: Path, values: object, where: str) -> None:
+    import jsonschema
+
+    try:
+        schema = json.loads(schema_path.read_text(encoding="utf-8"))
+        jsonschema.validate(values, schema)
+    except ValueError as exc:  # json.JSONDecodeError
+        raise ReleaseError(f"{where}: values.schema.json is not valid JSON: {exc}", "fix the schema") from None
+    except jsonschema.ValidationError as exc:
+        path = ".".join(str(p) for p in exc.absolute_path) or "(top level)"
+        raise ReleaseError(
+            f"{where}: values do not match values.schema.json at {path}: {exc.message}",
+            "fix the value, or the schema",
+        ) from None
+    except jsonschema.SchemaError as exc:
+        raise ReleaseError(f"{where}: values.schema.json is not a valid schema: {exc.message}", "fix it") from None
 
 
 def _bumped_chart_yaml(directory: Path, chart: ChartConfig, values: dict[str, str], where: str) -> bytes:
