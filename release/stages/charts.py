@@ -8,6 +8,7 @@ published with other bytes is an error, never an overwrite.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gzip
 import hashlib
 import json
@@ -40,6 +41,7 @@ class ChartJob:
     archive: bytes
     created: str
     targets: list[str]
+    checks: Callable[[], None]  # lint, schema, render: run before anything is pushed, unless already published
     published: dict[str, str] = field(default_factory=dict)  # ref → manifest digest
 
     @property
@@ -103,10 +105,10 @@ def prepare(ctx: Context) -> list[ChartJob]:
         if chart.values:
             overrides[chart.values_file] = _edited_values(directory, chart, values, where)
         meta, archive = _package(ctx, directory, mtime if mtime is not None else ctx.git.commit_time("HEAD"), overrides)
-        check(directory, meta, archive, overrides, where)
+        checks = functools.partial(check, directory, meta, archive, overrides, where)
         if chart.name and chart.name != meta.name:
             raise ReleaseError(f"{where}: Chart.yaml names the chart {meta.name!r}, not {chart.name!r}", "fix one")
-        jobs.append(ChartJob(chart, meta, archive, created, list(chart.publish)))
+        jobs.append(ChartJob(chart, meta, archive, created, list(chart.publish), checks))
     return jobs
 
 
@@ -193,10 +195,28 @@ def oci_target(target: str, chart_name: str) -> tuple[Repository, str]:
     return repo, f"oci://{repo.host}/{repo.path}"
 
 
+def _registry(ctx: Context, repo: Repository) -> Registry:
+    """One client per repository per run, so its auth (a Basic challenge, a Bearer token) is paid once."""
+    clients: dict[str, Registry] = ctx.cache.setdefault("registries", {})
+    if repo.name not in clients:
+        clients[repo.name] = Registry(repo, credentials.for_registry(repo.host, ctx.env))
+    return clients[repo.name]
+
+
+def _same_on_oci(ctx: Context, job: ChartJob, target: str) -> bool:
+    """True when an OCI target already holds exactly this archive (read-only; other targets: False)."""
+    if not target.startswith("oci://"):
+        return False
+    repo, _ = oci_target(target, job.meta.name)
+    existing = _registry(ctx, repo).manifest(chartoci.oci_tag(job.meta.version))
+    layers = (existing.body.get("layers") or []) if existing else []
+    return bool(layers) and layers[0].get("digest") == "sha256:" + job.sha256
+
+
 def push_oci(ctx: Context, job: ChartJob, target: str, say: Say) -> None:
     repo, prefix = oci_target(target, job.meta.name)
     tag = chartoci.oci_tag(job.meta.version)
-    registry = Registry(repo, credentials.for_registry(repo.host, ctx.env))
+    registry = _registry(ctx, repo)
     ref = f"{prefix}:{tag}"
     existing = registry.manifest(tag)
     layer_digest = "sha256:" + job.sha256
@@ -230,10 +250,32 @@ def _same_tar(registry: Registry, layer: dict[str, object], archive: bytes) -> b
         return False
 
 
+def push_target(ctx: Context, job: ChartJob, target: str, say: Say) -> None:
+    """Publish one archive to one target, by the target's scheme (config.CHART_TARGET_SCHEMES)."""
+    from release.adapters import helmrepo
+
+    if target.startswith("oci://"):
+        push_oci(ctx, job, target, say)
+    elif target.startswith("chartmuseum+"):
+        ref, digest = helmrepo.publish_chartmuseum(target, job.meta.name, job.meta.version, job.archive, ctx.env, say)
+        job.published[ref] = digest
+    elif target.startswith("gitlab+"):
+        ref, digest = helmrepo.publish_gitlab(target, job.meta.name, job.meta.version, job.archive, ctx.env, say)
+        job.published[ref] = digest
+    elif target.startswith("git+"):
+        raise ReleaseError("git branch targets are not implemented yet", "publish to oci://, chartmuseum+ or gitlab+")
+    else:
+        raise ReleaseError(f"publish target {target!r} is not supported", "see charts[].publish in release.yaml")
+
+
 def publish(ctx: Context, *, say: Say, push: bool = True, dry_run: bool = False) -> list[ChartJob]:
     jobs = prepare(ctx)
     for job in jobs:
         say(f"packaged {job.filename} (sha256 {job.sha256[:12]})")
+    for job in jobs:
+        # A rerun asks the registry first: identical content already everywhere needs no second lint.
+        if not (push and job.targets and all(_same_on_oci(ctx, job, t) for t in job.targets)):
+            job.checks()
     if dry_run or not push:
         for job in jobs:
             for target in job.targets:
@@ -241,7 +283,7 @@ def publish(ctx: Context, *, say: Say, push: bool = True, dry_run: bool = False)
         return jobs
     for job in jobs:
         for target in job.targets:
-            push_oci(ctx, job, target, say)
+            push_target(ctx, job, target, say)
         record(ctx, job)
         ctx.state.save(ctx.state_path)
     return jobs
