@@ -94,12 +94,18 @@ def main() -> None:
         sh("release", "cut", "--push", cwd=app, env=env)
         step("release build --push: the tag's image, every tag pushed, digest recorded")
         sh("release", "build", "--push", cwd=app, env=env)
-        step("the registry now has")
         tags = registry.get("/v2/demo/app/tags/list").json()["tags"]
         print("demo/app tags:", ", ".join(sorted(tags)))
-        sh("cat", ".release/state.json", cwd=app)
-        step("release build --push again: nothing to do")
+        step("release chart --publish: Chart.yaml and values bumped in memory, packaged, pushed as OCI")
+        sh("release", "chart", "--publish", cwd=app, env=env)
+        charts = registry.get("/v2/charts/demo-app/tags/list").json()["tags"]
+        print("charts/demo-app tags:", ", ".join(sorted(charts)))
+        sh("git", "status", "--short", "--untracked-files=no", cwd=app)  # nothing: users' files are untouched
+        step("release build --push and release chart --publish again: nothing to do")
         sh("release", "build", "--push", cwd=app, env=env)
+        sh("release", "chart", "--publish", cwd=app, env=env)
+        step("the release manifest (.release/state.json) the CI stages hand forward")
+        sh("cat", ".release/state.json", cwd=app)
         step("release plan again")
         sh("release", "plan", cwd=app, env=env)
 
