@@ -263,7 +263,9 @@ def push_target(ctx: Context, job: ChartJob, target: str, say: Say) -> None:
         ref, digest = helmrepo.publish_gitlab(target, job.meta.name, job.meta.version, job.archive, ctx.env, say)
         job.published[ref] = digest
     elif target.startswith("git+"):
-        raise ReleaseError("git branch targets are not implemented yet", "publish to oci://, chartmuseum+ or gitlab+")
+        from release.adapters.chartbranch import publish_git_branch
+
+        publish_git_branch(ctx, job, target, say)
     else:
         raise ReleaseError(f"publish target {target!r} is not supported", "see charts[].publish in release.yaml")
 

@@ -1,0 +1,514 @@
+"""One local fake of the forge and chart-repository HTTP APIs we call. No forge runs here (DESIGN.md).
+
+`Forge` is a ThreadingHTTPServer on 127.0.0.1:<random port>. Each API is a small class with its state and a
+`routes()` list of (method, path regex, handler); Forge tries the routes in order, records every request
+(method, raw path, query, headers, body) and answers 404 for paths no API claims. Implemented, following the docs:
+
+- ChartMuseum (README "API"): GET /api/charts/<name>/<version> (404 when absent), POST /api/charts with the .tgz
+  as raw body or as multipart field `chart` (201 {"saved": true}; 409 when the version exists), GET /charts/<file>,
+  GET /index.yaml; optional context path before each (--context-path). Basic auth when `require_auth`.
+- GitLab Helm packages (doc/api/packages/helm.md): GET /api/v4/projects/:id/packages/helm/:channel/index.yaml,
+  GET .../helm/:channel/charts/:file_name.tgz, POST .../helm/api/:channel/charts (multipart `chart`, 201).
+  Basic auth only: a user's token from `users`, or `gitlab-ci-token` with `job_token`. `:id` is a project ID or
+  the URL-encoded full path. Duplicate versions are kept, and the index shows each version's latest upload, as
+  GitLab does (IndexPresenter: apiVersion v1, entries.<name>[] with created, digest, urls charts/<file>).
+
+To add an API (GitLab Releases or Merge Requests, GitHub Releases or Pull Requests): write a class like
+`GitLabHelm` taking the Forge, give it `routes()` and `reset()`, and list it in `Forge.__init__` before
+`ChartMuseum` (whose context-path routes are the catch-all). `inject()` makes a route fail on purpose.
+
+Plain Python, no pytest: the fixtures are in tests/fixtures_forge.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import gzip
+import hashlib
+import io
+import json
+import re
+import tarfile
+import threading
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import yaml
+
+DEFAULT_USER = "helm-user"
+DEFAULT_PASSWORD = "helm-password-4e1f"
+DEFAULT_JOB_TOKEN = "job-token-9c2d"
+JOB_TOKEN_USER = "gitlab-ci-token"
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str  # as sent, percent-encoding kept, without the query
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
+
+    @property
+    def basic_auth(self) -> tuple[str, str] | None:
+        value = self.header("Authorization") or ""
+        scheme, _, encoded = value.partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            user, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return user, password
+
+    @property
+    def user(self) -> str | None:
+        """The Basic auth user name, if any."""
+        auth = self.basic_auth
+        return auth[0] if auth else None
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def files(self) -> dict[str, tuple[str | None, bytes]]:
+        """multipart/form-data parts: field name → (file name, content)."""
+        content_type = self.header("Content-Type") or ""
+        if not content_type.startswith("multipart/form-data"):
+            return {}
+        message = BytesParser(policy=HTTP).parsebytes(
+            b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + self.body
+        )
+        parts: dict[str, tuple[str | None, bytes]] = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            if isinstance(name, str):
+                payload = part.get_payload(decode=True)
+                parts[name] = (part.get_filename(), payload if isinstance(payload, bytes) else b"")
+        return parts
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def json_response(status: int, data: Any, **headers: str) -> Response:
+    return Response(status, json.dumps(data).encode(), "application/json", dict(headers))
+
+
+Handler = Callable[[Request, "re.Match[str]"], Response]
+Route = tuple[str, "re.Pattern[str]", Handler]
+
+
+class API(Protocol):
+    """One fake API: its routes, tried in order, and a reset to its empty state."""
+
+    def routes(self) -> list[Route]: ...
+
+    def reset(self) -> None: ...
+
+
+@dataclass
+class Injected:
+    method: str
+    pattern: re.Pattern[str]
+    response: Response
+    times: int
+
+
+@dataclass(frozen=True)
+class Chart:
+    """An uploaded chart archive and what its Chart.yaml says."""
+
+    archive: bytes
+    metadata: dict[str, Any]
+    created: str
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata["name"])
+
+    @property
+    def version(self) -> str:
+        return str(self.metadata["version"])
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.archive).hexdigest()
+
+    @property
+    def filename(self) -> str:
+        return f"{self.name}-{self.version}.tgz"
+
+    @classmethod
+    def load(cls, archive: bytes) -> Chart:
+        """Read <name>/Chart.yaml from a .tgz, as both servers do; ValueError when it is not a chart."""
+        try:
+            with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+                member = next((m for m in tar.getmembers() if re.fullmatch(r"[^/]+/Chart\.yaml", m.name)), None)
+                extracted = tar.extractfile(member) if member else None
+                if extracted is None:
+                    raise ValueError("no Chart.yaml in the archive")
+                metadata = yaml.safe_load(extracted.read())
+        except (tarfile.TarError, OSError, EOFError, yaml.YAMLError) as exc:
+            raise ValueError(f"not a chart archive: {exc}") from None
+        if not isinstance(metadata, dict) or not metadata.get("name") or not metadata.get("version"):
+            raise ValueError("Chart.yaml has no name or version")
+        created = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return cls(archive, {k: v for k, v in metadata.items() if k != "dependencies"}, created)
+
+    def entry(self, url: str) -> dict[str, Any]:
+        """A Helm index entry (repo.ChartVersion): the metadata plus urls, created, digest."""
+        return {**self.metadata, "urls": [url], "created": self.created, "digest": self.digest}
+
+
+class Forge:
+    """The fake server and its state; `users` maps a Basic user name to the password or token it accepts."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.requests: list[Request] = []
+        self.errors: list[str] = []  # tracebacks from handlers: a bug in the fake, not in the code under test
+        self.injected: list[Injected] = []
+        self.users: dict[str, str] = {}
+        self.job_token = DEFAULT_JOB_TOKEN
+        self.gitlab_helm = GitLabHelm(self)
+        self.chartmuseum = ChartMuseum(self)
+        self.apis: list[API] = [self.gitlab_helm, self.chartmuseum]  # ChartMuseum last: its context path matches wide
+        self.reset()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    @classmethod
+    @contextmanager
+    def start(cls) -> Iterator[Forge]:
+        forge = cls()
+        forge._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(forge))
+        forge._server.daemon_threads = True
+        forge._thread = threading.Thread(target=forge._server.serve_forever, name="fake-forge", daemon=True)
+        forge._thread.start()
+        try:
+            yield forge
+        finally:
+            forge._server.shutdown()
+            forge._server.server_close()
+            forge._thread.join(timeout=10)
+
+    def reset(self) -> None:
+        """Forget requests, uploads and injected failures; restore the default users."""
+        with self.lock:
+            self.requests.clear()
+            self.errors.clear()
+            self.injected.clear()
+            self.users = {DEFAULT_USER: DEFAULT_PASSWORD}
+            self.job_token = DEFAULT_JOB_TOKEN
+            for api in self.apis:
+                api.reset()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "not started"
+        return int(self._server.server_address[1])
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}"
+
+    @property
+    def user(self) -> str:
+        return DEFAULT_USER
+
+    @property
+    def password(self) -> str:
+        return DEFAULT_PASSWORD
+
+    # --- for tests ---------------------------------------------------------------------------------
+
+    def calls(self, method: str | None = None, path: str | None = None) -> list[Request]:
+        """Recorded requests, optionally only one method and paths matching a regex (re.search)."""
+        with self.lock:
+            return [
+                r
+                for r in self.requests
+                if (method is None or r.method == method) and (path is None or re.search(path, r.path))
+            ]
+
+    def inject(self, method: str, path: str, status: int, body: Any = None, times: int = 1) -> None:
+        """Answer the next `times` requests matching (method, path regex) with `status` instead of the API."""
+        response = json_response(status, body if body is not None else {"message": f"{status} injected"})
+        with self.lock:
+            self.injected.append(Injected(method, re.compile(path), response, times))
+
+    def basic_user(self, request: Request) -> str | None:
+        """The user a request authenticates as with Basic auth against `users` and the job token, or None."""
+        auth = request.basic_auth
+        if auth is None:
+            return None
+        user, secret = auth
+        if user == JOB_TOKEN_USER:
+            return user if secret == self.job_token else None
+        return user if self.users.get(user) == secret else None
+
+    # --- dispatch ----------------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        with self.lock:
+            self.requests.append(request)
+            for injected in self.injected:
+                if injected.times > 0 and injected.method == request.method and injected.pattern.search(request.path):
+                    injected.times -= 1
+                    return injected.response
+            allowed = []
+            for api in self.apis:
+                for method, pattern, handler in api.routes():
+                    match = pattern.fullmatch(request.path)
+                    if match is None:
+                        continue
+                    if method != request.method:
+                        allowed.append(method)
+                        continue
+                    try:
+                        return handler(request, match)
+                    except Exception:
+                        self.errors.append(traceback.format_exc())
+                        return json_response(500, {"message": "500 fake forge bug (see forge.errors)"})
+            if allowed:
+                return json_response(405, {"message": "405 Method Not Allowed"}, Allow=", ".join(sorted(allowed)))
+            return json_response(404, {"message": "404 Not Found"})
+
+
+def _handler_for(forge: Forge) -> type[BaseHTTPRequestHandler]:
+    class ForgeHandler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _dispatch(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            url = urlsplit(self.path)
+            request = Request(self.command, url.path, parse_qs(url.query), dict(self.headers.items()), body)
+            response = forge.handle(request)
+            self.send_response(response.status)
+            self.send_header("Content-Type", response.content_type)
+            self.send_header("Content-Length", str(len(response.body)))
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(response.body)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _dispatch
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return ForgeHandler
+
+
+# --- ChartMuseum ---------------------------------------------------------------------------------
+
+# An optional --context-path: segments of which none is `api` followed by more path (so /api/v4/... stays GitLab's).
+CONTEXT = r"(?P<ctx>(?:/(?!api/)[^/]+)*?)"
+
+
+class ChartMuseum:
+    """ChartMuseum's chart repository and chart manipulation API; one repository per context path."""
+
+    def __init__(self, forge: Forge) -> None:
+        self.forge = forge
+        self.charts: dict[str, dict[tuple[str, str], Chart]] = {}
+        self.require_auth = True
+        self.allow_overwrite = False
+
+    def reset(self) -> None:
+        self.charts = {}
+        self.require_auth = True
+        self.allow_overwrite = False
+
+    def stored(self, context: str = "") -> dict[tuple[str, str], Chart]:
+        """(name, version) → Chart held under a context path ("" for the root)."""
+        return self.charts.setdefault(context, {})
+
+    def put(self, archive: bytes, context: str = "") -> Chart:
+        """Store a chart directly, as if someone had uploaded it before."""
+        chart = Chart.load(archive)
+        self.stored(context)[(chart.name, chart.version)] = chart
+        return chart
+
+    def routes(self) -> list[Route]:
+        return [
+            ("GET", re.compile(rf"{CONTEXT}/api/charts/(?P<name>[^/]+)/(?P<version>[^/]+)"), self.get_version),
+            ("POST", re.compile(rf"{CONTEXT}/api/charts"), self.upload),
+            ("GET", re.compile(rf"{CONTEXT}/charts/(?P<file>[^/]+\.tgz)"), self.download),
+            ("GET", re.compile(rf"{CONTEXT}/index\.yaml"), self.index),
+        ]
+
+    def _unauthorized(self, request: Request) -> Response | None:
+        if not self.require_auth or self.forge.basic_user(request) is not None:
+            return None
+        return json_response(401, {"error": "unauthorized"}, **{"WWW-Authenticate": 'Basic realm="ChartMuseum"'})
+
+    def get_version(self, request: Request, match: re.Match[str]) -> Response:
+        if denied := self._unauthorized(request):
+            return denied
+        name, version = unquote(match["name"]), unquote(match["version"])
+        chart = self.stored(match["ctx"]).get((name, version))
+        if chart is None:
+            return json_response(404, {"error": f"no chart version found for {name}-{version}"})
+        return json_response(200, chart.entry(f"charts/{chart.filename}"))
+
+    def upload(self, request: Request, match: re.Match[str]) -> Response:
+        if denied := self._unauthorized(request):
+            return denied
+        files = request.files()
+        archive = files["chart"][1] if "chart" in files else request.body
+        try:
+            chart = Chart.load(archive)
+        except ValueError as exc:
+            return json_response(400, {"error": str(exc)})
+        charts = self.stored(match["ctx"])
+        force = "force" in request.query
+        if (chart.name, chart.version) in charts and not (self.allow_overwrite or force):
+            return json_response(409, {"error": "file already exists"})
+        charts[(chart.name, chart.version)] = chart
+        return json_response(201, {"saved": True})
+
+    def download(self, request: Request, match: re.Match[str]) -> Response:
+        if denied := self._unauthorized(request):
+            return denied
+        wanted = unquote(match["file"])
+        chart = next((c for c in self.stored(match["ctx"]).values() if c.filename == wanted), None)
+        if chart is None:
+            return json_response(404, {"error": "object not found"})
+        return Response(200, chart.archive, "application/x-tar")
+
+    def index(self, request: Request, match: re.Match[str]) -> Response:
+        if denied := self._unauthorized(request):
+            return denied
+        entries: dict[str, list[dict[str, Any]]] = {}
+        for chart in self.stored(match["ctx"]).values():
+            entries.setdefault(chart.name, []).append(chart.entry(f"charts/{chart.filename}"))
+        generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        body = yaml.safe_dump({"apiVersion": "v1", "entries": entries, "generated": generated}, sort_keys=False)
+        return Response(200, body.encode(), "application/x-yaml")
+
+
+# --- GitLab: Helm charts in the package registry ---------------------------------------------------
+
+PROJECT = r"/api/v4/projects/(?P<id>[^/]+)"
+CHANNEL = re.compile(r"(?:[a-zA-Z0-9][._-]?){1,255}(?<![._-])")  # Gitlab::Regex.helm_channel_regex
+
+
+class GitLabHelm:
+    """GitLab's Helm API for a few projects (`projects`: ID → full path)."""
+
+    def __init__(self, forge: Forge) -> None:
+        self.forge = forge
+        self.projects: dict[str, str] = {}
+        self.uploads: dict[tuple[str, str], list[Chart]] = {}  # (project ID, channel) → uploads, oldest first
+
+    def reset(self) -> None:
+        self.projects = {"42": "team/app"}
+        self.uploads = {}
+
+    def charts(self, project: str = "42", channel: str = "stable") -> list[Chart]:
+        return self.uploads.setdefault((project, channel), [])
+
+    def put(self, archive: bytes, project: str = "42", channel: str = "stable") -> Chart:
+        """Store a chart directly, as if someone had uploaded it before."""
+        chart = Chart.load(archive)
+        self.charts(project, channel).append(chart)
+        return chart
+
+    def latest(self, project: str, channel: str) -> dict[tuple[str, str], Chart]:
+        """Each (name, version)'s most recent upload: all the index and downloads show."""
+        return {(c.name, c.version): c for c in self.charts(project, channel)}
+
+    def routes(self) -> list[Route]:
+        helm = rf"{PROJECT}/packages/helm"
+        return [
+            ("POST", re.compile(rf"{helm}/api/(?P<channel>[^/]+)/charts"), self.upload),
+            ("GET", re.compile(rf"{helm}/(?P<channel>[^/]+)/index\.yaml"), self.index),
+            ("GET", re.compile(rf"{helm}/(?P<channel>[^/]+)/charts/(?P<file>[^/]+)\.tgz"), self.download),
+        ]
+
+    def _project(self, request: Request, match: re.Match[str]) -> tuple[str | None, Response | None]:
+        """(project ID, None), or (None, the error response): 401 without valid Basic auth, 404 unknown, 400 channel."""
+        if self.forge.basic_user(request) is None:
+            return None, json_response(401, {"message": "401 Unauthorized"})
+        raw = unquote(match["id"])
+        project = raw if raw in self.projects else next((k for k, v in self.projects.items() if v == raw), None)
+        if project is None:
+            return None, json_response(404, {"message": "404 Project Not Found"})
+        if not CHANNEL.fullmatch(match["channel"]):
+            return None, json_response(400, {"error": "channel is invalid"})
+        return project, None
+
+    def upload(self, request: Request, match: re.Match[str]) -> Response:
+        project, error = self._project(request, match)
+        if project is None:
+            assert error is not None
+            return error
+        files = request.files()
+        if "chart" not in files:
+            return json_response(400, {"error": "chart is missing"})
+        try:
+            chart = Chart.load(files["chart"][1])
+        except ValueError:
+            # GitLab accepts the file and fails later in its extraction worker; the package never shows up
+            return json_response(201, {"message": "201 Created"})
+        self.charts(project, match["channel"]).append(chart)
+        return json_response(201, {"message": "201 Created"})
+
+    def index(self, request: Request, match: re.Match[str]) -> Response:
+        project, error = self._project(request, match)
+        if project is None:
+            assert error is not None
+            return error
+        entries: dict[str, list[dict[str, Any]]] = {}
+        for chart in self.latest(project, match["channel"]).values():
+            entries.setdefault(chart.name, []).append(chart.entry(f"charts/{chart.filename}"))
+        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        index = {
+            "apiVersion": "v1",
+            "entries": entries,
+            "generated": now,
+            "serverInfo": {"contextPath": f"/api/v4/projects/{match['id']}/packages/helm"},
+        }
+        return Response(200, ("---\n" + yaml.safe_dump(index, sort_keys=False)).encode(), "text/yaml")
+
+    def download(self, request: Request, match: re.Match[str]) -> Response:
+        project, error = self._project(request, match)
+        if project is None:
+            assert error is not None
+            return error
+        wanted = unquote(match["file"]) + ".tgz"
+        found = [c for c in self.latest(project, match["channel"]).values() if c.filename == wanted]
+        if not found:
+            return json_response(404, {"message": "404 Package Not Found"})
+        return Response(200, found[-1].archive, "application/octet-stream")
+
+
+def recompress(archive: bytes, level: int = 1) -> bytes:
+    """The same tar in other gzip bytes, as another zlib build would write it."""
+    return gzip.compress(gzip.decompress(archive), compresslevel=level, mtime=0)
