@@ -16,7 +16,7 @@ import pytest
 
 from release.cli import main
 
-pytest_plugins = ["tests.fixtures_services"]
+pytest_plugins = ["tests.fixtures_services", "tests.fixtures_forge"]
 
 CI_PREFIXES = ("CI_", "GITHUB_", "GITLAB_", "RELEASE_")
 
