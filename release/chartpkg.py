@@ -42,7 +42,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -152,7 +152,13 @@ def package(path: Path, *, mtime: int, overrides: Mapping[str, bytes] | None = N
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys (Go's YAML keeps the last one; a duplicate is a mistake)."""
+    """SafeLoader that refuses duplicate keys (Go's YAML keeps the last one; a duplicate is a mistake), and reads
+    y/Y/n/N as booleans as Helm's YAML 1.1 parser does, so an unquoted `y` is caught as "must be a string"."""
+
+    bool_values: ClassVar[dict[str, bool]] = {**yaml.SafeLoader.bool_values, "y": True, "n": False}
+
+
+_StrictLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:y|Y|n|N)$"), list("yYnN"))
 
 
 def _no_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:

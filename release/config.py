@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -157,7 +158,7 @@ def _check_publish_targets(value: tuple[str, ...]) -> tuple[str, str] | None:
             )
         if target.startswith("git+") and "#" not in target:
             return f"publish target {target!r} names no branch", "add it: git+URL#gh-pages"
-        if "@" in target.split("//", 1)[-1].split("/", 1)[0]:
+        if re.match(r"^[a-z+]+://[^/@]*:[^/@]*@", target):  # user:password@ (git+ssh://git@host is fine)
             return (
                 f"publish target {target!r} carries credentials",
                 "never put secrets in release.yaml: use RELEASE_HELM_USER/RELEASE_HELM_PASSWORD or the CI token",

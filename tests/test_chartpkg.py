@@ -645,3 +645,14 @@ def test_odd_layouts_select_the_files_helm_package_selects(tmp_path: Path) -> No
     write(root / "charts" / "other" / "Chart.yaml", "apiVersion: v2\nname: redis\nversion: 2.0.0\n")
     with pytest.raises(ReleaseError, match="two subcharts named 'redis'"):
         chartpkg.package(root, mtime=MTIME)
+
+
+@pytest.mark.parametrize("word", ["y", "Y", "n", "N"])
+def test_an_unquoted_y_or_n_is_a_boolean_to_helm_and_must_be_quoted(tmp_path, word):
+    chart = tmp_path / "c"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text(f"apiVersion: v2\nname: c\nversion: 0.1.0\nannotations:\n  flag: {word}\n")
+    with pytest.raises(ReleaseError, match="annotations must map strings to strings"):
+        chartpkg.read_chart(chart)
+    (chart / "Chart.yaml").write_text(f'apiVersion: v2\nname: c\nversion: 0.1.0\nannotations:\n  flag: "{word}"\n')
+    assert chartpkg.read_chart(chart).raw["annotations"] == {"flag": word}

@@ -264,3 +264,20 @@ def test_config_not_utf8(repo, release, tmp_path):
 
 def test_load_without_a_file_returns_defaults(tmp_path):
     assert load(tmp_path) == Config()
+
+
+@pytest.mark.parametrize(
+    "target", ["git+ssh://git@github.com/team/charts.git#gh-pages", "git+git@github.com:team/charts.git#gh-pages"]
+)
+def test_ssh_git_chart_targets_are_allowed(target):
+    config = from_text(f'charts:\n  - path: charts/app\n    publish: ["{target}"]\n')
+    assert config.charts[0].publish == (target,)
+
+
+@pytest.mark.parametrize(
+    "target", ["oci://user:s3cret@r.example/charts", "git+https://user:s3cret@github.com/o/r.git#gh-pages"]
+)
+def test_passwords_in_chart_targets_are_refused(target):
+    with pytest.raises(ReleaseError) as err:
+        from_text(f'charts:\n  - path: charts/app\n    publish: ["{target}"]\n')
+    assert "carries credentials" in err.value.message
