@@ -101,6 +101,20 @@ class Registry:
         self._check(response, f"reading the config of {self.repo.path}:{reference}")
         return manifest, json.loads(response.content)
 
+    def tags(self) -> list[str]:
+        """Every tag of the repository (following the Link pagination); [] when it does not exist."""
+        found: list[str] = []
+        url: str | None = f"{self.base}/tags/list?n=1000"
+        while url:
+            response = self._request("GET", url)
+            if response.status_code == 404:
+                return found
+            self._check(response, f"listing tags of {self.repo.path}")
+            found.extend(response.json().get("tags") or [])
+            link = re.search(r"<([^>]+)>;\s*rel=\"?next", response.headers.get("Link", ""))
+            url = urljoin(self.base + "/", link[1]) if link else None
+        return found
+
     def blob(self, digest: str) -> bytes:
         response = self._request("GET", f"{self.base}/blobs/{digest}")
         self._check(response, f"reading blob {digest[:19]}")

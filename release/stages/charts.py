@@ -7,6 +7,7 @@ published with other bytes is an error, never an overwrite.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import gzip
@@ -18,9 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import semver
 import yaml
 
-from release import chartoci, chartpkg, templates, yamledit
+from release import chartoci, chartpkg, semverrange, templates, yamledit
 from release.adapters import credentials, helm
 from release.adapters.registry import Registry
 from release.config import ChartConfig
@@ -119,8 +121,9 @@ def _package(
     try:
         return chartpkg.package(directory, mtime=mtime, overrides=overrides)
     except chartpkg.MissingDependencies as missing:
-        if not helm.available():
-            repos = sorted({str(d.get("repository") or "?") for d in missing.dependencies})
+        remote = [d for d in missing.dependencies if not str(d.get("repository") or "").startswith("oci://")]
+        if remote and not helm.available():
+            repos = sorted({str(d.get("repository") or "?") for d in remote})
             raise ReleaseError(
                 f"{missing.message} (from {', '.join(repos)})",
                 "install the Helm engine to fetch them (pip install 'release[helm]'), or vendor them under charts/",
@@ -130,8 +133,63 @@ def _package(
             shutil.copytree(directory, copy, symlinks=True)
             for name, data in overrides.items():
                 (copy / name).write_bytes(data)
-            helm.dependency_update(copy, ctx.env)
+            if remote:
+                helm.dependency_update(copy, ctx.env)  # Helm resolves them all (index.yaml repositories)
+            else:
+                locked = _locked_versions(copy)
+                for dependency in missing.dependencies:
+                    fetch_oci_dependency(ctx, copy, dependency, locked.get(str(dependency.get("name"))))
             return chartpkg.package(copy, mtime=mtime, overrides=overrides)
+
+
+def _locked_versions(chart_dir: Path) -> dict[str, str]:
+    """Chart.lock's exact versions, by dependency name: a lock is respected, not re-resolved."""
+    lock = chart_dir / "Chart.lock"
+    if not lock.is_file():
+        return {}
+    data = yaml.safe_load(lock.read_text(encoding="utf-8")) or {}
+    return {str(d["name"]): str(d["version"]) for d in data.get("dependencies") or [] if "name" in d and "version" in d}
+
+
+def fetch_oci_dependency(ctx: Context, chart_dir: Path, dependency: dict[str, object], locked: str | None) -> None:
+    """Resolve an oci:// dependency's version range against the registry's tags and put its archive in charts/.
+
+    Ours rather than Helm's: it uses the same credentials as every other registry call (Harbor, GitLab), which
+    the SDK's dependency update cannot be given.
+    """
+    name, wanted = str(dependency.get("name")), str(dependency.get("version") or "*")
+    base = str(dependency["repository"]).removeprefix("oci://").rstrip("/")
+    repo = Repository.parse(f"{base}/{name}")
+    registry = _registry(ctx, repo)
+    if locked:
+        version = locked
+    else:
+        available = []
+        for tag in registry.tags():
+            with contextlib.suppress(ValueError):
+                available.append(semver.Version.parse(tag.replace("_", "+")))
+        best = semverrange.parse(wanted).best(available)
+        if best is None:
+            shown = ", ".join(str(v) for v in sorted(available)[-5:]) or "none"
+            raise ReleaseError(
+                f"dependency {name}: no version in oci://{base} matches {wanted!r} (latest there: {shown})",
+                "fix the version range in Chart.yaml, or publish a matching version",
+            )
+        version = str(best)
+    manifest = registry.manifest(chartoci.oci_tag(version))
+    if manifest is None:
+        raise ReleaseError(f"dependency {name} {version} is not in oci://{base}", "check Chart.lock and the registry")
+    layer = next((entry for entry in manifest.body.get("layers") or [] if entry.get("mediaType") in CHART_LAYERS), None)
+    if layer is None:
+        raise ReleaseError(f"oci://{base}/{name}:{version} is not a Helm chart", "check the dependency's repository")
+    data = registry.blob(str(layer["digest"]))
+    if "sha256:" + hashlib.sha256(data).hexdigest() != layer["digest"]:
+        raise ReleaseError(f"dependency {name} {version}: the registry sent bytes that do not match its digest")
+    (chart_dir / "charts").mkdir(exist_ok=True)
+    (chart_dir / "charts" / f"{name}-{version}.tgz").write_bytes(data)
+
+
+CHART_LAYERS = (chartoci.CHART_LAYER_MEDIA_TYPE, "application/tar+gzip")  # the second: helm's legacy type
 
 
 def check(directory: Path, meta: chartpkg.ChartMeta, archive: bytes, overrides: dict[str, bytes], where: str) -> None:
