@@ -38,7 +38,7 @@ import struct
 import tarfile
 import unicodedata
 import zlib
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path, PurePosixPath
@@ -47,6 +47,7 @@ from typing import Any, ClassVar
 import yaml
 
 from release.errors import ReleaseError
+from release.yamlstrict import NoDuplicatesLoader
 
 # pkg/chart/loader/archive/archive.go: MaxDecompressedFileSize, MaxDecompressedChartSize.
 MAX_FILE_SIZE = 5 * 1024 * 1024
@@ -151,7 +152,7 @@ def package(path: Path, *, mtime: int, overrides: Mapping[str, bytes] | None = N
 # --- Chart.yaml -------------------------------------------------------------------------------------------
 
 
-class _StrictLoader(yaml.SafeLoader):
+class _StrictLoader(NoDuplicatesLoader):
     """SafeLoader that refuses duplicate keys (Go's YAML keeps the last one; a duplicate is a mistake), and reads
     y/Y/n/N as booleans as Helm's YAML 1.1 parser does, so an unquoted `y` is caught as "must be a string"."""
 
@@ -159,22 +160,6 @@ class _StrictLoader(yaml.SafeLoader):
 
 
 _StrictLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:y|Y|n|N)$"), list("yYnN"))
-
-
-def _no_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        if key_node.tag == "tag:yaml.org,2002:merge":
-            continue
-        key = loader.construct_object(key_node, deep=deep)
-        if isinstance(key, Hashable):
-            if key in seen:
-                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-            seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
 
 
 def _yaml_problem(error: yaml.YAMLError) -> str:

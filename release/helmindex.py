@@ -25,7 +25,6 @@ import functools
 import json
 import re
 import unicodedata
-from collections.abc import Hashable
 from typing import Any
 
 import semver
@@ -33,6 +32,7 @@ import yaml
 
 from release import chartpkg
 from release.errors import ReleaseError
+from release.yamlstrict import NoDuplicatesLoader
 
 API_VERSION = "v1"
 _HEX_SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -97,7 +97,7 @@ def _entry(meta_raw: dict[str, Any], filename: str, digest_hex: str, created: st
 # --- reading ------------------------------------------------------------------------------------------------
 
 
-class _IndexLoader(yaml.SafeLoader):
+class _IndexLoader(NoDuplicatesLoader):
     """SafeLoader that refuses duplicate keys and keeps timestamps as the text they were written as.
 
     PyYAML would turn `created: 2016-10-06T16:23:20Z` into a datetime and write it back in another form;
@@ -109,20 +109,6 @@ _IndexLoader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-
-
-def _no_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if isinstance(key, Hashable):
-            if key in seen:
-                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-            seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_IndexLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
 
 
 def load(index_text: str | None, where: str = "index.yaml") -> dict[str, Any]:

@@ -186,17 +186,15 @@ class _Client:
         if self.credentials and _origin(url) == self.origin:
             auth = (self.credentials.username, self.credentials.password)
         kwargs.setdefault("timeout", TIMEOUT)
-        try:
-            response = self.session.request(method, url, auth=auth, **kwargs)
-        except requests.exceptions.SSLError as exc:
-            raise ReleaseError(
-                f"TLS error talking to {self.what}: {_reason(exc)}",
-                "check its certificate (REQUESTS_CA_BUNDLE names a CA bundle)",
-            ) from None
-        except requests.exceptions.RequestException as exc:
-            raise ReleaseError(
-                f"cannot reach {self.what}: {_reason(exc)}", "check the publish target's host and the network"
-            ) from None
+        response = http.send(
+            self.session,
+            method,
+            url,
+            what=self.what,
+            hint="check the publish target's host and the network",
+            auth=auth,
+            **kwargs,
+        )
         if response.status_code in expect or response.ok:
             return response
         if response.status_code in (401, 403):
@@ -212,16 +210,6 @@ class _Client:
             f"{self.what} answered {response.status_code} {response.reason} while {doing}{detail}",
             "check the publish target; if it is right, retry later",
         )
-
-
-def _reason(exc: Exception) -> str:
-    """The cause under requests' wrapping: "Connection refused", not "Max retries exceeded with url ..."."""
-    text = str(exc)
-    for pattern in (r"\[Errno -?\d+\] ([^'\")]+)", r"(certificate verify failed[^'\")]*|timed out|Connection refused)"):
-        match = re.search(pattern, text)
-        if match:
-            return match[1].strip()
-    return type(exc).__name__
 
 
 def _origin(url: str) -> str:

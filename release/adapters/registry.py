@@ -193,17 +193,16 @@ class Registry:
     def _send(self, method: str, url: str, headers: dict[str, str], body: bytes | None = None) -> requests.Response:
         if self._auth:
             headers = {**headers, "Authorization": self._auth}
-        try:
-            return self.session.request(method, url, headers=headers, data=body, timeout=self.timeout)
-        except requests.exceptions.SSLError as exc:
-            raise ReleaseError(
-                f"TLS error talking to registry {self.repo.host}: {_reason(exc)}",
-                "check the registry's certificate (REQUESTS_CA_BUNDLE names a CA bundle)",
-            ) from None
-        except requests.exceptions.RequestException as exc:
-            raise ReleaseError(
-                f"cannot reach registry {self.repo.host}: {_reason(exc)}", "check the repository host and network"
-            ) from None
+        return http.send(
+            self.session,
+            method,
+            url,
+            what=f"registry {self.repo.host}",
+            hint="check the repository host and network",
+            headers=headers,
+            data=body,
+            timeout=self.timeout,
+        )
 
     def _authenticate(self, challenge: str, scope: str = "pull") -> None:
         scheme, _, params = challenge.partition(" ")
@@ -220,10 +219,16 @@ class Registry:
         query = {k: v for k, v in fields.items() if k in ("service", "scope")}
         query["scope"] = f"repository:{self.repo.path}:{scope}"
         headers = {"Authorization": _basic(self.credentials)} if self.credentials else {}
-        try:
-            response = self.session.get(realm, params=query, headers=headers, timeout=self.timeout)
-        except requests.exceptions.RequestException as exc:
-            raise ReleaseError(f"cannot reach the token service of {self.repo.host}: {_reason(exc)}") from None
+        response = http.send(
+            self.session,
+            "GET",
+            realm,
+            what=f"the token service of {self.repo.host}",
+            hint="check the registry's auth",
+            params=query,
+            headers=headers,
+            timeout=self.timeout,
+        )
         if response.status_code in (401, 403):
             raise self._rejected(response.status_code)
         self._check(response, "getting a registry token")
@@ -262,11 +267,3 @@ def _basic(credentials: Credentials | None) -> str:
     assert credentials is not None
     raw = f"{credentials.username}:{credentials.password}".encode()
     return "Basic " + base64.b64encode(raw).decode()
-
-
-def _reason(exc: Exception) -> str:
-    text = str(exc)
-    match = re.search(r"\[Errno -?\d+\] ([^'\")]+)|(Connection refused|timed out|Max retries exceeded)", text)
-    if match:
-        return (match[1] or match[2]).strip()
-    return type(exc).__name__
