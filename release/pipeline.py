@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from release.context import Context
-from release.stages import images, notes, plan
+from release.stages import charts, images, notes, plan
 
 
 class Stage(Protocol):
@@ -24,6 +24,7 @@ class Stage(Protocol):
 PIPELINE: tuple[Stage, ...] = (
     plan,  # decide the version from commits since the last release tag; write it to the State
     images,  # build and push container images (version tag last), digests into the State
+    charts,  # bump Chart.yaml and values in memory, package reproducibly, publish; digests into the State
     notes,  # render the release notes for that version into a file the later stages attach
 )
 

@@ -16,8 +16,9 @@ def test_pipeline_records_plan_and_notes_in_state(repo, monkeypatch):
     ctx = Context.build(Options())
     seen = []
     results = pipeline.run(ctx, report=seen.append)
-    assert [r.stage for r in results] == ["plan", "images", "notes"] == [r.stage for r in seen]
+    assert [r.stage for r in results] == ["plan", "images", "charts", "notes"] == [r.stage for r in seen]
     assert results[1].skipped and results[1].summary == "no images configured"
+    assert results[2].skipped and results[2].summary == "no charts configured"
     state = json.loads((repo.path / ".release/state.json").read_text())
     assert state["version"] == "1.0.1"
     assert state["tag"] == "v1.0.1"
@@ -34,7 +35,12 @@ def test_pipeline_with_nothing_to_release(repo, monkeypatch):
     monkeypatch.chdir(repo.path)
     ctx = Context.build(Options())
     results = pipeline.run(ctx)
-    assert [r.summary for r in results] == ["nothing to release", "no images configured", "nothing to release"]
+    assert [r.summary for r in results] == [
+        "nothing to release",
+        "no images configured",
+        "no charts configured",
+        "nothing to release",
+    ]
     state = json.loads((repo.path / ".release/state.json").read_text())
     assert state["version"] is None and state["notes_path"] is None
 
@@ -88,3 +94,44 @@ def test_usage_error_exits_2(repo, release):
     repo.commit("feat: one")
     assert release(repo, "plan", "--no-such-flag").code == 2
     assert release(repo, "cut", "--bump", "huge").code == 2
+
+
+def test_pipeline_publishes_images_then_charts_that_use_their_digest(repo, monkeypatch, registry, podman):
+    from tests.services import scratch_context
+
+    scratch_context(repo.path, {"hello.txt": "pipeline\n"})
+    repo.write("charts/app/Chart.yaml", "apiVersion: v2\nname: app\nversion: 0.0.1\n")
+    repo.write("charts/app/values.yaml", "image:\n  digest: none\n")
+    repo.write("charts/app/templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n")
+    repo.write(
+        "release.yaml",
+        f"images:\n  - name: app\n    repository: {registry.host}/pipeline/app\n"
+        f'charts:\n  - path: charts/app\n    values: {{image.digest: "{{image.app.digest}}"}}\n'
+        f'    publish: ["oci://{registry.host}/pipeline-charts"]\n',
+    )
+    repo.git("add", "-A")
+    repo.commit("feat: app")
+    for key, value in (
+        ("DOCKER_HOST", podman.base_url),
+        ("RELEASE_REGISTRY_USER", registry.user),
+        ("RELEASE_REGISTRY_PASSWORD", registry.password),
+    ):
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(repo.path)
+    results = pipeline.run(Context.build(Options()))
+    assert [r.skipped for r in results] == [False, False, False, False]
+    state = json.loads((repo.path / ".release/state.json").read_text())
+    digest = state["images"][0]["digest"]
+    assert digest.startswith("sha256:")
+    assert state["charts"][0]["version"] == "0.1.0"
+    manifest = registry.get(
+        "/v2/pipeline-charts/app/manifests/0.1.0", accept=["application/vnd.oci.image.manifest.v1+json"]
+    ).json()
+    layer = registry.get(f"/v2/pipeline-charts/app/blobs/{manifest['layers'][0]['digest']}").content
+    import gzip
+    import io
+    import tarfile
+
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(layer))) as tar:
+        values = tar.extractfile("app/values.yaml").read().decode()  # type: ignore[union-attr]
+    assert values == f"image:\n  digest: {digest}\n"
