@@ -234,6 +234,64 @@ def chart(publish: bool, output: str, dry_run: bool, **opts: Any) -> None:
             click.echo(f"{job.filename} sha256:{job.sha256}")
 
 
+@cli.command()
+@common
+@click.argument("environment")
+@click.option("--version", "version", metavar="V", help="The version to promote (default: this release's).")
+@click.option("--dry-run", is_flag=True, help="Print the diff that would be committed; push nothing.")
+def promote(environment: str, version: str | None, dry_run: bool, **opts: Any) -> None:
+    """Write the release into ENVIRONMENT's infra repository: one commit, pushed."""
+    from release import promote as promote_module  # git plumbing and jinja2: only here
+
+    ctx = context(**opts, dry_run=dry_run)
+    outcome = promote_module.promote(ctx, environment, version, dry_run=dry_run, say=say)
+    _promoted(ctx, outcome, dry_run)
+
+
+@cli.command()
+@common
+@click.argument("environment")
+@click.option("--to", "to", metavar="VERSION", help="Roll back to this version (default: the previous one).")
+@click.option("--dry-run", is_flag=True, help="Print the diff that would be committed; push nothing.")
+def rollback(environment: str, to: str | None, dry_run: bool, **opts: Any) -> None:
+    """Write ENVIRONMENT's previous version back as a new commit (history is never rewritten)."""
+    from release import promote as promote_module
+
+    ctx = context(**opts, dry_run=dry_run)
+    outcome = promote_module.rollback(ctx, environment, to, dry_run=dry_run, say=say)
+    _promoted(ctx, outcome, dry_run)
+
+
+def _promoted(ctx: Context, outcome: Any, dry_run: bool) -> None:
+    if dry_run:
+        click.echo(outcome.diff, nl=False)
+        say("dry run: nothing was committed or pushed")
+        return
+    if outcome.commit:
+        ctx.state.save(ctx.state_path)
+        click.echo(f"{outcome.env} {outcome.version} {outcome.commit}")
+
+
+@cli.command()
+@common
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def status(as_json: bool, **opts: Any) -> None:
+    """For every environment: the version its infra repository holds, and the commit that set it."""
+    from release import promote as promote_module
+
+    ctx = context(**opts)
+    if not ctx.config.environments:
+        say("no environments configured in release.yaml (environments:)")
+        return
+    rows = promote_module.status(ctx)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        commit = (row["commit"] or "")[:12] or "-"
+        click.echo(f"{row['env']}\t{row['version'] or '-'}\t{commit}\t{row['date'] or '-'}")
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="release", standalone_mode=False)

@@ -181,6 +181,78 @@ class ChartConfig:
     component: str | None = None
 
 
+def _check_repo_url(value: str) -> tuple[str, str] | None:
+    if re.match(r"^[a-z+]+://[^/@]*:[^/@]*@", value):
+        return (
+            f"repository {value!r} carries credentials",
+            "never put secrets in release.yaml: set RELEASE_GIT_USER and RELEASE_GIT_TOKEN in the CI environment",
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class KustomizeImageConfig:
+    """One Kustomize `images:` entry to set: `name` is the image as the manifests write it."""
+
+    name: str
+    newName: str | None = None  # kustomize's own key names
+    newTag: str | None = None
+    digest: str | None = None
+
+
+@dataclass(frozen=True)
+class UpdateConfig:
+    """One file to edit in an environment: values by dotted path (`set`), or a Kustomize image (`image`)."""
+
+    file: str
+    set: dict[str, str] = field(default_factory=dict)  # dotted path → template
+    image: KustomizeImageConfig | None = None
+    document: int | None = None  # multi-document files: which one (from 0)
+    match: dict[str, str] = field(default_factory=dict)  # or the one whose kind/metadata.name match
+    create: bool = False  # allow `set` to add keys that do not exist yet
+
+
+def _check_updates(value: tuple[UpdateConfig, ...]) -> tuple[str, str] | None:
+    if not value:
+        return "an environment needs at least one update", "e.g. updates: [{file: values.yaml, set: {image.tag: ...}}]"
+    for i, update in enumerate(value):
+        if bool(update.set) == (update.image is not None):
+            return (
+                f"updates[{i}] ({update.file}) needs exactly one of `set` and `image`",
+                "use set: {path: template} for any YAML, image: {name: ..., newTag: ...} for a kustomization",
+            )
+        if update.image is not None and not (update.image.newName or update.image.newTag or update.image.digest):
+            return f"updates[{i}] ({update.file}): image needs newName, newTag or digest", "e.g. newTag: '{version}'"
+    return None
+
+
+@dataclass(frozen=True)
+class EnvironmentConfig:
+    """A GitOps environment: the infra repository (and branch) whose files a promote edits."""
+
+    name: str
+    repo: str = field(metadata={"check": _check_repo_url})
+    updates: tuple[UpdateConfig, ...] = field(default=(), metadata={"check": _check_updates})
+    branch: str | None = None  # default: the remote's default branch
+    mode: Literal["push", "merge-request"] = "push"
+    after: str | None = None  # promote here only once this environment holds the version
+    message: str | None = None  # jinja2 template of the commit message
+    app: str | None = None  # the name in the commit subject; default: the project's folder name
+
+
+def _check_environments(value: tuple[EnvironmentConfig, ...]) -> tuple[str, str] | None:
+    problem = _check_unique_names(value)
+    if problem:
+        return problem
+    names = {e.name for e in value}
+    for env in value:
+        if env.after is not None and (env.after not in names or env.after == env.name):
+            return f"environment {env.name!r}: after {env.after!r} is not another environment", (
+                f"use one of: {', '.join(sorted(names - {env.name})) or 'none'}"
+            )
+    return None
+
+
 @dataclass(frozen=True)
 class Config:
     version: Literal[1] = 1
@@ -189,6 +261,7 @@ class Config:
     notes: NotesConfig = field(default_factory=NotesConfig)
     images: tuple[ImageConfig, ...] = field(default=(), metadata={"check": _check_unique_names})
     charts: tuple[ChartConfig, ...] = ()
+    environments: tuple[EnvironmentConfig, ...] = field(default=(), metadata={"check": _check_environments})
     source: str | None = field(default=None, metadata={"internal": True})  # the file it came from
 
     @property

@@ -200,19 +200,7 @@ def _sync(git: _Git, where: BranchTarget) -> None:
     err = proc.stderr.decode("utf-8", errors="replace")
     exists = proc.returncode == 0
     if not exists and _MISSING_BRANCH not in err:
-        first = next((line for line in err.splitlines() if line.startswith(("fatal:", "error:"))), err.strip())
-        if re.search(r"could not read Username|Authentication failed|returned error: 40[13]", err):
-            given = git.authenticated
-            raise GitError(
-                f"{where.url} " + ("refused the credentials" if given else "asks for credentials") + f" ({first})",
-                "set RELEASE_GIT_USER and RELEASE_GIT_TOKEN to an account that can push to "
-                + where.branch
-                + (" (check they are current)" if given else ""),
-            )
-        raise GitError(
-            f"cannot fetch {where.branch} from {where.url}: {first or 'git exit ' + str(proc.returncode)}",
-            "check the URL, and that the repository exists and is reachable from here",
-        )
+        raise fetch_error(git, where, proc)
     git.run("symbolic-ref", "HEAD", f"refs/heads/{where.branch}")
     if exists:
         git.run("reset", "-q", "--hard", remote_ref)
@@ -220,6 +208,24 @@ def _sync(git: _Git, where: BranchTarget) -> None:
         git.run("update-ref", "-d", f"refs/heads/{where.branch}")
         git.run("read-tree", "--empty")
     git.run("clean", "-q", "-d", "-f", "-x")
+
+
+def fetch_error(git: _Git, where: BranchTarget, proc: subprocess.CompletedProcess[bytes]) -> GitError:
+    """Why a fetch (or ls-remote) from `where` failed, in one line: credentials, or the repository itself."""
+    err = proc.stderr.decode("utf-8", errors="replace")
+    first = next((line for line in err.splitlines() if line.startswith(("fatal:", "error:"))), err.strip())
+    if re.search(r"could not read Username|Authentication failed|returned error: 40[13]", err):
+        given = git.authenticated
+        return GitError(
+            f"{where.url} " + ("refused the credentials" if given else "asks for credentials") + f" ({first})",
+            "set RELEASE_GIT_USER and RELEASE_GIT_TOKEN to an account that can push to "
+            + where.branch
+            + (" (check they are current)" if given else ""),
+        )
+    return GitError(
+        f"cannot fetch {where.branch} from {where.url}: {first or 'git exit ' + str(proc.returncode)}",
+        "check the URL, and that the repository exists and is reachable from here",
+    )
 
 
 def _apply(git: _Git, where: BranchTarget, job: ChartJob, say: Say) -> tuple[str, bool]:

@@ -28,9 +28,9 @@ from release.adapters.registry import Registry
 from release.config import ChartConfig
 from release.context import Context
 from release.errors import ReleaseError
-from release.imageref import ReleaseFacts, Repository, template_values
+from release.fields import fields_for  # moved: promote uses it too
+from release.imageref import Repository
 from release.stages import plan as plan_stage
-from release.versioning.plan import Plan
 
 NAME = "charts"
 Say = Callable[[str], None]
@@ -64,19 +64,6 @@ def skip(ctx: Context) -> str | None:
 def run(ctx: Context) -> str:
     jobs = publish(ctx, say=lambda line: None)
     return ", ".join(f"{j.meta.name} {j.meta.version}" for j in jobs) or "nothing to release"
-
-
-def fields_for(ctx: Context, plan: Plan) -> dict[str, str]:
-    """What chart templates can use: the release's fields and every image recorded in the State."""
-    assert plan.next_version is not None
-    values = template_values(ReleaseFacts(plan.next_version, ctx.git.head() or "", ctx.branch()))
-    for image in ctx.state.images:
-        name = image["name"]
-        values[f"image.{name}.repository"] = image["repository"]
-        values[f"image.{name}.digest"] = image.get("digest") or ""
-        values[f"image.{name}.tag"] = (image.get("tags") or [""])[0]
-        values[f"image.{name}.ref"] = f"{image['repository']}@{image.get('digest')}"
-    return values
 
 
 def _render(template: str, values: dict[str, str], where: str) -> str:
