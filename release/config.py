@@ -210,6 +210,7 @@ class UpdateConfig:
     document: int | None = None  # multi-document files: which one (from 0)
     match: dict[str, str] = field(default_factory=dict)  # or the one whose kind/metadata.name match
     create: bool = False  # allow `set` to add keys that do not exist yet
+    allow_anchor: bool = False  # allow editing a value an anchor shares with other places (it changes them all)
 
 
 def _check_updates(value: tuple[UpdateConfig, ...]) -> tuple[str, str] | None:

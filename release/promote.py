@@ -93,6 +93,7 @@ def apply_update(text: str, update: UpdateConfig, values: Mapping[str, str], env
         document=update.document,
         match=update.match or None,
         create=update.create,
+        allow_anchor=update.allow_anchor,
         filename=update.file,
     )
 

@@ -36,7 +36,9 @@ MERGE = "tag:yaml.org,2002:merge"
 
 PATH_HINT = 'write paths as a.b.c, "a.b" (or a\\.b) for a key with dots, a[0] or a.0 for list items'
 CREATE_HINT = "set `create: true` to add it, or fix the path"
-ANCHOR_HINT = "pass allow_anchor to edit the anchored value itself, changing every place that uses it"
+ANCHOR_HINT = (
+    "set allow_anchor: true on the update to edit the anchored value itself, changing every place that uses it"
+)
 WHICH_DOC_HINT = "say which one with `document: N` (from 0) or `match: {kind: ..., metadata.name: ...}`"
 
 # What PyYAML's reader refuses in a stream (its NON_PRINTABLE): such characters only exist escaped.

@@ -384,3 +384,13 @@ def test_environments_config_errors_name_the_line(repo, release, infra):
     result = release(repo, "promote", "dev", "--version", "1.4.0")
     assert result.code == 1
     assert "release.yaml:5" in result.err and "exactly one of `set` and `image`" in result.err
+
+
+def test_an_anchored_value_is_edited_when_the_update_allows_it(repo, release, tmp_path):
+    values = "defaults: &d\n  tag: 1.0.0  # partagé\napp:\n  <<: *d\n"
+    infra = make_infra(tmp_path, {"v.yaml": values})
+    update = '{file: v.yaml, set: {defaults.tag: "{version}"}, allow_anchor: true}'
+    repo.commit("chore: release config", {"release.yaml": one_env(update, f"file://{infra}")})
+    result = release(repo, "promote", "dev", "--version", "1.4.0")
+    assert result.code == 0, result.err
+    assert show(infra, "v.yaml") == values.replace("1.0.0", "1.4.0").rstrip("\n")  # show() strips
