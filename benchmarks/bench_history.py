@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -42,6 +43,7 @@ from release.adapters.git import Git  # noqa: E402
 
 WORK = HERE / ".work"
 CI_PREFIXES = ("CI_", "GITHUB_", "GITLAB_", "RELEASE_")
+UNFINISHED = ("timeout", "killed")  # errors after which the elapsed time is a lower bound
 SOURCE_DATE_EPOCH = "1767225600"  # notes dated 2026-01-01 on every run
 
 CLIFF_TOML = r'''# Minimal git-cliff config: conventional commits, v-tags, release-please-like sections.
@@ -180,6 +182,7 @@ class Row:
     cmd: list[str]
     vs_git: str | None = None  # key of the raw git log row for this range
     vs_cliff: str | None = None  # key of the git-cliff counterpart
+    vs_reads: str | None = None  # key of the replay of this command's own git processes
     counterpart: str | None = None  # for git-cliff rows: key of the release command doing the same job
     slow: bool = False  # run once, under the slow timeout
     times: list[float] = field(default_factory=list)
@@ -198,6 +201,8 @@ def run_once(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float | No
     except subprocess.TimeoutExpired:
         return time.perf_counter() - started, "", f"timeout after {timeout:.0f} s"
     elapsed = time.perf_counter() - started
+    if proc.returncode < 0:  # killed from outside (not by us): the time so far is a lower bound
+        return elapsed, "", f"killed by signal {-proc.returncode}"
     if proc.returncode != 0:
         return elapsed, "", f"exit {proc.returncode}: {proc.stderr.decode(errors='replace').strip()[-300:]}"
     return elapsed, proc.stdout.decode(errors="replace"), None
@@ -221,20 +226,21 @@ def measure(row: Row, cwd: Path, env: dict[str, str], reps: int, slow_timeout: f
 def fmt_ratio(row: Row, base: Row | None) -> str:
     if base is None:
         return ""
-    timed_out = bool(row.error and row.error.startswith("timeout"))
-    base_timed_out = bool(base.error and base.error.startswith("timeout"))
+    timed_out = bool(row.error and row.error.startswith(UNFINISHED))
+    base_timed_out = bool(base.error and base.error.startswith(UNFINISHED))
     if timed_out and base.median is not None:
         return f"> {row.times[0] / base.median:.0f}×"
     if base_timed_out and row.median is not None:
-        return f"< {row.median / base.times[0]:.3f}×"
+        return f"< {row.median / base.times[0]:.2g}×"
     if row.median is None or base.median is None:
         return "n/a"
-    return f"{row.median / base.median:.2f}×"
+    ratio = row.median / base.median
+    return f"{ratio:.2f}×" if ratio >= 0.1 else f"{ratio:.2g}×"
 
 
 def fmt_time(row: Row) -> str:
-    if row.error and row.error.startswith("timeout"):
-        return f"> {row.times[0]:.0f} (timed out)"
+    if row.error and row.error.startswith(UNFINISHED):
+        return f"> {row.times[0]:.0f} ({row.error.split(' after')[0]})"
     if row.error:
         return "failed"
     spread = f" ({min(row.times):.3f}–{max(row.times):.3f})" if len(row.times) > 1 else " (1 run)"
@@ -243,13 +249,17 @@ def fmt_time(row: Row) -> str:
 
 def table(rows: list[Row], by_key: dict[str, Row]) -> str:
     lines = [
-        "| command | median s (min–max) | × raw git log | × git-cliff |",
-        "|---|---:|---:|---:|",
+        "| command | median s (min–max) | × raw git log | × its own git reads | × git-cliff |",
+        "|---|---:|---:|---:|---:|",
     ]
     for row in rows:
         base_git = by_key.get(row.vs_git) if row.vs_git else None
+        base_reads = by_key.get(row.vs_reads) if row.vs_reads else None
         base_cliff = by_key.get(row.vs_cliff) if row.vs_cliff else None
-        lines.append(f"| {row.label} | {fmt_time(row)} | {fmt_ratio(row, base_git)} | {fmt_ratio(row, base_cliff)} |")
+        lines.append(
+            f"| {row.label} | {fmt_time(row)} | {fmt_ratio(row, base_git)} | {fmt_ratio(row, base_reads)} "
+            f"| {fmt_ratio(row, base_cliff)} |"
+        )
     return "\n".join(lines)
 
 
@@ -286,8 +296,22 @@ def _git_subcommand(argv: list[str]) -> str:
     return "?"
 
 
-def count_spawns(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, Counter[str], str]:
-    """Processes `cmd` starts (not counting itself), and what they are: 'git log', 'git for-each-ref', ..."""
+def _unescape(text: str) -> str:
+    """strace's C-style string escapes (\\n, \\t, \\37, \\", \\\\) back to the characters."""
+
+    def one(match: re.Match[str]) -> str:
+        esc = match[1]
+        if esc[0] in "01234567":
+            return chr(int(esc, 8))
+        if esc[0] == "x":
+            return chr(int(esc[1:], 16))
+        return {"n": "\n", "t": "\t", "r": "\r", "v": "\v", "f": "\f"}.get(esc, esc)
+
+    return re.sub(r"\\([0-7]{1,3}|x[0-9a-fA-F]{2}|.)", one, text)
+
+
+def count_spawns(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[list[list[str]], Counter[str], str]:
+    """The processes `cmd` starts (not itself), as argvs, and what they are: 'git log', 'git for-each-ref', ..."""
     strace = shutil.which("strace")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "trace.txt"
@@ -299,7 +323,7 @@ def count_spawns(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, C
             for line in out.read_text(errors="replace").splitlines():
                 match = _EXECVE.match(line)
                 if match:
-                    argv = re.findall(r'"((?:[^"\\]|\\.)*)"', match["argv"])
+                    argv = [_unescape(a) for a in re.findall(r'"((?:[^"\\]|\\.)*)"', match["argv"])]
                     if line.rstrip().endswith("= 0"):
                         spawned[match["pid"]] = argv
                     elif "<unfinished" in line:
@@ -315,7 +339,7 @@ def count_spawns(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, C
             trace_env = {**env, "GIT_TRACE": str(out)}
             subprocess.run(cmd, cwd=cwd, env=trace_env, capture_output=True, check=True)
             children = [
-                ["git", *line.split("trace: built-in: git", 1)[1].split()]
+                ["git", *shlex.split(line.split("trace: built-in: git", 1)[1])]
                 for line in out.read_text(errors="replace").splitlines()
                 if "trace: built-in: git" in line
             ]
@@ -324,7 +348,7 @@ def count_spawns(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, C
     for argv in children:
         name = Path(argv[0]).name if argv else "?"
         kinds[f"git {_git_subcommand(argv)}" if name == "git" else name] += 1
-    return len(children), kinds, method
+    return children, kinds, method
 
 
 # --- checks (printed, never asserted) ----------------------------------------------------------------------------
@@ -444,6 +468,35 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print("git-cliff not found (pip install git-cliff): its rows are left out", file=sys.stderr)
 
+    # Subprocesses: on this repo and on a small one, to show the count does not depend on history size. The git
+    # commands seen here are also replayed from sh as a baseline: what release costs beyond the git it runs.
+    small = cached_repo(500, 50, 10, args.seed, False)
+    small_repo = Path(small["path"])
+    spawn_rows = [
+        ("plan", "`release plan --json`", [*rel, "plan", "--json"], ["plan", "--json"]),
+        ("notes_u", "`release notes`", [*rel, "notes"], ["notes"]),
+        (
+            "notes_l",
+            f"`release notes --from {first} --to HEAD`",
+            [*rel, "notes", "--from", first, "--to", "HEAD"],
+            ["notes", "--from", small["first_tag"], "--to", "HEAD"],
+        ),
+    ]
+    spawns = []
+    replay_dir = Path(tempfile.mkdtemp(prefix="replay-", dir=WORK))
+    for key, label, cmd, small_args in spawn_rows:
+        children, kinds, method = count_spawns(cmd, repo, env)
+        n_small = len(count_spawns([*rel, *small_args], small_repo, env)[0])
+        spawns.append((label, n_small, len(children), kinds, method))
+        if children and all(Path(a[0]).name == "git" for a in children):
+            out = shlex.quote(str(replay_dir / "out"))
+            script_text = "\n".join(f"{shlex.join(a)} >{out} 2>/dev/null || :" for a in children)
+            row = Row(f"reads_{key}", f"its {len(children)} git commands, replayed from sh", ["sh", "-c", script_text])
+            rows = unreleased_rows if key != "notes_l" else large_rows
+            at = next(i for i, r in enumerate(rows) if r.key == key)
+            rows.insert(at, row)
+            rows[at + 1].vs_reads = row.key
+
     print(
         f"repo: {repo} ({facts['commits']} commits, {facts['tags']} tags, {facts['unreleased']} after {last}, "
         f"{'reused' if facts['reused'] else 'generated in ' + str(facts['seconds']) + ' s'})",
@@ -454,23 +507,7 @@ def main(argv: list[str] | None = None) -> int:
         measure(row, repo, env, args.reps, args.slow_timeout)
     by_key = {r.key: r for r in all_rows}
 
-    # Subprocesses: on this repo and on a small one, to show the count does not depend on history size.
-    small = cached_repo(500, 50, 10, args.seed, False)
-    small_repo = Path(small["path"])
-    spawn_rows = [
-        ("`release plan --json`", [*rel, "plan", "--json"], ["plan", "--json"]),
-        ("`release notes`", [*rel, "notes"], ["notes"]),
-        (
-            f"`release notes --from {first} --to HEAD`",
-            [*rel, "notes", "--from", first, "--to", "HEAD"],
-            ["notes", "--from", small["first_tag"], "--to", "HEAD"],
-        ),
-    ]
-    spawns = []
-    for label, cmd, small_args in spawn_rows:
-        n_big, kinds, method = count_spawns(cmd, repo, env)
-        n_small, _, _ = count_spawns([*rel, *small_args], small_repo, env)
-        spawns.append((label, n_small, n_big, kinds, method))
+    shutil.rmtree(replay_dir, ignore_errors=True)
 
     # Sanity checks on the outputs (printed, not asserted).
     checks = []
