@@ -44,9 +44,7 @@ class Repo:
     path: Path
 
     def git(self, *args: str) -> str:
-        return subprocess.run(
-            ["git", *args], cwd=self.path, check=True, capture_output=True, text=True
-        ).stdout.strip()
+        return subprocess.run(["git", *args], cwd=self.path, check=True, capture_output=True, text=True).stdout.strip()
 
     def commit(self, message: str, files: dict[str, str] | None = None) -> str:
         """Commit `files` (path → content; default: a unique file), return the new sha."""
@@ -115,3 +113,14 @@ def release(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch)
         return Result(code, captured.out, captured.err)
 
     return run
+
+
+def assert_one_line_error(result: Result, *needles: str) -> None:
+    """An expected failure: exit 1, exactly one stderr line starting `release: error:`, holding each needle."""
+    assert result.code == 1, (result.out, result.err)
+    assert "Traceback" not in result.err
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result.err
+    assert lines[0].startswith("release: error:"), lines[0]
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])

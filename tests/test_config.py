@@ -6,6 +6,7 @@ import pytest
 
 from release.config import Config, from_text, load
 from release.errors import ReleaseError
+from tests.conftest import assert_one_line_error
 
 
 def error_of(text: str, filename: str = "release.yaml") -> str:
@@ -14,16 +15,6 @@ def error_of(text: str, filename: str = "release.yaml") -> str:
     line = info.value.line()
     assert "\n" not in line
     return line
-
-
-def assert_one_line_error(result, *needles):
-    assert result.code == 1, (result.out, result.err)
-    assert "Traceback" not in result.err
-    lines = result.err.strip().splitlines()
-    assert len(lines) == 1, result.err
-    assert lines[0].startswith("release: error:"), lines[0]
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
 
 
 # --- valid files ---------------------------------------------------------------------------------------

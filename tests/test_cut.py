@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import assert_one_line_error
+
 
 @pytest.fixture
 def released(repo):
@@ -26,16 +28,6 @@ def snapshot(repo):
         repo.git("status", "--porcelain"),
         repo.git("for-each-ref"),
     )
-
-
-def assert_one_line_error(result, *needles):
-    assert result.code == 1, (result.out, result.err)
-    assert "Traceback" not in result.err
-    lines = result.err.strip().splitlines()
-    assert len(lines) == 1, result.err
-    assert lines[0].startswith("release: error:"), lines[0]
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
 
 
 def bare_remote(repo, tmp_path: Path) -> Path:

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from release.notes.changelog import MARKER
+from tests.conftest import assert_one_line_error
 
 GITLAB = "https://gitlab.com/g/p"
 GITHUB = "https://github.com/g/p"
@@ -38,16 +39,6 @@ def notes(release, repo, *args, env=None):
     result = release(repo, "notes", *args, env=env)
     assert result.code == 0, result.err
     return result.out
-
-
-def assert_one_line_error(result, *needles):
-    assert result.code == 1, (result.out, result.err)
-    assert "Traceback" not in result.err
-    lines = result.err.strip().splitlines()
-    assert len(lines) == 1, result.err
-    assert lines[0].startswith("release: error:"), lines[0]
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
 
 
 # --- default template --------------------------------------------------------------------------------
