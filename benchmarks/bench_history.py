@@ -5,10 +5,11 @@
 
 The repository comes from gen_history.py and is cached under benchmarks/.work/. Every command runs once to warm
 the page cache, then `--reps` times; the table shows the median and the ratios to baselines measured in the same
-run: the raw `git log` of the same range with the format release uses, and the closest git-cliff command.
+run: the raw `git log` of the same range with the argv release builds, the git commands the release command
+itself spawns replayed from sh (what release costs on top of its git work), and the closest git-cliff command.
 Commands marked "slow" (git-cliff walking every tag of the whole history) run once, with `--slow-timeout`.
-Then the processes each release command spawns are counted (strace, or GIT_TRACE when strace is missing) on this
-repository and on a small one, to show that the count does not grow with commits or tags.
+Before timing, the processes each release command spawns are counted (strace, or GIT_TRACE when strace is
+missing) on this repository and on a small one, to show that the count does not grow with commits or tags.
 
 This measures and prints; it asserts nothing about time.
 """
