@@ -92,15 +92,20 @@ class Git:
     def is_shallow(self) -> bool:
         return self.run("rev-parse", "--is-shallow-repository").strip() == "true"
 
-    def tags(self, merged_into: str | None = None, points_at: str | None = None) -> list[TagRef]:
-        """All tags (or those reachable from / pointing at a commit) in one call, annotated tags peeled."""
+    def tags(
+        self, merged_into: str | None = None, points_at: str | None = None, names: list[str] | None = None
+    ) -> list[TagRef]:
+        """All tags (or those reachable from / pointing at a commit, or only `names`) in one call, peeled."""
         args = ["for-each-ref", "--format=%(refname:strip=2)%09%(objectname)%09%(*objectname)"]
         if merged_into:
             args.append(f"--merged={merged_into}")
         if points_at:
             args.append(f"--points-at={points_at}")
+        patterns = [f"refs/tags/{name}" for name in names] if names is not None else ["refs/tags"]
+        if not patterns:
+            return []
         refs = []
-        for line in self.run(*args, "refs/tags").splitlines():
+        for line in self.run(*args, *patterns).splitlines():
             name, obj, peeled = ([*line.split("\t"), "", ""])[:3]
             refs.append(TagRef(name, peeled or obj))
         return refs

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import semver
 
 from release.config import ComponentConfig, VersioningConfig
@@ -56,7 +58,10 @@ def components(ctx: Context) -> list[ComponentConfig | None]:
 
 
 class Reader:
-    """Reads what planning needs from git in bulk: two for-each-ref calls, one log per range."""
+    """Reads what planning needs from git in bulk: one for-each-ref for all tags, a bounded few for reachability,
+    one log per range."""
+
+    BATCHES = (32, 128, 512)  # then one query for all tags: never more than four calls
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -65,8 +70,43 @@ class Reader:
             raise ReleaseError("this repository has no commits yet", "commit something first")
         self.head = head
         self.all_refs: list[TagRef] = ctx.git.tags()
-        self.reachable_refs: list[TagRef] = ctx.git.tags(merged_into=head)
         self.shallow = ctx.git.is_shallow()
+        self._reachable: dict[str, bool] = {}
+
+    def highest_reachable(
+        self, tags: list[ReleaseTag], pick: Callable[[list[ReleaseTag]], ReleaseTag | None]
+    ) -> ReleaseTag | None:
+        """`pick(the tags reachable from HEAD)`, asking git about the highest versions first.
+
+        `git for-each-ref --merged` over every tag walks the whole history (0.5 s on 10,000 tags); over the few
+        highest it stops early (milliseconds). Once `pick` finds an answer among the tags checked so far, every
+        higher version has been checked, so the answer is the one the full query would give.
+        """
+        ordered = sorted(tags, key=lambda t: t.version, reverse=True)
+        found: list[ReleaseTag] = []
+        start = 0
+        for size in (*self.BATCHES, len(ordered)):
+            chunk = ordered[start : start + size]
+            self._resolve(chunk, everything=size == len(ordered))
+            found.extend(t for t in chunk if self._reachable[t.name])
+            start += len(chunk)
+            answer = pick(found)
+            if answer is not None or start >= len(ordered):
+                return answer
+        return pick(found)
+
+    def _resolve(self, tags: list[ReleaseTag], everything: bool) -> None:
+        unknown = [t.name for t in tags if t.name not in self._reachable]
+        if not unknown:
+            return
+        if everything:  # one walk answers for every tag, without a command line of thousands of names
+            reachable = {ref.name for ref in self.ctx.git.tags(merged_into=self.head)}
+            self._reachable.update({ref.name: ref.name in reachable for ref in self.all_refs})
+        else:
+            reachable = {ref.name for ref in self.ctx.git.tags(merged_into=self.head, names=unknown)}
+            self._reachable.update({name: name in reachable for name in unknown})
+        for name in unknown:
+            self._reachable.setdefault(name, False)
 
     def commits(self, since: ReleaseTag | None, upto: str, paths: tuple[str, ...]) -> list[ParsedCommit]:
         rev_range = f"{since.commit}..{upto}" if since else upto
@@ -95,9 +135,8 @@ def make_plan(
     name = component.name if component else None
     paths = (component.path,) if component else ()
     all_tags = pol.tag_format.release_tags(reader.all_refs)
-    reachable = pol.tag_format.release_tags(reader.reachable_refs)
 
-    at_head = [t for t in reachable if t.commit == reader.head]
+    at_head = [t for t in all_tags if t.commit == reader.head]  # a tag on HEAD is reachable from it
     head_tag = planner.last_on_channel(at_head, chan)
     if at_head and chan.branch is None and not chan.prerelease and forced is None:
         # A tag pipeline (or a checked-out tag): no branch, so the release tag at HEAD says which channel this is,
@@ -109,23 +148,23 @@ def make_plan(
             chan = Channel(None, prerelease=token)
     if head_tag is not None and forced is None and not ctx.options.prerelease:
         # A tag pipeline, or a rerun after `release cut`: this commit's version is already decided.
-        before = [t for t in reachable if t.commit != reader.head]
-        current = planner.last_on_channel(before, chan)
+        before = [t for t in all_tags if t.commit != reader.head]
+        current = reader.highest_reachable(before, lambda found: planner.last_on_channel(found, chan))
         return planner.tagged(
             policy=pol,
             channel=chan,
             component=name,
             head_tag=head_tag,
             current=current,
-            base=planner.last_stable(before, chan),
+            base=reader.highest_reachable(before, lambda found: planner.last_stable(found, chan)),
             commits=reader.commits(current, reader.head, paths),
         )
 
     require_branch(ctx, chan)
-    if reader.shallow and not reachable:
+    if reader.shallow and reader.highest_reachable(all_tags, lambda found: found[0] if found else None) is None:
         raise ReleaseError("this is a shallow clone and no release tag is reachable from HEAD", SHALLOW_HINT)
-    base = planner.last_stable(reachable, chan)
-    current = planner.last_on_channel(reachable, chan)
+    base = reader.highest_reachable(all_tags, lambda found: planner.last_stable(found, chan))
+    current = reader.highest_reachable(all_tags, lambda found: planner.last_on_channel(found, chan))
     since_base = reader.commits(base, reader.head, paths)
     since_current = reader.commits(current, reader.head, paths) if current != base else None
     return planner.decide(
