@@ -33,6 +33,17 @@ def git(*args: str, cwd: Path) -> None:
     subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
 
 
+def build_infra() -> Path:
+    """The GitOps infra repository the demo promotes into: examples/infra, one commit, a bare 'remote'."""
+    work, bare = WORK / "infra", WORK / "infra.git"
+    shutil.copytree(TOP / "examples" / "infra", work)
+    git("init", "-q", "-b", "main", str(work), cwd=WORK)
+    git("add", "-A", cwd=work)
+    git("commit", "-q", "-m", "chore: initial infra", cwd=work)
+    git("clone", "-q", "--bare", str(work), str(bare), cwd=WORK)
+    return bare
+
+
 def build_repo(registry_host: str) -> Path:
     app, origin = WORK / "app", WORK / "origin.git"
     git("init", "-q", "--bare", "-b", "main", str(origin), cwd=WORK)
@@ -42,8 +53,9 @@ def build_repo(registry_host: str) -> Path:
     for item in source.iterdir():
         if item.name != "history.txt":
             (shutil.copytree if item.is_dir() else shutil.copy2)(item, app / item.name)
+    infra = build_infra()
     config = app / "release.yaml"
-    config.write_text(config.read_text().replace("localhost:5000", registry_host))
+    config.write_text(config.read_text().replace("localhost:5000", registry_host).replace("/DEMO_INFRA", str(infra)))
     first = True
     for line in (source / "history.txt").read_text().splitlines():
         if not line or line.startswith("#"):
@@ -67,13 +79,16 @@ def main() -> None:
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir()
     os.environ.update(
-        GIT_AUTHOR_NAME="Demo Dev", GIT_AUTHOR_EMAIL="dev@example.com",
-        GIT_COMMITTER_NAME="Demo Dev", GIT_COMMITTER_EMAIL="dev@example.com",
+        GIT_AUTHOR_NAME="Demo Dev",
+        GIT_AUTHOR_EMAIL="dev@example.com",
+        GIT_COMMITTER_NAME="Demo Dev",
+        GIT_COMMITTER_EMAIL="dev@example.com",
     )
     step("services: CNCF registry (htpasswd) and Podman's Docker API, on loopback")
-    with Registry.start(WORK / "registry") as registry, Podman.start(
-        WORK / "podman", insecure_registries=[registry.host]
-    ) as podman:
+    with (
+        Registry.start(WORK / "registry") as registry,
+        Podman.start(WORK / "podman", insecure_registries=[registry.host]) as podman,
+    ):
         print(f"registry {registry.url}, engine {podman.base_url}")
         env = {
             **os.environ,
@@ -104,6 +119,14 @@ def main() -> None:
         step("release build --push and release chart --publish again: nothing to do")
         sh("release", "build", "--push", cwd=app, env=env)
         sh("release", "chart", "--publish", cwd=app, env=env)
+        step("release promote dev: one commit in the infra repo, only the values' bytes change")
+        sh("release", "promote", "dev", cwd=app, env=env)
+        sh("git", "--git-dir", str(WORK / "infra.git"), "show", "--stat", "--format=%s%n%n%b", "main", cwd=app)
+        sh("git", "--git-dir", str(WORK / "infra.git"), "show", "--format=", "main", cwd=app)
+        step("release status: what runs where")
+        sh("release", "status", cwd=app, env=env)
+        step("release promote dev again: already there, no commit")
+        sh("release", "promote", "dev", cwd=app, env=env)
         step("the release manifest (.release/state.json) the CI stages hand forward")
         sh("cat", ".release/state.json", cwd=app)
         step("release plan again")
