@@ -27,6 +27,7 @@ from release.errors import ReleaseError
 from release.stages import charts as charts_stage
 from tests import helm_oracle
 from tests.conftest import Repo
+from tests.gitserver import GitHTTP
 from tests.test_charts import chart_repo
 
 
@@ -369,78 +370,6 @@ def test_helm_reads_the_index_and_pulls_the_chart(repo, release, bare, tmp_path)
 
 
 # --- smart HTTP with Basic auth: credentials never in a URL, a command line or the output ----------------------
-
-
-class GitHTTP:
-    """`git http-backend` behind Basic auth on loopback, serving the bare repositories under `root`."""
-
-    def __init__(self, root: Path, user: str, password: str) -> None:
-        self.root, self.user, self.password = root, user, password
-        self.authorizations: list[str] = []
-        expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                self.cgi()
-
-            def do_POST(self) -> None:
-                self.cgi()
-
-            def cgi(self) -> None:
-                auth = self.headers.get("Authorization")
-                if auth:
-                    outer.authorizations.append(auth)
-                if auth != expected:
-                    self.send_response(401)
-                    self.send_header("WWW-Authenticate", 'Basic realm="git"')
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                path, _, query = self.path.partition("?")
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                env = {
-                    "PATH": os.environ["PATH"],
-                    "GIT_PROJECT_ROOT": str(outer.root),
-                    "GIT_HTTP_EXPORT_ALL": "1",
-                    "REMOTE_USER": outer.user,  # lets http-backend accept pushes
-                    "REQUEST_METHOD": self.command,
-                    "PATH_INFO": path,
-                    "QUERY_STRING": query,
-                    "CONTENT_TYPE": self.headers.get("Content-Type", ""),
-                    "CONTENT_LENGTH": str(len(body)),
-                    "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
-                    "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
-                }
-                proc = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, check=False)
-                header, _, content = proc.stdout.partition(b"\r\n\r\n")
-                headers = [line.split(":", 1) for line in header.decode().split("\r\n") if ":" in line]
-                status = next((int(v.split()[0]) for k, v in headers if k.lower() == "status"), 200)
-                self.send_response(status)
-                for key, value in headers:
-                    if key.lower() != "status":
-                        self.send_header(key, value.strip())
-                self.send_header("Content-Length", str(len(content)))
-                self.end_headers()
-                self.wfile.write(content)
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> GitHTTP:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 TOKEN = "glpat-s3cr3t-t0ken-value"
