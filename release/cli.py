@@ -238,13 +238,18 @@ def chart(publish: bool, output: str, dry_run: bool, **opts: Any) -> None:
 @common
 @click.argument("environment")
 @click.option("--version", "version", metavar="V", help="The version to promote (default: this release's).")
+@click.option(
+    "--mode",
+    type=click.Choice(["push", "merge-request"]),
+    help="Push to the branch, or open a merge/pull request (default: the environment's `mode:`).",
+)
 @click.option("--dry-run", is_flag=True, help="Print the diff that would be committed; push nothing.")
-def promote(environment: str, version: str | None, dry_run: bool, **opts: Any) -> None:
-    """Write the release into ENVIRONMENT's infra repository: one commit, pushed."""
+def promote(environment: str, version: str | None, mode: str | None, dry_run: bool, **opts: Any) -> None:
+    """Write the release into ENVIRONMENT's infra repository: one commit, pushed (or a merge request)."""
     from release import promote as promote_module  # git plumbing and jinja2: only here
 
     ctx = context(**opts, dry_run=dry_run)
-    outcome = promote_module.promote(ctx, environment, version, dry_run=dry_run, say=say)
+    outcome = promote_module.promote(ctx, environment, version, dry_run=dry_run, say=say, mode=mode)
     _promoted(ctx, outcome, dry_run)
 
 
@@ -269,7 +274,7 @@ def _promoted(ctx: Context, outcome: Any, dry_run: bool) -> None:
         return
     if outcome.commit:
         ctx.state.save(ctx.state_path)
-        click.echo(f"{outcome.env} {outcome.version} {outcome.commit}")
+        click.echo(outcome.url or f"{outcome.env} {outcome.version} {outcome.commit}")
 
 
 @cli.command()

@@ -190,6 +190,19 @@ def _check_repo_url(value: str) -> tuple[str, str] | None:
     return None
 
 
+def _check_api_url(value: str | None) -> tuple[str, str] | None:
+    if value is None:
+        return None
+    if not re.match(r"^https?://[^/]+", value):
+        return (
+            f"api {value!r} is not an http(s) URL",
+            "e.g. https://gitlab.example.com/api/v4 or https://api.github.com",
+        )
+    if "@" in value.split("/")[2]:
+        return f"api {value!r} carries credentials", "set GITLAB_TOKEN or GITHUB_TOKEN in the CI environment instead"
+    return None
+
+
 @dataclass(frozen=True)
 class KustomizeImageConfig:
     """One Kustomize `images:` entry to set: `name` is the image as the manifests write it."""
@@ -239,6 +252,10 @@ class EnvironmentConfig:
     after: str | None = None  # promote here only once this environment holds the version
     message: str | None = None  # jinja2 template of the commit message
     app: str | None = None  # the name in the commit subject; default: the project's folder name
+    # merge-request mode: which forge API opens the merge/pull request (defaults: from CI, then the repo URL)
+    forge: Literal["gitlab", "github"] | None = None
+    api: str | None = field(default=None, metadata={"check": _check_api_url})  # e.g. https://gitlab.example.com/api/v4
+    project: str | None = None  # GitLab: ID or group/name; GitHub: owner/repo; default: the repo URL's path
 
 
 def _check_environments(value: tuple[EnvironmentConfig, ...]) -> tuple[str, str] | None:

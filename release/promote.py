@@ -16,8 +16,10 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import random
+import re
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,8 +28,9 @@ from typing import Any
 
 import semver
 
-from release import templates, yamledit
+from release import secrets, templates, yamledit
 from release.adapters import chartbranch
+from release.adapters import forge as forge_api
 from release.adapters.chartbranch import BranchTarget
 from release.adapters.git import GitError
 from release.config import EnvironmentConfig, KustomizeImageConfig, UpdateConfig
@@ -245,6 +248,13 @@ class InfraClone:
         self.git = dataclasses.replace(self.git, env={**self.git.env, **chartbranch._identity(ctx.env, self.git)})
         self.history = history
         self.where = BranchTarget(url, env.branch or self._default_branch(url))
+        # Sparse: the work tree holds only the files promotes touch (an infra repo has thousands); with a blobless
+        # fetch, only their contents are downloaded. Every environment's files, so `after:` checks can read them.
+        files = sorted({u.file for e in ctx.config.environments for u in e.updates})
+        self.git.run("config", "core.sparseCheckout", "true")
+        info = tmp / ".git" / "info"
+        info.mkdir(parents=True, exist_ok=True)
+        (info / "sparse-checkout").write_text("".join(f"/{f}\n" for f in files), encoding="utf-8")
 
     def _default_branch(self, url: str) -> str:
         proc = self.git._exec("ls-remote", "--symref", "origin", "HEAD")
@@ -263,7 +273,8 @@ class InfraClone:
     def sync(self) -> None:
         """The work tree at the remote branch's tip."""
         branch, remote_ref = self.where.branch, f"refs/remotes/origin/{self.where.branch}"
-        depth = ["--filter=blob:none"] if self.history else ["--depth", "1"]
+        # blobless either way: history (status, rollback) without contents, or just the tip
+        depth = ["--filter=blob:none"] if self.history else ["--depth", "1", "--filter=blob:none"]
         proc = self.git._exec("fetch", "-q", "--no-tags", *depth, "origin", f"+refs/heads/{branch}:{remote_ref}")
         if proc.returncode != 0:
             if chartbranch._MISSING_BRANCH in proc.stderr.decode("utf-8", errors="replace"):
@@ -301,6 +312,40 @@ class InfraClone:
             return chartbranch._push(self.git, self.where)
         except GitError as exc:
             raise ReleaseError(exc.message, PROTECTED_HINT) from None
+
+    def fetch_branch(self, branch: str) -> str | None:
+        """The tip of another branch of the remote (fetched, shallow), or None when it does not exist."""
+        ref = f"refs/remotes/origin/{branch}"
+        proc = self.git._exec("fetch", "-q", "--no-tags", "--depth", "1", "origin", f"+refs/heads/{branch}:{ref}")
+        if proc.returncode != 0:
+            if chartbranch._MISSING_BRANCH in proc.stderr.decode("utf-8", errors="replace"):
+                return None
+            raise chartbranch.fetch_error(self.git, BranchTarget(self.where.url, branch), proc)
+        return self.git.run("rev-parse", ref).strip()
+
+    def tree(self, commit: str) -> str:
+        return self.git.run("rev-parse", f"{commit}^{{tree}}").strip()
+
+    def push_branch(self, branch: str, expect: str | None) -> str | None:
+        """Push HEAD to `branch` (a release branch, never the target) only if it is still at `expect` (None: absent).
+
+        None when it landed; the reason when someone else moved the branch meanwhile."""
+        lease = f"--force-with-lease=refs/heads/{branch}:{expect or ''}"
+        proc = self.git._exec("push", "--porcelain", lease, "origin", f"HEAD:refs/heads/{branch}")
+        if proc.returncode == 0:
+            return None
+        out = proc.stdout.decode("utf-8", errors="replace")
+        err = proc.stderr.decode("utf-8", errors="replace")
+        refused = next((line.split("\t")[-1] for line in out.splitlines() if line.startswith("!")), None)
+        reason = refused or next(
+            (line for line in err.splitlines() if line.startswith(("fatal:", "error:"))), err.strip() or "push failed"
+        )
+        if chartbranch._RACE.search(reason):
+            return reason
+        raise ReleaseError(
+            f"git push to {branch} in {self.where.url} was refused: {reason}",
+            "check your push rights on release/* branches of the infra repository",
+        )
 
     def last_change(self, file: str) -> tuple[str, str] | None:
         out = self.git.run("log", "-1", "--format=%H%x00%cI", "--", file).strip()
@@ -342,6 +387,7 @@ class Outcome:
     version: str
     commit: str | None  # None: nothing was committed (already there, or a dry run)
     diff: str = ""
+    url: str | None = None  # merge-request mode: the merge/pull request's web page
 
 
 def environment(ctx: Context, name: str) -> EnvironmentConfig:
@@ -371,10 +417,15 @@ def resolve_version(ctx: Context, given: str | None) -> semver.Version:
         raise ReleaseError(f"{text!r} is not a semantic version", "pass --version x.y.z") from None
 
 
-def promote(ctx: Context, name: str, version: str | None, *, dry_run: bool, say: Say) -> Outcome:
-    """Write `version` into environment `name`'s files: one commit, pushed (or the diff, with dry_run)."""
+def promote(
+    ctx: Context, name: str, version: str | None, *, dry_run: bool, say: Say, mode: str | None = None
+) -> Outcome:
+    """Write `version` into environment `name`'s files: one commit, pushed (or the diff, with dry_run).
+
+    In merge-request mode the commit goes to `release/<env>/<version>` and a merge/pull request is opened."""
     env = environment(ctx, name)
-    _refuse_merge_request(env)
+    if mode is not None:
+        env = dataclasses.replace(env, mode="merge-request" if mode == "merge-request" else "push")
     ver = resolve_version(ctx, version)
     values = release_fields(ctx, ver)
     if env.after is not None:
@@ -388,6 +439,18 @@ def promote(ctx: Context, name: str, version: str | None, *, dry_run: bool, say:
             )
     source = ctx.state.sha or ctx.git.head() or ""
     with open_clone(ctx, env) as clone:
+        if env.mode == "merge-request":
+            return _write_mr(
+                ctx,
+                env,
+                clone,
+                env.updates,
+                values,
+                version=str(ver),
+                fields={"action": "deploy", "source": source},
+                dry_run=dry_run,
+                say=say,
+            )
         return _write(
             ctx,
             env,
@@ -512,8 +575,190 @@ def _write(
     raise AssertionError("unreachable")
 
 
-def _record(ctx: Context, env: EnvironmentConfig, commit: str, version: str) -> None:
-    entry = {"env": env.name, "repo": env.repo, "commit": commit, "version": version}
+def release_branch(env: EnvironmentConfig, version: str) -> str:
+    return f"release/{env.name}/{version}"
+
+
+def _write_mr(
+    ctx: Context,
+    env: EnvironmentConfig,
+    clone: InfraClone,
+    updates: Sequence[UpdateConfig],
+    values: Mapping[str, str],
+    *,
+    version: str,
+    fields: dict[str, str],
+    dry_run: bool,
+    say: Say,
+) -> Outcome:
+    """Merge-request mode: the commit on `release/<env>/<version>`, then one open merge/pull request for it.
+
+    The commit is always made on the target branch's tip. When the release branch already exists with the same
+    tree, nothing is pushed; otherwise it is replaced with `--force-with-lease` (that branch only, and only if
+    it is still where we saw it), so the merge request always shows a single commit on the current target tip.
+    The target branch itself is never pushed to."""
+    forge = None if dry_run else resolve_forge(ctx, env, clone.where.url)  # config and token errors come first
+    branch, target = release_branch(env, version), clone.where.branch
+    for attempt in range(1, ATTEMPTS + 1):
+        if attempt > 1:
+            clone.sync()
+        edits = [e for e in plan_edits(env, updates, clone.read, values, clone.label) if e.changed]
+        if not edits:
+            head = clone.head()
+            say(f"{env.name} is already at {version} ({clone.label} at {head[:12]}); nothing to commit")
+            return Outcome(env.name, env.repo, version, None)
+        if dry_run:
+            return Outcome(env.name, env.repo, version, None, "".join(e.diff() for e in edits))
+        assert forge is not None
+        clone.write(edits)
+        again = [e for e in plan_edits(env, updates, clone.read, values, clone.label) if e.changed]
+        if again:
+            raise yamledit.EditVerificationError(f"{again[0].file} still changes on a second pass")
+        text = message(
+            env.message,
+            env=env.name,
+            app=env.app or ctx.root.name,
+            version=version,
+            pipeline_url=ctx.ci.pipeline_url or "",
+            files=[e.file for e in edits],
+            **fields,
+        )
+        commit = clone.commit(text)
+        remote = clone.fetch_branch(branch)
+        if remote is not None and clone.tree(remote) == clone.tree(commit):
+            say(f"{env.name}: {branch} already holds these changes ({remote[:12]}); nothing pushed")
+            commit = remote
+            break
+        problem = clone.push_branch(branch, remote)
+        if problem is None:
+            say(
+                f"{env.name}: {fields['action']} {version}: commit {commit[:12]} pushed to {branch} "
+                f"of {clone.where.url}"
+            )
+            break
+        if attempt == ATTEMPTS:
+            raise ReleaseError(
+                f"could not push {branch} for {env.name}: it kept moving ({ATTEMPTS} attempts, last: {problem})",
+                "rerun the job: a rerun writes only what is missing",
+            )
+        delay = BACKOFF_SECONDS * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
+        say(f"{branch} moved while promoting {env.name} ({problem}); redoing on the target tip in {delay:.1f}s")
+        time.sleep(delay)
+    assert forge is not None
+    title = text.splitlines()[0]
+    description = _description(ctx, env, version, [e.file for e in edits], fields.get("source") or "", target)
+    found = forge.find_open_mr(branch, target)
+    if found is None:
+        mr = forge.create_mr(branch, target, title, description)
+        say(f"{env.name}: opened {forge.noun} {mr.url}")
+    elif (found.title, found.description) != (title, description):
+        mr = forge.update_mr(found.number, title, description)
+        say(f"{env.name}: updated {forge.noun} {mr.url}")
+    else:
+        mr = found
+        say(f"{env.name}: {forge.noun} {mr.url} is up to date")
+    _record(ctx, env, commit, version, branch=branch, merge_request=mr.url)
+    return Outcome(env.name, env.repo, version, commit, url=mr.url)
+
+
+def _description(ctx: Context, env: EnvironmentConfig, version: str, files: list[str], source: str, target: str) -> str:
+    """The release notes of the plan that releases `version`, or a short summary when there is none."""
+    from release.stages import notes as notes_stage
+    from release.stages import plan as plan_stage
+
+    summary = f"Deploys {env.app or ctx.root.name} {version} to {env.name} ({target}).\n\nFiles:\n" + "".join(
+        f"- `{f}`\n" for f in files
+    )
+    if source:
+        summary += f"\nSource commit: {source}\n"
+    try:
+        plans = plan_stage.make_plans(ctx)
+    except ReleaseError:
+        return summary
+    plan = next((p for p in plans if p.next_version is not None and str(p.next_version) == version), None)
+    if plan is None:
+        return summary
+    return notes_stage.for_plan(ctx, plan).rstrip("\n") + "\n\n---\n\n" + summary
+
+
+_SCP = re.compile(r"^(?:[^@/]+@)?(?P<host>[^:/]+):(?P<path>[^/].*)$")  # git@host:group/repo.git
+
+
+def _repo_location(url: str) -> tuple[str, str] | None:
+    """(host, path without .git) of a remote URL; None for a local path or file://."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme in ("http", "https", "ssh", "git") and parsed.hostname:
+        return parsed.hostname, parsed.path.strip("/").removesuffix(".git")
+    match = _SCP.match(url) if "://" not in url else None
+    if match:
+        return match["host"], match["path"].strip("/").removesuffix(".git")
+    return None
+
+
+def resolve_forge(ctx: Context, env: EnvironmentConfig, url: str) -> forge_api.Forge:
+    """Which forge API opens the merge request, for which project, with which token (decisions live here)."""
+    e = ctx.env
+    where = _repo_location(url)
+    host = where[0] if where else None
+    kind: forge_api.Kind
+    if env.forge is not None:
+        kind = env.forge
+    elif e.get("CI_SERVER_URL"):
+        kind = "gitlab"
+    elif e.get("GITHUB_API_URL") or host == "github.com":
+        kind = "github"
+    elif host is not None and "gitlab" in host:
+        kind = "gitlab"
+    else:
+        raise ReleaseError(
+            f"environment {env.name}: cannot tell which forge hosts {url} for merge-request mode",
+            "set `forge: gitlab` or `forge: github` (and `api:`, `project:`) for this environment",
+        )
+    if kind == "gitlab":
+        api = env.api or (
+            f"{e['CI_SERVER_URL'].rstrip('/')}/api/v4" if e.get("CI_SERVER_URL") else host and f"https://{host}/api/v4"
+        )
+    else:
+        api = (
+            env.api
+            or e.get("GITHUB_API_URL")
+            or ("https://api.github.com" if host == "github.com" else host and f"https://{host}/api/v3")
+        )
+    if not api:
+        raise ReleaseError(f"environment {env.name}: no {kind} API URL for {url}", "set `api:` for this environment")
+    project = env.project or (where[1] if where else None)
+    if not project:
+        raise ReleaseError(
+            f"environment {env.name}: cannot tell the {kind} project of {url}",
+            "set `project:` (GitLab: ID or group/name; GitHub: owner/repo)",
+        )
+    if kind == "github" and project.count("/") != 1:
+        raise ReleaseError(f"environment {env.name}: GitHub project {project!r} is not owner/repo", "fix `project:`")
+    if kind == "gitlab":
+        if e.get("GITLAB_TOKEN"):
+            name, headers = "GITLAB_TOKEN", {"PRIVATE-TOKEN": e["GITLAB_TOKEN"]}
+        elif e.get("CI_JOB_TOKEN"):
+            name, headers = "CI_JOB_TOKEN", {"JOB-TOKEN": e["CI_JOB_TOKEN"]}
+        else:
+            raise ReleaseError(
+                f"environment {env.name}: merge-request mode needs a GitLab token",
+                "set GITLAB_TOKEN (a project or personal access token with the api scope)",
+            )
+    else:
+        if not e.get("GITHUB_TOKEN"):
+            raise ReleaseError(
+                f"environment {env.name}: merge-request mode needs a GitHub token",
+                "set GITHUB_TOKEN (with pull-requests: write and contents: write)",
+            )
+        name, headers = "GITHUB_TOKEN", {"Authorization": f"Bearer {e['GITHUB_TOKEN']}"}
+    for value in headers.values():
+        secrets.register(value)
+        secrets.register(value.removeprefix("Bearer "))
+    return forge_api.Forge(kind, api, project, headers, name)
+
+
+def _record(ctx: Context, env: EnvironmentConfig, commit: str, version: str, **more: str) -> None:
+    entry = {"env": env.name, "repo": env.repo, "commit": commit, "version": version, **more}
     ctx.state.promotions = [p for p in ctx.state.promotions if p.get("env") != env.name] + [entry]
 
 

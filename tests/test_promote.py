@@ -372,10 +372,12 @@ def test_protected_branch_suggests_merge_request_mode(app, release, infra):
     assert head(infra) == before
 
 
-def test_merge_request_mode_is_not_there_yet(repo, release, infra):
+def test_merge_request_mode_needs_a_forge_for_a_file_url(repo, release, infra):
+    # merge-request mode itself: tests/test_promote_mr.py
     configure(repo, f"file://{infra}", CONFIG.replace("    after: dev\n", "    mode: merge-request\n"))
     result = release(repo, "promote", "prod", "--version", "1.4.0")
-    assert result.code == 1 and "not implemented yet" in result.err
+    assert result.code == 1 and "cannot tell which forge" in result.err and "forge: gitlab" in result.err
+    assert git(infra, "rev-list", "--count", "--all") == "1"
 
 
 def test_environments_config_errors_name_the_line(repo, release, infra):

@@ -13,7 +13,17 @@
   the URL-encoded full path. Duplicate versions are kept, and the index shows each version's latest upload, as
   GitLab does (IndexPresenter: apiVersion v1, entries.<name>[] with created, digest, urls charts/<file>).
 
-To add an API (GitLab Releases or Merge Requests, GitHub Releases or Pull Requests): write a class like
+- GitLab Merge requests (doc/api/merge_requests.md): GET /api/v4/projects/:id/merge_requests (filters
+  source_branch, target_branch, state opened|closed|merged|all), POST (source_branch, target_branch, title required,
+  description; 409 "Another open merge request already exists for this source branch: !<iid>"), PUT .../:iid
+  (title, description, target_branch, state_event close|reopen). Auth: `PRIVATE-TOKEN` (a token in
+  `gitlab_tokens`) or `JOB-TOKEN` (the job token); 401 otherwise. Projects: `merge_requests.projects`.
+- GitHub Pull requests (REST "pulls"): GET /repos/:owner/:repo/pulls (state open|closed|all, head `owner:branch`,
+  base), POST (title, head, base required, body; 422 "A pull request already exists for owner:branch."),
+  PATCH .../pulls/:number (title, body, base, state). Auth: `Authorization: Bearer|token <a github_tokens entry>`;
+  401 {"message": "Bad credentials"} otherwise. Repositories: `pulls.repos`.
+
+To add an API (GitLab Releases, GitHub Releases or Pull Requests): write a class like
 `GitLabHelm` taking the Forge, give it `routes()` and `reset()`, and list it in `Forge.__init__` before
 `ChartMuseum` (whose context-path routes are the catch-all). `inject()` makes a route fail on purpose.
 
@@ -47,6 +57,8 @@ import yaml
 DEFAULT_USER = "helm-user"
 DEFAULT_PASSWORD = "helm-password-4e1f"
 DEFAULT_JOB_TOKEN = "job-token-9c2d"
+DEFAULT_GITLAB_TOKEN = "glpat-fake-7b3a91"
+DEFAULT_GITHUB_TOKEN = "ghp_fake5d1e0c77"
 JOB_TOKEN_USER = "gitlab-ci-token"
 
 
@@ -187,9 +199,18 @@ class Forge:
         self.injected: list[Injected] = []
         self.users: dict[str, str] = {}
         self.job_token = DEFAULT_JOB_TOKEN
+        self.gitlab_tokens: set[str] = set()
+        self.github_tokens: set[str] = set()
         self.gitlab_helm = GitLabHelm(self)
+        self.merge_requests = GitLabMergeRequests(self)
+        self.pulls = GitHubPulls(self)
         self.chartmuseum = ChartMuseum(self)
-        self.apis: list[API] = [self.gitlab_helm, self.chartmuseum]  # ChartMuseum last: its context path matches wide
+        self.apis: list[API] = [
+            self.gitlab_helm,
+            self.merge_requests,
+            self.pulls,
+            self.chartmuseum,
+        ]  # ChartMuseum last: its context path matches wide
         self.reset()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -219,6 +240,8 @@ class Forge:
             self.injected.clear()
             self.users = {DEFAULT_USER: DEFAULT_PASSWORD}
             self.job_token = DEFAULT_JOB_TOKEN
+            self.gitlab_tokens = {DEFAULT_GITLAB_TOKEN}
+            self.github_tokens = {DEFAULT_GITHUB_TOKEN}
             for api in self.apis:
                 api.reset()
 
@@ -507,6 +530,210 @@ class GitLabHelm:
         if not found:
             return json_response(404, {"message": "404 Package Not Found"})
         return Response(200, found[-1].archive, "application/octet-stream")
+
+
+# --- GitLab: merge requests ------------------------------------------------------------------------
+
+
+class GitLabMergeRequests:
+    """GitLab's Merge requests API for a few projects (`projects`: ID → full path); `mrs`: project ID → list."""
+
+    def __init__(self, forge: Forge) -> None:
+        self.forge = forge
+        self.projects: dict[str, str] = {}
+        self.mrs: dict[str, list[dict[str, Any]]] = {}
+
+    def reset(self) -> None:
+        self.projects = {"7": "team/infra"}
+        self.mrs = {}
+
+    def routes(self) -> list[Route]:
+        return [
+            ("GET", re.compile(rf"{PROJECT}/merge_requests"), self.list),
+            ("POST", re.compile(rf"{PROJECT}/merge_requests"), self.create),
+            ("PUT", re.compile(rf"{PROJECT}/merge_requests/(?P<iid>\d+)"), self.update),
+        ]
+
+    def _project(self, request: Request, match: re.Match[str]) -> tuple[str | None, Response | None]:
+        private, job = request.header("PRIVATE-TOKEN"), request.header("JOB-TOKEN")
+        if not ((private and private in self.forge.gitlab_tokens) or (job and job == self.forge.job_token)):
+            return None, json_response(401, {"message": "401 Unauthorized"})
+        raw = unquote(match["id"])
+        project = raw if raw in self.projects else next((k for k, v in self.projects.items() if v == raw), None)
+        if project is None:
+            return None, json_response(404, {"message": "404 Project Not Found"})
+        return project, None
+
+    @staticmethod
+    def _params(request: Request) -> dict[str, Any]:
+        if (request.header("Content-Type") or "").startswith("application/json"):
+            data = request.json()
+            return data if isinstance(data, dict) else {}
+        return {k: v[0] for k, v in parse_qs(request.body.decode()).items()}
+
+    def list(self, request: Request, match: re.Match[str]) -> Response:
+        project, error = self._project(request, match)
+        if project is None:
+            return error or json_response(500, {})
+        q = {k: v[0] for k, v in request.query.items()}
+        state = q.get("state", "all")
+        out = [
+            mr
+            for mr in reversed(self.mrs.get(project, []))  # newest first, as GitLab orders by created_at desc
+            if (state == "all" or mr["state"] == state)
+            and all(mr[key] == q[key] for key in ("source_branch", "target_branch") if key in q)
+        ]
+        return json_response(200, out)
+
+    def create(self, request: Request, match: re.Match[str]) -> Response:
+        project, error = self._project(request, match)
+        if project is None:
+            return error or json_response(500, {})
+        data = self._params(request)
+        missing = [k for k in ("source_branch", "target_branch", "title") if not data.get(k)]
+        if missing:
+            return json_response(400, {"error": f"{missing[0]} is missing"})
+        mrs = self.mrs.setdefault(project, [])
+        for mr in mrs:
+            if mr["state"] == "opened" and (mr["source_branch"], mr["target_branch"]) == (
+                data["source_branch"],
+                data["target_branch"],
+            ):
+                return json_response(
+                    409,
+                    {"message": [f"Another open merge request already exists for this source branch: !{mr['iid']}"]},
+                )
+        iid = len(mrs) + 1
+        mr = {
+            "id": 1000 + iid,
+            "iid": iid,
+            "project_id": int(project),
+            "title": data["title"],
+            "description": data.get("description") or "",
+            "state": "opened",
+            "source_branch": data["source_branch"],
+            "target_branch": data["target_branch"],
+            "web_url": f"{self.forge.url}/{self.projects[project]}/-/merge_requests/{iid}",
+        }
+        mrs.append(mr)
+        return json_response(201, mr)
+
+    def update(self, request: Request, match: re.Match[str]) -> Response:
+        project, error = self._project(request, match)
+        if project is None:
+            return error or json_response(500, {})
+        mr = next((m for m in self.mrs.get(project, []) if m["iid"] == int(match["iid"])), None)
+        if mr is None:
+            return json_response(404, {"message": "404 Not found"})
+        data = self._params(request)
+        for key in ("title", "description", "target_branch"):
+            if key in data:
+                mr[key] = data[key]
+        if data.get("state_event") in ("close", "reopen"):
+            mr["state"] = "closed" if data["state_event"] == "close" else "opened"
+        return json_response(200, mr)
+
+
+# --- GitHub: pull requests --------------------------------------------------------------------------
+
+
+class GitHubPulls:
+    """GitHub's pulls endpoints for a few repositories (`repos`: owner/repo); `prs`: owner/repo → list."""
+
+    def __init__(self, forge: Forge) -> None:
+        self.forge = forge
+        self.repos: set[str] = set()
+        self.prs: dict[str, list[dict[str, Any]]] = {}
+
+    def reset(self) -> None:
+        self.repos = {"team/infra"}
+        self.prs = {}
+
+    def routes(self) -> list[Route]:
+        repo = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/pulls"
+        return [
+            ("GET", re.compile(repo), self.list),
+            ("POST", re.compile(repo), self.create),
+            ("PATCH", re.compile(rf"{repo}/(?P<number>\d+)"), self.update),
+        ]
+
+    def _repo(self, request: Request, match: re.Match[str]) -> tuple[str | None, Response | None]:
+        scheme, _, token = (request.header("Authorization") or "").partition(" ")
+        if scheme.lower() not in ("bearer", "token") or token not in self.forge.github_tokens:
+            return None, json_response(401, {"message": "Bad credentials", "status": "401"})
+        name = f"{match['owner']}/{match['repo']}"
+        if name not in self.repos:
+            return None, json_response(404, {"message": "Not Found", "status": "404"})
+        return name, None
+
+    def list(self, request: Request, match: re.Match[str]) -> Response:
+        repo, error = self._repo(request, match)
+        if repo is None:
+            return error or json_response(500, {})
+        q = {k: v[0] for k, v in request.query.items()}
+        state = q.get("state", "open")
+        out = [
+            pr
+            for pr in reversed(self.prs.get(repo, []))
+            if (state == "all" or pr["state"] == state)
+            and ("head" not in q or pr["head"]["label"] == q["head"])
+            and ("base" not in q or pr["base"]["ref"] == q["base"])
+        ]
+        return json_response(200, out)
+
+    def create(self, request: Request, match: re.Match[str]) -> Response:
+        repo, error = self._repo(request, match)
+        if repo is None:
+            return error or json_response(500, {})
+        data = request.json()
+        missing = [k for k in ("title", "head", "base") if not data.get(k)]
+        if missing:
+            return json_response(422, {"message": "Validation Failed", "errors": [{"field": missing[0]}]})
+        owner = match["owner"]
+        head = data["head"] if ":" in data["head"] else f"{owner}:{data['head']}"
+        prs = self.prs.setdefault(repo, [])
+        if any(p["state"] == "open" and p["head"]["label"] == head and p["base"]["ref"] == data["base"] for p in prs):
+            return json_response(
+                422,
+                {
+                    "message": "Validation Failed",
+                    "errors": [
+                        {
+                            "resource": "PullRequest",
+                            "code": "custom",
+                            "message": f"A pull request already exists for {head}.",
+                        }
+                    ],
+                },
+            )
+        number = len(prs) + 1
+        pr = {
+            "number": number,
+            "state": "open",
+            "title": data["title"],
+            "body": data.get("body"),
+            "head": {"label": head, "ref": head.split(":", 1)[1]},
+            "base": {"ref": data["base"]},
+            "html_url": f"https://github.example/{repo}/pull/{number}",
+            "url": f"{self.forge.url}/repos/{repo}/pulls/{number}",
+        }
+        prs.append(pr)
+        return json_response(201, pr)
+
+    def update(self, request: Request, match: re.Match[str]) -> Response:
+        repo, error = self._repo(request, match)
+        if repo is None:
+            return error or json_response(500, {})
+        pr = next((p for p in self.prs.get(repo, []) if p["number"] == int(match["number"])), None)
+        if pr is None:
+            return json_response(404, {"message": "Not Found"})
+        data = request.json()
+        for key in ("title", "body", "state"):
+            if key in data:
+                pr[key] = data[key]
+        if "base" in data:
+            pr["base"] = {"ref": data["base"]}
+        return json_response(200, pr)
 
 
 def recompress(archive: bytes, level: int = 1) -> bytes:
