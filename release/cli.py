@@ -257,13 +257,14 @@ def promote(environment: str, version: str | None, mode: str | None, dry_run: bo
 @common
 @click.argument("environment")
 @click.option("--to", "to", metavar="VERSION", help="Roll back to this version (default: the previous one).")
+@click.option("--mode", type=click.Choice(["push", "merge-request"]), help="Override the environment's mode.")
 @click.option("--dry-run", is_flag=True, help="Print the diff that would be committed; push nothing.")
-def rollback(environment: str, to: str | None, dry_run: bool, **opts: Any) -> None:
-    """Write ENVIRONMENT's previous version back as a new commit (history is never rewritten)."""
+def rollback(environment: str, to: str | None, mode: str | None, dry_run: bool, **opts: Any) -> None:
+    """Write ENVIRONMENT's previous version back as a new commit or merge request (history is never rewritten)."""
     from release import promote as promote_module
 
     ctx = context(**opts, dry_run=dry_run)
-    outcome = promote_module.rollback(ctx, environment, to, dry_run=dry_run, say=say)
+    outcome = promote_module.rollback(ctx, environment, to, dry_run=dry_run, say=say, mode=mode)
     _promoted(ctx, outcome, dry_run)
 
 

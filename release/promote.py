@@ -464,10 +464,13 @@ def promote(
         )
 
 
-def rollback(ctx: Context, name: str, to: str | None, *, dry_run: bool, say: Say) -> Outcome:
-    """Write back the values the environment's files held at its previous version, as a new commit."""
+def rollback(
+    ctx: Context, name: str, to: str | None, *, dry_run: bool, say: Say, mode: str | None = None
+) -> Outcome:
+    """Write back the values the environment's files held at its previous version, as a new commit (or an MR)."""
     env = environment(ctx, name)
-    _refuse_merge_request(env)
+    if mode is not None:
+        env = dataclasses.replace(env, mode="merge-request" if mode == "merge-request" else "push")
     first = env.updates[0]
     with open_clone(ctx, env, history=True) as clone:
         text = clone.read(first.file)
@@ -497,7 +500,8 @@ def rollback(ctx: Context, name: str, to: str | None, *, dry_run: bool, say: Say
         version = clone.trailer(commit, "Release-Version") or value
         updates = literal_updates(env.updates, lambda file: clone.read_at(commit, file))
         say(f"{env.name}: rolling back from {now} to {version} (as of {commit[:12]})")
-        return _write(
+        writer = _write_mr if env.mode == "merge-request" else _write
+        return writer(
             ctx,
             env,
             clone,
@@ -507,13 +511,6 @@ def rollback(ctx: Context, name: str, to: str | None, *, dry_run: bool, say: Say
             fields={"action": "roll back", "source": clone.trailer(commit, "Release-Source") or ""},
             dry_run=dry_run,
             say=say,
-        )
-
-
-def _refuse_merge_request(env: EnvironmentConfig) -> None:
-    if env.mode == "merge-request":
-        raise ReleaseError(
-            f"environment {env.name}: merge-request mode is not implemented yet", "use `mode: push` for now"
         )
 
 
