@@ -396,3 +396,33 @@ def test_an_anchored_value_is_edited_when_the_update_allows_it(repo, release, tm
     result = release(repo, "promote", "dev", "--version", "1.4.0")
     assert result.code == 0, result.err
     assert show(infra, "v.yaml") == values.replace("1.0.0", "1.4.0").rstrip("\n")  # show() strips
+
+
+@pytest.mark.parametrize(
+    ("ci", "author"),
+    [
+        (
+            {"GITLAB_CI": "true", "GITLAB_USER_NAME": "Jeanne Dev", "GITLAB_USER_EMAIL": "jeanne@example.fr"},
+            "Jeanne Dev <jeanne@example.fr>",
+        ),
+        (
+            {"GITHUB_ACTIONS": "true", "GITHUB_ACTOR": "octo", "GITHUB_ACTOR_ID": "42"},
+            "octo <42+octo@users.noreply.github.com>",
+        ),
+    ],
+)
+def test_the_commit_author_defaults_to_who_triggered_the_pipeline(app, release, infra, monkeypatch, ci, author):
+    for role in ("AUTHOR", "COMMITTER"):
+        monkeypatch.delenv(f"GIT_{role}_NAME", raising=False)
+        monkeypatch.delenv(f"GIT_{role}_EMAIL", raising=False)
+    result = release(app, "promote", "dev", "--version", "1.4.0", env=ci)
+    assert result.code == 0, result.err
+    assert git(infra, "log", "-1", "--format=%an <%ae>", "main") == author
+
+
+def test_explicit_git_identity_wins_over_ci(app, release, infra, monkeypatch):
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "Release Bot")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "bot@example.com")
+    result = release(app, "promote", "dev", "--version", "1.4.0", env={"GITLAB_USER_NAME": "Jeanne Dev"})
+    assert result.code == 0, result.err
+    assert git(infra, "log", "-1", "--format=%an <%ae>", "main") == "Release Bot <bot@example.com>"

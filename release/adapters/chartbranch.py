@@ -183,14 +183,27 @@ def _git_env(env: Mapping[str, str], url: str) -> dict[str, str]:
 
 
 def _identity(env: Mapping[str, str], git: _Git) -> dict[str, str]:
-    """The environment's GIT_AUTHOR_* / GIT_COMMITTER_*, then git's user.name/email, then a default."""
-    name = git.run("config", "--get", "user.name", check=False).strip()
-    email = git.run("config", "--get", "user.email", check=False).strip()
+    """The environment's GIT_AUTHOR_* / GIT_COMMITTER_*, then who triggered the CI pipeline (GitLab's
+    GITLAB_USER_NAME/EMAIL, GitHub's actor and its noreply address), then git's user.name/email, then a default."""
+    name, email = _ci_identity(env)
+    name = name or git.run("config", "--get", "user.name", check=False).strip()
+    email = email or git.run("config", "--get", "user.email", check=False).strip()
     out = {}
     for role in ("AUTHOR", "COMMITTER"):
         out[f"GIT_{role}_NAME"] = env.get(f"GIT_{role}_NAME") or name or DEFAULT_NAME
         out[f"GIT_{role}_EMAIL"] = env.get(f"GIT_{role}_EMAIL") or email or DEFAULT_EMAIL
     return out
+
+
+def _ci_identity(env: Mapping[str, str]) -> tuple[str, str]:
+    if env.get("GITLAB_USER_NAME") or env.get("GITLAB_USER_EMAIL"):
+        return env.get("GITLAB_USER_NAME", ""), env.get("GITLAB_USER_EMAIL", "")
+    actor = env.get("GITHUB_ACTOR", "")
+    if actor:
+        actor_id = env.get("GITHUB_ACTOR_ID", "")
+        noreply = f"{actor_id}+{actor}@users.noreply.github.com" if actor_id else f"{actor}@users.noreply.github.com"
+        return actor, noreply
+    return "", ""
 
 
 def _sync(git: _Git, where: BranchTarget) -> None:
