@@ -208,7 +208,9 @@ def literal_updates(updates: Sequence[UpdateConfig], read: Callable[[str], str |
 
 
 DEFAULT_MESSAGE = """chore({{ env }}): {{ action }} {{ app }} {{ version }}
-{% if source or pipeline_url %}
+{% if notes %}
+{{ notes }}
+{% endif %}{% if source or pipeline_url %}
 {% if source %}Source commit: {{ source }}
 {% endif %}{% if pipeline_url %}Pipeline: {{ pipeline_url }}
 {% endif %}{% endif %}"""
@@ -464,9 +466,7 @@ def promote(
         )
 
 
-def rollback(
-    ctx: Context, name: str, to: str | None, *, dry_run: bool, say: Say, mode: str | None = None
-) -> Outcome:
+def rollback(ctx: Context, name: str, to: str | None, *, dry_run: bool, say: Say, mode: str | None = None) -> Outcome:
     """Write back the values the environment's files held at its previous version, as a new commit (or an MR)."""
     env = environment(ctx, name)
     if mode is not None:
@@ -549,6 +549,7 @@ def _write(
                 app=env.app or ctx.root.name,
                 version=version,
                 pipeline_url=ctx.ci.pipeline_url or "",
+                notes=notes_summary(ctx, version) if fields.get("action") == "deploy" else "",
                 files=[e.file for e in edits],
                 **fields,
             )
@@ -617,6 +618,7 @@ def _write_mr(
             app=env.app or ctx.root.name,
             version=version,
             pipeline_url=ctx.ci.pipeline_url or "",
+            notes=notes_summary(ctx, version) if fields.get("action") == "deploy" else "",
             files=[e.file for e in edits],
             **fields,
         )
@@ -658,24 +660,38 @@ def _write_mr(
     return Outcome(env.name, env.repo, version, commit, url=mr.url)
 
 
-def _description(ctx: Context, env: EnvironmentConfig, version: str, files: list[str], source: str, target: str) -> str:
-    """The release notes of the plan that releases `version`, or a short summary when there is none."""
+def release_notes(ctx: Context, version: str) -> str | None:
+    """The release notes of the plan that releases `version` here, or None (another version, or no plan)."""
     from release.stages import notes as notes_stage
     from release.stages import plan as plan_stage
 
+    try:
+        plans = plan_stage.make_plans(ctx)
+    except ReleaseError:
+        return None
+    plan = next((p for p in plans if p.next_version is not None and str(p.next_version) == version), None)
+    return notes_stage.for_plan(ctx, plan).rstrip("\n") if plan is not None else None
+
+
+def notes_summary(ctx: Context, version: str, limit: int = 20) -> str:
+    """The notes without their heading, at most `limit` lines: what a commit message can carry."""
+    notes = release_notes(ctx, version)
+    if not notes:
+        return ""
+    lines = [line for line in notes.splitlines()[1:] if line.strip()]
+    more = len(lines) - limit
+    return "\n".join(lines[:limit]) + (f"\n… and {more} more lines" if more > 0 else "")
+
+
+def _description(ctx: Context, env: EnvironmentConfig, version: str, files: list[str], source: str, target: str) -> str:
+    """The release notes of the plan that releases `version`, then a short summary (or the summary alone)."""
     summary = f"Deploys {env.app or ctx.root.name} {version} to {env.name} ({target}).\n\nFiles:\n" + "".join(
         f"- `{f}`\n" for f in files
     )
     if source:
         summary += f"\nSource commit: {source}\n"
-    try:
-        plans = plan_stage.make_plans(ctx)
-    except ReleaseError:
-        return summary
-    plan = next((p for p in plans if p.next_version is not None and str(p.next_version) == version), None)
-    if plan is None:
-        return summary
-    return notes_stage.for_plan(ctx, plan).rstrip("\n") + "\n\n---\n\n" + summary
+    notes = release_notes(ctx, version)
+    return notes + "\n\n---\n\n" + summary if notes else summary
 
 
 _SCP = re.compile(r"^(?:[^@/]+@)?(?P<host>[^:/]+):(?P<path>[^/].*)$")  # git@host:group/repo.git

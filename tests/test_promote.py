@@ -426,3 +426,71 @@ def test_explicit_git_identity_wins_over_ci(app, release, infra, monkeypatch):
     result = release(app, "promote", "dev", "--version", "1.4.0", env={"GITLAB_USER_NAME": "Jeanne Dev"})
     assert result.code == 0, result.err
     assert git(infra, "log", "-1", "--format=%an <%ae>", "main") == "Release Bot <bot@example.com>"
+
+
+ARGO_APPLICATION = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: app-dev
+  namespace: argocd
+spec:
+  project: default
+  source:
+    repoURL: oci://registry.example.com/charts
+    chart: app
+    targetRevision: 1.0.0  # the chart version Argo CD deploys
+    helm:
+      valuesObject:
+        image:
+          tag: "1.0.0"
+  destination:
+    server: https://kubernetes.default.svc
+    namespace: app-dev
+"""
+
+
+def test_an_argo_cd_application_gets_the_chart_version_and_image_tag(repo, release, tmp_path):
+    infra = make_infra(tmp_path, {"argocd/app-dev.yaml": ARGO_APPLICATION})
+    update = (
+        "{file: argocd/app-dev.yaml, match: {kind: Application}, "
+        'set: {spec.source.targetRevision: "{version}", spec.source.helm.valuesObject.image.tag: "{version}"}}'
+    )
+    repo.commit("chore: release config", {"release.yaml": one_env(update, f"file://{infra}")})
+    result = release(repo, "promote", "dev", "--version", "1.4.0")
+    assert result.code == 0, result.err
+    assert show(infra, "argocd/app-dev.yaml") == ARGO_APPLICATION.replace("1.0.0", "1.4.0").rstrip("\n")
+
+
+def test_the_commit_message_carries_the_release_notes(app, release, infra):
+    app.tag("v1.3.0")
+    app.commit("feat(api): a new endpoint")
+    result = release(app, "promote", "dev")  # no --version: the plan's (1.4.0)
+    assert result.code == 0, result.err
+    message = git(infra, "log", "-1", "--format=%B", "main")
+    assert message.splitlines()[0].endswith(" 1.4.0")
+    assert "### Features" in message and "**api:** a new endpoint" in message
+
+
+def test_ssh_remotes_go_through_git_ssh_command(app, release, infra, tmp_path):
+    """A stand-in ssh runs git's remote command locally: the ssh transport, without an sshd."""
+    log = tmp_path / "ssh.log"
+    fake = tmp_path / "fake-ssh"
+    fake.write_text(f'#!/bin/sh\necho "$@" >> {log}\nfor last; do :; done\nexec sh -c "$last"\n')
+    fake.chmod(0o755)
+    config = (app.path / "release.yaml").read_text().replace(f"file://{infra}", f"ssh://git@infra.invalid{infra}")
+    app.commit("chore: over ssh", {"release.yaml": config})
+    result = release(app, "promote", "dev", "--version", "1.4.0", env={"GIT_SSH_COMMAND": str(fake)})
+    assert result.code == 0, result.err
+    assert "git@infra.invalid" in log.read_text() and "git-receive-pack" in log.read_text()
+    assert git(infra, "log", "-1", "--format=%(trailers:key=Release-Version,valueonly)", "main") == "1.4.0"
+
+
+def test_an_ssh_key_file_from_the_environment():
+    from release.adapters.chartbranch import _git_env
+
+    env = _git_env({"RELEASE_GIT_SSH_KEY": "/run/secrets/deploy key"}, "git@gitlab.example.com:team/infra.git")
+    assert env["GIT_SSH_COMMAND"] == "ssh -i '/run/secrets/deploy key' -o IdentitiesOnly=yes -o BatchMode=yes"
+    assert "GIT_SSH_COMMAND" not in _git_env({"RELEASE_GIT_SSH_KEY": "/k"}, "https://gitlab.example.com/t/i.git")
+    mine = _git_env({"RELEASE_GIT_SSH_KEY": "/k", "GIT_SSH_COMMAND": "ssh -F cfg"}, "ssh://git@h/t/i.git")
+    assert mine["GIT_SSH_COMMAND"] == "ssh -F cfg"  # the user's own command wins

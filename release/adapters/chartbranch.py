@@ -28,6 +28,7 @@ import gzip
 import hashlib
 import random
 import re
+import shlex
 import subprocess
 import tempfile
 import time
@@ -169,6 +170,11 @@ def _git_env(env: Mapping[str, str], url: str) -> dict[str, str]:
     out.update(GIT_TERMINAL_PROMPT="0", LC_ALL="C")
     token = env.get("RELEASE_GIT_TOKEN")
     parsed = urllib.parse.urlsplit(url)
+    key = env.get("RELEASE_GIT_SSH_KEY")
+    ssh = parsed.scheme in ("ssh", "git+ssh") or ("://" not in url and re.match(r"^[^/]+@[^/:]+:", url) is not None)
+    if key and ssh and not env.get("GIT_SSH_COMMAND"):
+        # A key file for this clone only; BatchMode so a passphrase prompt fails instead of hanging CI.
+        out["GIT_SSH_COMMAND"] = f"ssh -i {shlex.quote(key)} -o IdentitiesOnly=yes -o BatchMode=yes"
     if token and parsed.scheme in ("http", "https"):
         user = env.get("RELEASE_GIT_USER") or "x-access-token"
         basic = base64.b64encode(f"{user}:{token}".encode()).decode("ascii")
