@@ -281,12 +281,13 @@ def test_ten_concurrent_promotes_of_different_apps_all_land(tmp_path):
         )
         contexts.append(Context.build(Options(directory=str(path)), env=dict(os.environ)))
     errors: list[BaseException] = []
+    said: list[str] = []
     start = threading.Barrier(10)
 
     def run(ctx: Context) -> None:
         try:
             start.wait()
-            promote_module.promote(ctx, "dev", "2.0.0", dry_run=False, say=lambda line: None)
+            promote_module.promote(ctx, "dev", "2.0.0", dry_run=False, say=said.append)
         except BaseException as exc:  # reported below
             errors.append(exc)
 
@@ -301,6 +302,8 @@ def test_ten_concurrent_promotes_of_different_apps_all_land(tmp_path):
         assert f'tag: "2.0.{i}"' in show(infra, f"apps/app{i}/values.yaml")
     subjects = git(infra, "log", "--format=%s", "main").splitlines()
     assert sorted(subjects[:-1]) == sorted(f"chore(dev): deploy app{i} 2.0.0" for i in range(10))
+    # ten pushes from one tip: the losers were redone on the new tip, not forced and not lost
+    assert any("moved while promoting" in line for line in said)
 
 
 TOKEN = "glpat-infra-s3cr3t-token"
