@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import random
 import re
 import tempfile
 import time
@@ -37,6 +36,7 @@ from release.config import EnvironmentConfig, KustomizeImageConfig, UpdateConfig
 from release.context import Context
 from release.errors import ReleaseError
 from release.fields import release_fields
+from release.retry import backoff
 
 Say = Callable[[str], None]
 
@@ -565,7 +565,7 @@ def _write(
                 f"({ATTEMPTS} attempts, last: {problem})",
                 "rerun the job: a rerun writes only what is missing",
             )
-        delay = BACKOFF_SECONDS * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
+        delay = backoff(attempt, BACKOFF_SECONDS)
         say(
             f"{clone.where.branch} moved while promoting {env.name} ({problem}); redoing on the new tip in {delay:.1f}s"
         )
@@ -640,7 +640,7 @@ def _write_mr(
                 f"could not push {branch} for {env.name}: it kept moving ({ATTEMPTS} attempts, last: {problem})",
                 "rerun the job: a rerun writes only what is missing",
             )
-        delay = BACKOFF_SECONDS * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
+        delay = backoff(attempt, BACKOFF_SECONDS)
         say(f"{branch} moved while promoting {env.name} ({problem}); redoing on the target tip in {delay:.1f}s")
         time.sleep(delay)
     assert forge is not None

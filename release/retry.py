@@ -10,6 +10,13 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
+def backoff(attempt: int, base: float, jitter: tuple[float, float] = (0.5, 1.5)) -> float:
+    """Seconds to wait after failed attempt `attempt` (from 1): `base`, doubling, scaled by a random jitter so
+    concurrent jobs that collided do not collide again."""
+    low, high = jitter
+    return float(base * 2 ** (attempt - 1) * random.uniform(low, high))
+
+
 def retrying(
     call: Callable[[], T],
     *,
@@ -25,7 +32,7 @@ def retrying(
         except Exception as exc:
             if attempt == attempts or not retry_on(exc):
                 raise
-            delay = base * 2 ** (attempt - 1) * (1 + random.random() / 4)
+            delay = backoff(attempt, base, (1.0, 1.25))
             if notify:
                 notify(f"attempt {attempt} failed ({exc}); retrying in {delay:.1f}s")
             sleep(delay)

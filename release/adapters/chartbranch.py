@@ -26,7 +26,6 @@ import base64
 import dataclasses
 import gzip
 import hashlib
-import random
 import re
 import shlex
 import subprocess
@@ -41,6 +40,7 @@ from typing import TYPE_CHECKING
 from release import helmindex, secrets
 from release.adapters.git import Git, GitError
 from release.errors import ReleaseError
+from release.retry import backoff
 
 if TYPE_CHECKING:
     from release.context import Context
@@ -154,7 +154,7 @@ def publish_git_branch(ctx: Context, job: ChartJob, target: str, say: Say) -> No
                     f"could not publish {ref}: {where.branch} kept moving ({ATTEMPTS} attempts, last: {problem})",
                     "rerun the job: a rerun adds only what is missing",
                 )
-            delay = BACKOFF_SECONDS * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
+            delay = backoff(attempt, BACKOFF_SECONDS)
             say(f"{where.branch} moved while publishing {job.filename} ({problem}); retrying in {delay:.1f}s")
             time.sleep(delay)
 
