@@ -298,6 +298,39 @@ def status(as_json: bool, **opts: Any) -> None:
         click.echo(f"{row['env']}\t{row['version'] or '-'}\t{commit}\t{row['date'] or '-'}")
 
 
+@cli.command(name="init")
+@click.option("-C", "directory", default=".", metavar="DIR", help="Run as if started in DIR.")
+@click.option("--force", is_flag=True, help="Overwrite an existing release.yaml.")
+@click.option("--stdout", "to_stdout", is_flag=True, help="Print the starter config instead of writing it.")
+def init_command(directory: str, force: bool, to_stdout: bool) -> None:
+    """Write a starter release.yaml from what is in the repo (Dockerfiles, charts/, CI files), with comments."""
+    from release import init as init_module
+
+    init_module.main(Path(directory), force=force, to_stdout=to_stdout, say=say, echo=click.echo)
+
+
+@cli.group(name="ci")
+def ci_group() -> None:
+    """Helpers for CI: generate per-component pipelines for monorepos."""
+
+
+@ci_group.command(name="generate")
+@common
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["gitlab", "github"]),
+    help="GitLab child pipeline YAML or GitHub Actions matrix JSON (default: from the CI running this).",
+)
+@click.option("--output", metavar="FILE", help="Write to FILE (default: stdout).")
+def ci_generate(fmt: str | None, output: str | None, **opts: Any) -> None:
+    """One job per component with something to release: a GitLab child pipeline or a GitHub matrix."""
+    from release import cigen
+
+    ctx = context(**opts)
+    cigen.main(ctx, fmt, output, say=say, echo=click.echo)
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="release", standalone_mode=False)

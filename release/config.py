@@ -256,6 +256,7 @@ class EnvironmentConfig:
     forge: Literal["gitlab", "github"] | None = None
     api: str | None = field(default=None, metadata={"check": _check_api_url})  # e.g. https://gitlab.example.com/api/v4
     project: str | None = None  # GitLab: ID or group/name; GitHub: owner/repo; default: the repo URL's path
+    automatic: bool = False  # `release run` promotes here after publishing; otherwise `release promote ENV` does
 
 
 def _check_environments(value: tuple[EnvironmentConfig, ...]) -> tuple[str, str] | None:
@@ -272,11 +273,33 @@ def _check_environments(value: tuple[EnvironmentConfig, ...]) -> tuple[str, str]
 
 
 @dataclass(frozen=True)
+class CommandConfig:
+    """One test command: `release test` and the pipeline's test stage run it with sh -c in the repo root."""
+
+    name: str
+    run: str
+    timeout: int | None = None  # seconds; default: none
+
+
+@dataclass(frozen=True)
+class ForgeReleaseConfig:
+    """The GitLab or GitHub release object made after publishing (notes + links to images and charts)."""
+
+    enabled: bool = True
+    name: str = "{tag}"  # the release's title, a template like image tags
+    forge: Literal["gitlab", "github"] | None = None  # default: from CI variables, then the origin remote
+    api: str | None = field(default=None, metadata={"check": _check_api_url})
+    project: str | None = None  # GitLab: ID or group/name; GitHub: owner/repo; default: CI, then the remote
+
+
+@dataclass(frozen=True)
 class Config:
     version: Literal[1] = 1
     versioning: VersioningConfig = field(default_factory=VersioningConfig)
     components: tuple[ComponentConfig, ...] = field(default=(), metadata={"check": _check_unique_names})
+    tests: tuple[CommandConfig, ...] = field(default=(), metadata={"check": _check_unique_names})
     notes: NotesConfig = field(default_factory=NotesConfig)
+    forge_release: ForgeReleaseConfig = field(default_factory=ForgeReleaseConfig)
     images: tuple[ImageConfig, ...] = field(default=(), metadata={"check": _check_unique_names})
     charts: tuple[ChartConfig, ...] = ()
     environments: tuple[EnvironmentConfig, ...] = field(default=(), metadata={"check": _check_environments})
