@@ -17,6 +17,7 @@ class CIInfo:
     tag: str | None
     project_url: str | None  # web URL of the project, for links in notes
     pipeline_url: str | None
+    merge_request: bool = False  # a merge/pull request pipeline: plan only, publish nothing
 
 
 def detect(env: Mapping[str, str]) -> CIInfo:
@@ -28,7 +29,14 @@ def detect(env: Mapping[str, str]) -> CIInfo:
             or (None if tag else env.get("CI_COMMIT_REF_NAME"))
             or None
         )
-        return CIInfo("gitlab", branch, tag, env.get("CI_PROJECT_URL") or None, env.get("CI_PIPELINE_URL") or None)
+        return CIInfo(
+            "gitlab",
+            branch,
+            tag,
+            env.get("CI_PROJECT_URL") or None,
+            env.get("CI_PIPELINE_URL") or None,
+            merge_request=bool(env.get("CI_MERGE_REQUEST_IID")),
+        )
     if env.get("GITHUB_ACTIONS"):
         is_tag = env.get("GITHUB_REF_TYPE") == "tag" or env.get("GITHUB_REF", "").startswith("refs/tags/")
         tag = env.get("GITHUB_REF_NAME") if is_tag else None
@@ -36,7 +44,8 @@ def detect(env: Mapping[str, str]) -> CIInfo:
         server, repo = env.get("GITHUB_SERVER_URL"), env.get("GITHUB_REPOSITORY")
         project = f"{server.rstrip('/')}/{repo}" if server and repo else None
         run = f"{project}/actions/runs/{env['GITHUB_RUN_ID']}" if project and env.get("GITHUB_RUN_ID") else None
-        return CIInfo("github", branch, tag, project, run)
+        pull = env.get("GITHUB_EVENT_NAME", "") in ("pull_request", "pull_request_target")
+        return CIInfo("github", branch, tag, project, run, merge_request=pull)
     # Outside the two big CIs, honour the variables anyway: users set them to replay a CI job locally.
     branch = env.get("CI_COMMIT_REF_NAME") or env.get("GITHUB_REF_NAME") or None
     return CIInfo("local", branch, None, None, None)
@@ -59,6 +68,15 @@ def web_url(remote: str | None) -> str | None:
     if path.endswith(".git"):
         path = path[:-4]
     return f"https://{match['host']}/{path}"
+
+
+def shallow_hint(provider: Provider) -> str:
+    """The exact fix for a shallow clone, in the words of the CI it runs on."""
+    if provider == "gitlab":
+        return "set GIT_DEPTH: 0 in the job's variables (or run: git fetch --tags --unshallow)"
+    if provider == "github":
+        return "set fetch-depth: 0 on actions/checkout (or run: git fetch --tags --unshallow)"
+    return "fetch the history and tags: git fetch --tags --unshallow"
 
 
 def forge_of(url: str | None, env: Mapping[str, str]) -> Literal["gitlab", "github"] | None:

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from release import __version__, secrets
+from release import __version__, pipeline, secrets
 from release import cut as cut_module
 from release.context import Context, Options
 from release.errors import EXIT_BUG, EXIT_FAILURE, ReleaseError
@@ -296,6 +296,48 @@ def status(as_json: bool, **opts: Any) -> None:
     for row in rows:
         commit = (row["commit"] or "")[:12] or "-"
         click.echo(f"{row['env']}\t{row['version'] or '-'}\t{commit}\t{row['date'] or '-'}")
+
+
+@cli.command(name="run")
+@common
+@click.option("--only", metavar="STAGES", help=f"Run only these stages, comma-separated ({','.join(pipeline.NAMES)}).")
+@click.option("--skip", metavar="STAGES", help="Run every stage but these, comma-separated.")
+@click.option(
+    "--environment",
+    "environments",
+    multiple=True,
+    metavar="ENV",
+    help="Promote to ENV (repeatable) instead of the environments marked `automatic: true`.",
+)
+@click.option("--dry-run", is_flag=True, help="Show what each stage would do; publish, push and write nothing.")
+def run_command(only: str | None, skip: str | None, environments: tuple[str, ...], dry_run: bool, **opts: Any) -> None:
+    """The whole pipeline: plan, test, images, charts, publish (tag), notes and release object, promote."""
+    from release import runner
+
+    ctx = context(**opts, dry_run=dry_run, environments=environments)
+    ctx.say = say
+    results = runner.run(ctx, only, skip, say)
+    if ctx.ci.merge_request or [r.stage for r in results] == ["plan"]:
+        for p in plan_stage.make_plans(ctx):
+            click.echo(describe(p))
+        return
+    for p in plan_stage.make_plans(ctx):
+        if p.releasable:
+            click.echo(f"{p.component} {p.next_version}" if p.component else str(p.next_version))
+
+
+@cli.command(name="test")
+@common
+def test_command(**opts: Any) -> None:
+    """Run the test commands of release.yaml (tests:), in order; the first failure exits 1."""
+    from release.stages import test as test_stage
+
+    ctx = context(**opts)
+    ctx.say = say
+    if not ctx.config.tests:
+        say("no tests configured in release.yaml (tests:); nothing to run")
+        return
+    say(test_stage.run_all(ctx))
 
 
 @cli.command(name="init")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ class Options:
     dry_run: bool = False
     bump: str | None = None  # --bump major|minor|patch
     prerelease: str | None = None  # --prerelease TOKEN
+    environments: tuple[str, ...] = ()  # `release run --environment`: promote these instead of the automatic ones
 
 
 @dataclass
@@ -40,6 +41,7 @@ class State:
     sha: str | None = None
     previous_version: str | None = None
     notes_path: str | None = None
+    released: bool = False  # the release tag is on the remote (or, with no remote, made here)
     components: list[dict[str, Any]] = field(default_factory=list)
     images: list[dict[str, Any]] = field(default_factory=list)
     charts: list[dict[str, Any]] = field(default_factory=list)
@@ -80,6 +82,7 @@ class Context:
     env: Mapping[str, str]
     state: State = field(default_factory=State)
     cache: dict[str, Any] = field(default_factory=dict)  # facts computed once per run (the plans)
+    say: Callable[[str], None] = field(default=lambda line: None)  # progress lines (stderr, secrets masked)
 
     @property
     def root(self) -> Path:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from release.context import Context
-from release.stages import charts, images, notes, plan
+from release.stages import charts, images, notes, plan, promote, publish, test
 
 
 class Stage(Protocol):
@@ -23,10 +23,14 @@ class Stage(Protocol):
 
 PIPELINE: tuple[Stage, ...] = (
     plan,  # decide the version from commits since the last release tag; write it to the State
+    test,  # run the project's test commands: a failure stops everything before anything is published
     images,  # build and push container images (version tag last), digests into the State
     charts,  # bump Chart.yaml and values in memory, package reproducibly, publish; digests into the State
-    notes,  # render the release notes for that version into a file the later stages attach
+    publish,  # tag the commit and push the tag, last: a run that failed earlier leaves no tag behind
+    notes,  # the release notes file, and the GitLab/GitHub release object with links to images and charts
+    promote,  # commit the version to each automatic environment's infra repo (or open a merge request)
 )
+NAMES = tuple(stage.NAME for stage in PIPELINE)
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,8 @@ def run(
         started = time.monotonic()
         reason = stage.skip(ctx)
         summary = reason if reason is not None else stage.run(ctx)
-        ctx.state.save(ctx.state_path)
+        if not ctx.options.dry_run:
+            ctx.state.save(ctx.state_path)
         result = Result(stage.NAME, reason is not None, summary, time.monotonic() - started)
         results.append(result)
         if report:

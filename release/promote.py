@@ -419,6 +419,18 @@ def resolve_version(ctx: Context, given: str | None) -> semver.Version:
         raise ReleaseError(f"{text!r} is not a semantic version", "pass --version x.y.z") from None
 
 
+def waiting_for(ctx: Context, env: EnvironmentConfig, ver: semver.Version) -> str | None:
+    """Why `env` cannot take `ver` yet (its `after:` environment does not hold it), or None."""
+    if env.after is None:
+        return None
+    before = environment(ctx, env.after)
+    with open_clone(ctx, before) as clone:
+        problems = mismatches(before.updates, clone.read, release_fields(ctx, ver))
+    if not problems:
+        return None
+    return f"{env.name} is promoted after {before.name}, and {before.name} is not at {ver} yet ({problems[0]})"
+
+
 def promote(
     ctx: Context, name: str, version: str | None, *, dry_run: bool, say: Say, mode: str | None = None
 ) -> Outcome:
@@ -430,15 +442,9 @@ def promote(
         env = dataclasses.replace(env, mode="merge-request" if mode == "merge-request" else "push")
     ver = resolve_version(ctx, version)
     values = release_fields(ctx, ver)
-    if env.after is not None:
-        before = environment(ctx, env.after)
-        with open_clone(ctx, before) as clone:
-            problems = mismatches(before.updates, clone.read, values)
-        if problems:
-            raise ReleaseError(
-                f"{env.name} is promoted after {before.name}, and {before.name} is not at {ver} yet ({problems[0]})",
-                f"promote {before.name} first: release promote {before.name} --version {ver}",
-            )
+    waiting = waiting_for(ctx, env, ver)
+    if waiting is not None:
+        raise ReleaseError(waiting, f"promote {env.after} first: release promote {env.after} --version {ver}")
     source = ctx.state.sha or ctx.git.head() or ""
     with open_clone(ctx, env) as clone:
         if env.mode == "merge-request":

@@ -16,9 +16,13 @@ def test_pipeline_records_plan_and_notes_in_state(repo, monkeypatch):
     ctx = Context.build(Options())
     seen = []
     results = pipeline.run(ctx, report=seen.append)
-    assert [r.stage for r in results] == ["plan", "images", "charts", "notes"] == [r.stage for r in seen]
-    assert results[1].skipped and results[1].summary == "no images configured"
-    assert results[2].skipped and results[2].summary == "no charts configured"
+    names = ["plan", "test", "images", "charts", "publish", "notes", "promote"]
+    assert [r.stage for r in results] == names == [r.stage for r in seen]
+    by_name = {r.stage: r for r in results}
+    assert by_name["images"].skipped and by_name["images"].summary == "no images configured"
+    assert by_name["charts"].skipped and by_name["charts"].summary == "no charts configured"
+    assert by_name["publish"].summary == "tagged v1.0.1 here (no origin remote to push it to)"
+    assert repo.git("rev-parse", "v1.0.1^{commit}") == repo.head()
     state = json.loads((repo.path / ".release/state.json").read_text())
     assert state["version"] == "1.0.1"
     assert state["tag"] == "v1.0.1"
@@ -37,9 +41,12 @@ def test_pipeline_with_nothing_to_release(repo, monkeypatch):
     results = pipeline.run(ctx)
     assert [r.summary for r in results] == [
         "nothing to release",
+        "no tests configured (tests: in release.yaml)",
         "no images configured",
         "no charts configured",
         "nothing to release",
+        "nothing to release",
+        "no environments configured",
     ]
     state = json.loads((repo.path / ".release/state.json").read_text())
     assert state["version"] is None and state["notes_path"] is None
@@ -119,7 +126,7 @@ def test_pipeline_publishes_images_then_charts_that_use_their_digest(repo, monke
         monkeypatch.setenv(key, value)
     monkeypatch.chdir(repo.path)
     results = pipeline.run(Context.build(Options()))
-    assert [r.skipped for r in results] == [False, False, False, False]
+    assert [r.stage for r in results if not r.skipped] == ["plan", "images", "charts", "publish", "notes"]
     state = json.loads((repo.path / ".release/state.json").read_text())
     digest = state["images"][0]["digest"]
     assert digest.startswith("sha256:")

@@ -114,13 +114,15 @@ class _Git(Git):
     env: Mapping[str, str] = field(default_factory=dict)
     authenticated: bool = False  # an Authorization header is configured for the remote
 
-    def _exec(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[bytes]:
+    def _exec(
+        self, *args: str, input: str | None = None, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(
             ["git", "-c", "core.quotepath=off", "-c", "color.ui=false", *args],
             cwd=self.cwd,
             input=input.encode() if input is not None else None,
             capture_output=True,
-            env=dict(self.env),
+            env=dict(self.env if env is None else env),
             check=False,
         )
 

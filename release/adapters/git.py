@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,8 +30,10 @@ class GitError(ReleaseError):
 class Git:
     cwd: Path
 
-    def _exec(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[bytes]:
-        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+    def _exec(
+        self, *args: str, input: str | None = None, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
+        env = {**(os.environ if env is None else env), "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
         # stdout goes to an unlinked temporary file, not a pipe: git writes a big `git log` in small chunks, and
         # reading ~25 MB (100k commits) from a pipe costs ~25k poll/read wake-ups, about 0.3 s; a file is one read.
         with tempfile.TemporaryFile() as out:
@@ -47,8 +50,10 @@ class Git:
             proc.stdout = out.read()
         return proc
 
-    def run(self, *args: str, input: str | None = None, check: bool = True) -> str:
-        proc = self._exec(*args, input=input)
+    def run(
+        self, *args: str, input: str | None = None, check: bool = True, env: Mapping[str, str] | None = None
+    ) -> str:
+        proc = self._exec(*args, input=input, env=env)
         out = proc.stdout.decode("utf-8", errors="replace")
         if check and proc.returncode != 0:
             err = proc.stderr.decode("utf-8", errors="replace").strip()
@@ -162,10 +167,24 @@ class Git:
         # verbatim: the default cleanup would strip every markdown heading ("# ...") from the notes.
         self.run("tag", "-a", "--cleanup=verbatim", name, "-F", "-", commit, input=message)
 
-    def push(self, remote: str, refspecs: list[str]) -> None:
+    def remote_tag(self, remote: str, tag: str, env: Mapping[str, str] | None = None) -> str | None:
+        """The commit `tag` points at on `remote` (annotated tags peeled), or None when it has no such tag."""
+        out = self.run("ls-remote", "--tags", remote, f"refs/tags/{tag}", f"refs/tags/{tag}^{{}}", env=env)
+        refs: dict[str, str] = {}
+        for line in out.splitlines():
+            sha, _, ref = line.partition("\t")
+            refs[ref] = sha
+        return refs.get(f"refs/tags/{tag}^{{}}") or refs.get(f"refs/tags/{tag}")
+
+    def local_tag(self, tag: str) -> str | None:
+        """The commit a local tag points at, or None."""
+        out = self.run("rev-parse", "-q", "--verify", f"refs/tags/{tag}^{{commit}}", check=False).strip()
+        return out or None
+
+    def push(self, remote: str, refspecs: list[str], env: Mapping[str, str] | None = None) -> None:
         """Push all refspecs or none (`--atomic`), so a branch never lands without its tag."""
         try:
-            self.run("push", "--atomic", "--porcelain", remote, *refspecs)
+            self.run("push", "--atomic", "--porcelain", remote, *refspecs, env=env)
         except GitError as exc:
             raise self._rejection(exc, remote, refspecs) from None
 

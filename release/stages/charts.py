@@ -62,8 +62,9 @@ def skip(ctx: Context) -> str | None:
 
 
 def run(ctx: Context) -> str:
-    jobs = publish(ctx, say=lambda line: None)
-    return ", ".join(f"{j.meta.name} {j.meta.version}" for j in jobs) or "nothing to release"
+    jobs = publish(ctx, say=ctx.say, dry_run=ctx.options.dry_run)
+    dry = " (dry run: not published)" if ctx.options.dry_run else ""
+    return ", ".join(f"{j.meta.name} {j.meta.version}" for j in jobs) + dry if jobs else "nothing to release"
 
 
 def _render(template: str, values: dict[str, str], where: str) -> str:

@@ -57,8 +57,9 @@ def skip(ctx: Context) -> str | None:
 
 
 def run(ctx: Context) -> str:
-    jobs = publish(ctx, push=True, force=False, say=lambda line: None)
-    return ", ".join(f"{j.repo.name}@{j.done_digest}" for j in jobs) or "nothing to release"
+    jobs = publish(ctx, push=True, force=False, say=ctx.say, dry_run=ctx.options.dry_run)
+    done = [f"{j.repo.name}@{j.done_digest}" if j.done_digest else f"would build {j.repo.name}" for j in jobs]
+    return ", ".join(done) or "nothing to release"
 
 
 def prepare(ctx: Context, push: bool, force: bool) -> list[Job]:

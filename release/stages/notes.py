@@ -143,16 +143,40 @@ def skip(ctx: Context) -> str | None:
 
 
 def run(ctx: Context) -> str:
+    """Write each release's notes file; after a publish (`release run`), also the forge's release object."""
+    written = write_files(ctx)
+    if ctx.options.dry_run:
+        summary = "dry run: notes shown above"
+    elif not written:
+        return "nothing to release"
+    else:
+        summary = "wrote " + ", ".join(str(p.relative_to(ctx.root)) for p in written)
+    if not (ctx.state.released or ctx.options.dry_run):
+        return f"{summary}; no release object: the tag is not published (publish stage)"
+    from release import forgerelease  # requests: only when a release object is made
+
+    reason = forgerelease.skip(ctx)
+    done = reason if reason is not None else forgerelease.publish(ctx, ctx.say, dry_run=ctx.options.dry_run)
+    return f"{summary}; release object: {done}"
+
+
+def write_files(ctx: Context) -> list[Path]:
     written = []
     for plan in plan_stage.make_plans(ctx):
         if not plan.releasable:
             continue
         path = notes_file(ctx, plan.component)
+        text = for_plan(ctx, plan)
+        if ctx.options.dry_run:
+            ctx.say(f"would write {path.relative_to(ctx.root)}:\n{text.rstrip()}")
+            continue
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(for_plan(ctx, plan), encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
         written.append(path)
+        where = str(path.relative_to(ctx.root))
         if plan.component is None:
-            ctx.state.notes_path = str(path.relative_to(ctx.root))
-    if not written:
-        return "nothing to release"
-    return "wrote " + ", ".join(str(p.relative_to(ctx.root)) for p in written)
+            ctx.state.notes_path = where
+        for entry in ctx.state.components:
+            if entry.get("name") == plan.component:
+                entry["notes_path"] = where
+    return written

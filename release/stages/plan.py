@@ -6,8 +6,9 @@ from collections.abc import Callable
 
 import semver
 
+from release.ci import shallow_hint
 from release.config import ComponentConfig, VersioningConfig
-from release.context import Context
+from release.context import Context, State
 from release.errors import ReleaseError
 from release.versioning import plan as planner
 from release.versioning.commits import ParsedCommit, parse
@@ -16,7 +17,6 @@ from release.versioning.rules import Bump, Rule
 from release.versioning.tags import ReleaseTag, TagFormat, TagRef
 
 NAME = "plan"
-SHALLOW_HINT = "fetch the history and tags: git fetch --tags --unshallow (GitLab CI: set GIT_DEPTH: 0)"
 
 
 def policy(versioning: VersioningConfig, component: ComponentConfig | None) -> Policy:
@@ -162,7 +162,9 @@ def make_plan(
 
     require_branch(ctx, chan)
     if reader.shallow and reader.highest_reachable(all_tags, lambda found: found[0] if found else None) is None:
-        raise ReleaseError("this is a shallow clone and no release tag is reachable from HEAD", SHALLOW_HINT)
+        raise ReleaseError(
+            "this is a shallow clone and no release tag is reachable from HEAD", shallow_hint(ctx.ci.provider)
+        )
     base = reader.highest_reachable(all_tags, lambda found: planner.last_stable(found, chan))
     current = reader.highest_reachable(all_tags, lambda found: planner.last_on_channel(found, chan))
     since_base = reader.commits(base, reader.head, paths)
@@ -186,8 +188,11 @@ def skip(ctx: Context) -> str | None:
 
 def run(ctx: Context) -> str:
     plans = make_plans(ctx)
-    state = ctx.state
     head = ctx.git.head()
+    if ctx.state.sha is not None and ctx.state.sha != head:
+        # A State left by another commit's release: nothing in it (digests, promotions) belongs to this one.
+        ctx.state = State()
+    state = ctx.state
     state.components = [
         {
             "name": p.component,

@@ -1,0 +1,85 @@
+"""`release run`: choose the stages, check that they can run here, run them, hand the results to the next job."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from release import outputs, pipeline
+from release.context import Context
+from release.errors import ReleaseError
+from release.pipeline import Result, Stage
+
+Say = Callable[[str], None]
+
+
+def parse_stages(text: str | None, option: str) -> list[str]:
+    if text is None:
+        return []
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in pipeline.NAMES]
+    if unknown or not names:
+        raise ReleaseError(
+            f"{option} {text!r}: {'unknown stage ' + repr(unknown[0]) if unknown else 'no stage named'}",
+            f"stages are, in order: {','.join(pipeline.NAMES)}",
+        )
+    return names
+
+
+def select(only: str | None, skip: str | None) -> list[Stage]:
+    chosen, dropped = parse_stages(only, "--only"), parse_stages(skip, "--skip")
+    return [s for s in pipeline.PIPELINE if (not chosen or s.NAME in chosen) and s.NAME not in dropped]
+
+
+def preflight(ctx: Context, stages: Sequence[Stage]) -> None:
+    """Everything that would make the run pointless or unsafe, before any stage starts."""
+    if ctx.config.source is None and ctx.ci.provider == "local":
+        raise ReleaseError(
+            "no release.yaml here, and this is not a CI job: release run would use the defaults",
+            "write one with `release init` (or pass --config FILE)",
+        )
+    names = [s.NAME for s in stages]
+    if "plan" in names or not names:
+        return
+    if not ctx.state_path.exists():
+        raise ReleaseError(
+            f"the {names[0]} stage needs the State of this release ({_rel(ctx)}), and there is none",
+            f"run the plan stage first: release run --only plan (in CI, keep {_rel(ctx)} as an artifact of that job)",
+        )
+    head = ctx.git.head()
+    if ctx.state.sha and head and ctx.state.sha != head:
+        raise ReleaseError(
+            f"{_rel(ctx)} was written for commit {ctx.state.sha[:12]}, but this is {head[:12]}",
+            "run the plan stage for this commit first: release run --only plan",
+        )
+
+
+def _rel(ctx: Context) -> str:
+    path = ctx.state_path
+    return str(path.relative_to(ctx.root)) if path.is_relative_to(ctx.root) else str(path)
+
+
+def run(ctx: Context, only: str | None, skip: str | None, say: Say) -> list[Result]:
+    stages = select(only, skip)
+    if ctx.ci.merge_request:
+        say("merge request pipeline: plan only, nothing is built or published")
+        stages = [pipeline.PIPELINE[0]]
+    preflight(ctx, stages)
+    results: list[Result] = []
+
+    def report(result: Result) -> None:
+        results.append(result)
+        state = "skipped: " if result.skipped else ""
+        say(f"[{result.stage}] {state}{result.summary} ({result.seconds:.1f}s)")
+
+    try:
+        pipeline.run(ctx, stages, report)
+    except ReleaseError as exc:
+        failed = next(s.NAME for s in stages if s.NAME not in {r.stage for r in results})
+        results.append(Result(failed, False, f"FAILED: {exc.message}", 0.0))
+        if not ctx.options.dry_run and ctx.env.get("GITHUB_STEP_SUMMARY"):
+            outputs.write(ctx.root, {"GITHUB_STEP_SUMMARY": ctx.env["GITHUB_STEP_SUMMARY"]}, "", ctx.state, results)
+        raise
+    if not ctx.options.dry_run:
+        for where in outputs.write(ctx.root, ctx.env, ctx.ci.provider, ctx.state, results):
+            say(f"wrote {where}")
+    return results

@@ -1,0 +1,71 @@
+"""Promote: write the released version into the infra repo of each automatic environment (or those asked for).
+
+The GitOps agent (Argo CD, Flux) deploys from that commit; CI never holds cluster credentials.
+An environment whose `after:` environment does not hold the version yet is skipped with that reason.
+"""
+
+from __future__ import annotations
+
+import semver
+
+from release.context import Context
+from release.errors import ReleaseError
+
+NAME = "promote"
+
+
+def targets(ctx: Context) -> list[str]:
+    """--environment names, else the environments marked `automatic: true`, in release.yaml order."""
+    if ctx.options.environments:
+        return list(ctx.options.environments)
+    return [e.name for e in ctx.config.environments if e.automatic]
+
+
+def version(ctx: Context) -> semver.Version | None:
+    """The version this run released: the repo's, or the one component's (monorepo, `--component`)."""
+    text = ctx.state.version
+    if text is None:
+        released = [c for c in ctx.state.components if c.get("version")]
+        if len(released) > 1:
+            raise ReleaseError(
+                f"{len(released)} components were released; environments take one version",
+                "run one pipeline per component (release run --component NAME, see release ci generate)",
+            )
+        text = released[0]["version"] if released else None
+    return semver.Version.parse(text) if text else None
+
+
+def skip(ctx: Context) -> str | None:
+    if not ctx.config.environments:
+        return "no environments configured"
+    if not targets(ctx):
+        return "no environment is automatic (automatic: true), and none was named with --environment"
+    if version(ctx) is None:
+        return "nothing to release"
+    return None
+
+
+def run(ctx: Context) -> str:
+    from release import promote  # git plumbing and jinja2: only when promoting
+
+    ver = version(ctx)
+    assert ver is not None  # skip() said so
+    done = []
+    for name in targets(ctx):
+        env = promote.environment(ctx, name)
+        waiting = promote.waiting_for(ctx, env, ver)
+        if waiting is not None:
+            ctx.say(f"{name}: skipped: {waiting}")
+            done.append(f"{name} waits for {env.after}")
+            continue
+        outcome = promote.promote(ctx, name, str(ver), dry_run=ctx.options.dry_run, say=ctx.say)
+        if ctx.options.dry_run:
+            ctx.say(outcome.diff.rstrip("\n") or f"{name}: no change")
+            done.append(f"{name} (dry run)")
+        elif outcome.url:
+            done.append(f"{name} {outcome.url}")
+        elif outcome.commit:
+            done.append(f"{name} {outcome.commit[:12]}")
+        else:
+            done.append(f"{name} already at {ver}")
+    return ", ".join(done)
