@@ -29,6 +29,7 @@ Deliberate differences: Chart.yaml and Chart.lock go in as written (helm re-seri
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -103,11 +104,18 @@ def read_chart(path: Path, overrides: Mapping[str, bytes] | None = None) -> Char
     return _parse_chart_yaml(data, f"{path}/Chart.yaml")
 
 
-def package(path: Path, *, mtime: int, overrides: Mapping[str, bytes] | None = None) -> tuple[ChartMeta, bytes]:
+def package(
+    path: Path,
+    *,
+    mtime: int,
+    overrides: Mapping[str, bytes] | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> tuple[ChartMeta, bytes]:
     """Package the chart directory at `path` into helm's .tgz layout, reproducibly.
 
     `mtime` (seconds since 1970) stamps every entry. `overrides` maps chart-relative paths to the bytes
-    to package instead of the file's (or as a new file); the files on disk are never touched.
+    to package instead of the file's (or as a new file); the files on disk are never touched. `warn` hears
+    about each symlink followed (helm logs the same), as one line naming the link and its target.
     """
     path = Path(path)
     if isinstance(mtime, bool) or not isinstance(mtime, int) or not 0 <= mtime < 8**11:
@@ -123,11 +131,13 @@ def package(path: Path, *, mtime: int, overrides: Mapping[str, bytes] | None = N
         ignore_text = (path / HELMIGNORE).read_bytes()
     rules = _parse_ignore(ignore_text or b"", ignore_where)
 
-    files = _collect(path, rules)
+    files = _collect(path, rules, warn or (lambda line: None))
     for rel, data in extra.items():
         if rel not in files:
             _check_new_file(path, rel, rules)
         files[rel] = data
+    for rel in files:
+        _check_name(path, rel)
     ordered = dict(sorted(files.items(), key=lambda item: item[0].split("/")))
     contents = {rel: _strip_bom(data) for rel, data in ordered.items()}
 
@@ -147,6 +157,42 @@ def package(path: Path, *, mtime: int, overrides: Mapping[str, bytes] | None = N
         )
     tar = b"".join(_tar_entry(f"{meta.name}/{rel}", data, mtime) for rel, data in entries) + bytes(1024)
     return meta, _gzip(tar)
+
+
+def read_text(root: Path, rel: str) -> str | None:
+    """`read_source` as UTF-8 text (a byte-order mark kept: the edit must keep every byte); None when missing."""
+    data = read_source(root, rel)
+    return None if data is None else _decode(data, f"{root}/{rel}")
+
+
+def read_source(root: Path, rel: str) -> bytes | None:
+    """A chart file a release edits (Chart.yaml, the values file), read with the checks the packager makes:
+    inside the chart directory (symlinks included), a regular file, within helm's size limit. None when missing.
+    """
+    root = Path(root)
+    where = f"{root}/{rel}"
+    parts = rel.replace("\\", "/").split("/")
+    if not rel or rel.startswith(("/", "\\")) or _DRIVE.match(rel) or ".." in parts:
+        raise ReleaseError(f"{where}: not a file inside the chart directory", "name it relative to the chart")
+    full = root / rel
+    if not os.path.lexists(full):
+        return None
+    real = os.path.realpath(full)
+    if not _inside(real, os.path.realpath(root)):
+        raise ReleaseError(
+            f"{where}: a symlink that leaves the chart directory (to {real})", "copy the file into the chart"
+        )
+    try:
+        info = os.stat(real)
+    except OSError:
+        return None  # a dangling link: missing, as the caller reports it
+    if not stat.S_ISREG(info.st_mode):
+        raise ReleaseError(f"{where}: not a regular file", "point at a YAML file")
+    with open(real, "rb") as handle:
+        data = handle.read(MAX_FILE_SIZE + 1)
+    if len(data) > MAX_FILE_SIZE:
+        raise ReleaseError(f"{where}: over helm's {MAX_FILE_SIZE}-byte limit for one chart file", "make it smaller")
+    return data
 
 
 # --- Chart.yaml -------------------------------------------------------------------------------------------
@@ -643,12 +689,25 @@ def _override_key(key: str) -> str:
     return "/".join(parts)
 
 
-def _collect(root: Path, rules: Sequence[_Rule]) -> dict[str, bytes]:
+def _check_name(root: Path, rel: str) -> None:
+    """Names helm's archive loader would read as another path: a backslash is a separator to it (a file
+    `a\\..\\..\\x` would leave the chart), and a first folder `c:` makes a Windows drive path."""
+    if "\\" in rel:
+        raise ReleaseError(
+            f"{root}/{rel}: a backslash in a file name; helm reads it as a path separator", "rename the file"
+        )
+    if _DRIVE.match(rel):
+        raise ReleaseError(f"{root}/{rel}: helm reads {rel.split('/')[0]!r} as a Windows drive", "rename it")
+
+
+def _collect(root: Path, rules: Sequence[_Rule], warn: Callable[[str], None]) -> dict[str, bytes]:
     """Every file helm's LoadDir would load, by chart-relative path, read through symlinks."""
     root_real = os.path.realpath(root)
     found: dict[str, bytes] = {}
+    total = 0
 
     def walk(directory: str, rel: str, active: frozenset[str]) -> None:
+        nonlocal total
         for name in sorted(os.listdir(directory)):
             if any(0xDC80 <= ord(c) <= 0xDCFF for c in name):
                 raise ReleaseError(f"{root}/{rel}{name!r}: file name is not UTF-8", "rename it")
@@ -656,15 +715,16 @@ def _collect(root: Path, rules: Sequence[_Rule]) -> dict[str, bytes]:
             path = f"{rel}{name}"
             info = os.lstat(full)
             target = full
+            link = None
             if stat.S_ISLNK(info.st_mode):
                 # sympath.Walk follows links; their target is loaded under the link's own name.
+                link = os.readlink(full)
                 target = os.path.realpath(full)
                 try:
                     info = os.stat(target)
-                except OSError:
-                    raise ReleaseError(
-                        f"{root}/{path}: symlink to {os.readlink(full)!r}, which does not exist"
-                    ) from None
+                except OSError as error:
+                    why = "a symlink loop" if error.errno == errno.ELOOP else "which does not exist"
+                    raise ReleaseError(f"{root}/{path}: symlink to {link!r}, {why}", "fix or remove the link") from None
                 if not _inside(target, root_real):
                     if _ignored(rules, path, stat.S_ISDIR(info.st_mode)):
                         continue
@@ -678,6 +738,8 @@ def _collect(root: Path, rules: Sequence[_Rule]) -> dict[str, bytes]:
                 real = os.path.realpath(target)
                 if real in active:
                     raise ReleaseError(f"{root}/{path}: symlink loop back to {real}", "remove the link")
+                if link is not None:
+                    warn(f"warning: {root}/{path}: symlink to {link!r}; its files are packaged in its place (as helm)")
                 walk(target, f"{path}/", active | {real})
                 continue
             if _ignored(rules, path, False):
@@ -692,8 +754,17 @@ def _collect(root: Path, rules: Sequence[_Rule]) -> dict[str, bytes]:
                     f"{root}/{path}: {info.st_size} bytes, over helm's {MAX_FILE_SIZE}-byte limit for one chart file",
                     f"add it to {HELMIGNORE}",
                 )
+            if link is not None:
+                warn(f"warning: {root}/{path}: symlink to {link!r}; its content is packaged in its place (as helm)")
             with open(target, "rb") as handle:
-                found[path] = handle.read()
+                data = handle.read(MAX_FILE_SIZE + 1)  # it may have grown since the stat
+            total += len(data)
+            if len(data) > MAX_FILE_SIZE or total > 2 * MAX_CHART_SIZE:  # package() checks the exact limits
+                raise ReleaseError(
+                    f"{root}/{path}: over helm's limits ({MAX_FILE_SIZE} bytes a file, {MAX_CHART_SIZE} in all)",
+                    f"leave large files out with {HELMIGNORE}",
+                )
+            found[path] = data
 
     walk(root_real, "", frozenset({root_real}))
     return found
@@ -847,27 +918,81 @@ def _load_json(data: bytes, where: str) -> None:
 
 
 def _archive_chart_name(data: bytes, where: str) -> str:
-    """The name of a vendored chart archive, checked against the limits helm applies when it loads one."""
-    chart_yaml = None
-    total = 0
-    try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
-            for member in archive:
-                if not member.isfile():
-                    continue
-                total += member.size
-                if member.size > MAX_FILE_SIZE or total >= MAX_CHART_SIZE:
-                    raise ReleaseError(f"{where}: {member.name} is over helm's size limits for a chart archive")
-                if member.name.split("/", 1)[1:] == ["Chart.yaml"]:
-                    handle = archive.extractfile(member)
-                    chart_yaml = handle.read() if handle else None
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as error:
-        raise ReleaseError(
-            f"{where}: not a gzipped chart archive ({error})", "rebuild it with helm dependency build"
-        ) from None
+    """The name of a vendored chart archive, checked the way helm loads one (archive.go LoadArchiveFiles).
+
+    Refused, naming the member: absolute names, `..`, drive letters, a file outside the chart's folder, links
+    and devices (helm would load them as empty files; `tar -x` would follow them), and anything over helm's
+    size limits. Archives nested under charts/ are checked the same way; one budget of MAX_CHART_SIZE
+    (headers included) bounds the work across all of them, so a small archive cannot expand without end.
+    """
+    chart_yaml = _check_archive(data, where, [MAX_CHART_SIZE], depth=0)
     if chart_yaml is None:
         raise ReleaseError(f"{where}: no Chart.yaml at the top of the archive", "rebuild it with helm dependency build")
     return _parse_chart_yaml(chart_yaml, f"{where}:Chart.yaml").name
+
+
+_ARCHIVE_HINT = "rebuild it with helm dependency build (or helm package), or remove it from charts/"
+_MAX_NESTING = 8
+
+
+def _check_archive(data: bytes, where: str, budget: list[int], *, depth: int) -> bytes | None:
+    """Check every member of a chart archive; return its top-level Chart.yaml (None when there is none)."""
+    chart_yaml = None
+    nested: list[tuple[str, bytes]] = []
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+            for member in archive:
+                rel = _archive_member(member, where)
+                budget[0] -= 512 + max(member.size, 0)
+                if member.size > MAX_FILE_SIZE or budget[0] <= 0:
+                    raise ReleaseError(
+                        f"{where}: member {member.name!r} is over helm's size limits for a chart archive "
+                        f"({MAX_FILE_SIZE} bytes a file, {MAX_CHART_SIZE} in all)",
+                        _ARCHIVE_HINT,
+                    )
+                if rel is None:
+                    continue  # a directory entry
+                if rel == "Chart.yaml" or (rel.startswith("charts/") and rel.endswith(".tgz")):
+                    handle = archive.extractfile(member)
+                    content = handle.read() if handle else b""
+                    if rel == "Chart.yaml":
+                        chart_yaml = content
+                    elif rel.count("/") == 1:
+                        nested.append((rel, content))
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as error:
+        raise ReleaseError(f"{where}: not a gzipped chart archive ({error})", _ARCHIVE_HINT) from None
+    for rel, content in nested:
+        if depth >= _MAX_NESTING:
+            raise ReleaseError(f"{where}: subchart archives nested more than {_MAX_NESTING} deep", _ARCHIVE_HINT)
+        _check_archive(content, f"{where}:{rel}", budget, depth=depth + 1)
+    return chart_yaml
+
+
+_DRIVE = re.compile(r"[a-zA-Z]:[/\\]")
+
+
+def _archive_member(member: tarfile.TarInfo, where: str) -> str | None:
+    """A member's chart-relative name as helm computes it (the first folder dropped), or an error naming it."""
+    name = member.name
+    shown = f"{where}: member {name!r}"
+    if name.startswith(("/", "\\")) or _DRIVE.match(name):
+        raise ReleaseError(f"{shown} has an absolute path", _ARCHIVE_HINT)
+    parts = name.split("\\" if "\\" in name else "/")  # archive.go: a backslash means it was made on Windows
+    if ".." in parts:
+        raise ReleaseError(f"{shown} points outside the chart ('..')", _ARCHIVE_HINT)
+    if member.issym() or member.islnk():
+        kind = "a symbolic link" if member.issym() else "a hard link"
+        raise ReleaseError(f"{shown} is {kind} to {member.linkname!r}; charts hold regular files only", _ARCHIVE_HINT)
+    if member.isdir():
+        return None
+    if not member.isfile():
+        raise ReleaseError(f"{shown} is a device, a pipe or another special file, not a regular file", _ARCHIVE_HINT)
+    rel = "/".join(part for part in parts[1:] if part not in ("", "."))
+    if not rel:
+        raise ReleaseError(f"{shown} is not inside the chart's folder", _ARCHIVE_HINT)
+    if _DRIVE.match(rel) or "/".join(parts[1:]).startswith("/"):
+        raise ReleaseError(f"{shown} has an absolute path", _ARCHIVE_HINT)
+    return rel
 
 
 # --- bytes: Go's archive/tar and a fixed gzip -------------------------------------------------------------

@@ -77,7 +77,7 @@ def _render(template: str, values: dict[str, str], where: str) -> str:
     return templates.render(template, values, where)
 
 
-def prepare(ctx: Context) -> list[ChartJob]:
+def prepare(ctx: Context, say: Say | None = None) -> list[ChartJob]:
     plans = {p.component: p for p in plan_stage.make_plans(ctx) if p.releasable}
     created = dt.datetime.fromtimestamp(ctx.git.commit_time("HEAD"), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     mtime = int(ctx.env["SOURCE_DATE_EPOCH"]) if ctx.env.get("SOURCE_DATE_EPOCH", "").isdigit() else None
@@ -94,7 +94,8 @@ def prepare(ctx: Context) -> list[ChartJob]:
         overrides = {"Chart.yaml": _bumped_chart_yaml(directory, chart, values, where)}
         if chart.values:
             overrides[chart.values_file] = _edited_values(directory, chart, values, where)
-        meta, archive = _package(ctx, directory, mtime if mtime is not None else ctx.git.commit_time("HEAD"), overrides)
+        stamp = mtime if mtime is not None else ctx.git.commit_time("HEAD")
+        meta, archive = _package(ctx, directory, stamp, overrides, say)
         checks = functools.partial(check, directory, meta, archive, overrides, where)
         if chart.name and chart.name != meta.name:
             raise ReleaseError(f"{where}: Chart.yaml names the chart {meta.name!r}, not {chart.name!r}", "fix one")
@@ -103,11 +104,11 @@ def prepare(ctx: Context) -> list[ChartJob]:
 
 
 def _package(
-    ctx: Context, directory: Path, mtime: int, overrides: dict[str, bytes]
+    ctx: Context, directory: Path, mtime: int, overrides: dict[str, bytes], say: Say | None = None
 ) -> tuple[chartpkg.ChartMeta, bytes]:
     """Package the chart; remote dependencies are fetched by Helm into a copy, never into the user's tree."""
     try:
-        return chartpkg.package(directory, mtime=mtime, overrides=overrides)
+        return chartpkg.package(directory, mtime=mtime, overrides=overrides, warn=say)
     except chartpkg.MissingDependencies as missing:
         remote = [d for d in missing.dependencies if not str(d.get("repository") or "").startswith("oci://")]
         if remote and not helm.available():
@@ -218,7 +219,7 @@ def _validate_schema(schema_path: Path, values: object, where: str) -> None:
 
 def _bumped_chart_yaml(directory: Path, chart: ChartConfig, values: dict[str, str], where: str) -> bytes:
     path = directory / "Chart.yaml"
-    text = path.read_bytes().decode("utf-8", errors="strict")
+    text = chartpkg.read_text(directory, "Chart.yaml") or ""
     edits = {"version": _render(chart.version, values, f"{where} version")}
     if chart.app_version:
         edits["appVersion"] = _render(chart.app_version, values, f"{where} app_version")
@@ -227,10 +228,10 @@ def _bumped_chart_yaml(directory: Path, chart: ChartConfig, values: dict[str, st
 
 def _edited_values(directory: Path, chart: ChartConfig, values: dict[str, str], where: str) -> bytes:
     path = directory / chart.values_file
-    if not path.is_file():
+    text = chartpkg.read_text(directory, chart.values_file)
+    if text is None:
         raise ReleaseError(f"{where}: no {chart.values_file} in {chart.path}", "create it, or fix charts[].values_file")
     edits = {key: _render(template, values, f"{where} values.{key}") for key, template in chart.values.items()}
-    text = path.read_bytes().decode("utf-8")
     return yamledit.set_values(text, edits, create=chart.create, filename=str(path)).encode("utf-8")
 
 
@@ -317,7 +318,7 @@ def push_target(ctx: Context, job: ChartJob, target: str, say: Say) -> None:
 
 
 def publish(ctx: Context, *, say: Say, push: bool = True, dry_run: bool = False) -> list[ChartJob]:
-    jobs = prepare(ctx)
+    jobs = prepare(ctx, say)
     for job in jobs:
         say(f"packaged {job.filename} (sha256 {job.sha256[:12]})")
     for job in jobs:
