@@ -180,9 +180,10 @@ def _tag_lines(found: Found) -> list[str]:
 
 def detect(git: Git) -> Found:
     top = git.cwd
-    files = list_files(git)
+    everything = list_files(git)
+    files = [f for f in everything if not _skipped(PurePosixPath(f))]
     remote = parse_remote(git.remote_url())
-    ci_files = find_ci_files(files)
+    ci_files = find_ci_files(everything)
     forge = (remote.forge if remote else None) or (ci_files[0][0] if ci_files else None)
     project = slug(remote.path.rsplit("/", 1)[-1] if remote else top.name) or "app"
     tags = tag_style([t.name for t in git.tags()], files)
@@ -203,11 +204,11 @@ def detect(git: Git) -> Found:
 def list_files(git: Git) -> list[str]:
     """Tracked and untracked-but-not-ignored files, sorted: .gitignore already says what is not the project's."""
     out = git.run("ls-files", "-z", "--cached", "--others", "--exclude-standard")
-    paths = sorted({p for p in out.split("\0") if p})
-    return [p for p in paths if not _skipped(PurePosixPath(p))]
+    return sorted({p for p in out.split("\0") if p})
 
 
 def _skipped(path: PurePosixPath) -> bool:
+    """Hidden folders (.github, .devcontainer) and other people's code hold no image or chart of ours."""
     folders = path.parts[:-1]
     return any(part.startswith(".") or part in SKIPPED_DIRS for part in folders)
 
@@ -570,6 +571,9 @@ def _notes(out: Lines, found: Found) -> None:
     out.add(f"  # url: {url}", "for links; default: CI_PROJECT_URL or the origin remote")
     out.add("  # template: .release/notes.md.j2", "jinja2; default: the bundled template")
     out.add()
+    out.note(0, "After publishing, `release run` makes a GitLab/GitHub release with the notes; this turns it off:")
+    out.note(0, "forge_release: {enabled: false}")
+    out.add()
 
 
 def _forge_refs(forge: Forge) -> str:
@@ -670,18 +674,21 @@ def _chart_values(out: Lines, found: Found, chart: Chart) -> None:
         out.add('    # values: {image.tag: "{version}"}', "values.yaml has no image.repository or image.tag")
         return
     image = image_for_chart(found, chart)
-    lines = []
-    for key in chart.image_keys:
-        template = "{version}" if key == "tag" else f"{{image.{image.name if image else 'NAME'}.{key}}}"
-        lines.append(f"image.{key}: {q(template)}")
-    if image is None:
-        names = ", ".join(i.name for i in found.images) or "none found"
-        out.add("    # values:", f"CHANGE ME: which image does this chart run? ({names})")
-        out.note(6, *lines)
-        return
-    out.add("    values:", "values.yaml path → template")
-    for line in lines:
-        out.add(f"      {line}")
+    # image.tag needs only the version; repository and digest need to know which image the chart runs.
+    live = [k for k in chart.image_keys if k == "tag" or image is not None]
+    pending = [k for k in chart.image_keys if k not in live]
+    name = image.name if image is not None else "NAME"
+    out.add("    values:" if live else "    # values:", "values.yaml path → template")
+    for key in live:
+        out.add(f"      {_value_line(key, name)}")
+    prefix = "      # " if live else "    #   "
+    names = ", ".join(i.name for i in found.images) or "none found here"
+    for i, key in enumerate(pending):
+        out.add(prefix + _value_line(key, name), None if i else f"CHANGE ME: which image does it run? ({names})")
+
+
+def _value_line(key: str, image: str) -> str:
+    return f'image.{key}: "{{version}}"' if key == "tag" else f'image.{key}: "{{image.{image}.{key}}}"'
 
 
 def image_for_chart(found: Found, chart: Chart) -> Image | None:
@@ -708,6 +715,7 @@ def _environments(out: Lines, found: Found) -> None:
         "environments:",
         "  - name: dev",
         f"    repo: {repo}",
+        "    automatic: true       # `release run` promotes here after publishing",
         "    updates:",
         f"      - file: apps/dev/{app}/values.yaml",
         f"        set: {setting}",
