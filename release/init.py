@@ -120,7 +120,7 @@ def main(root: Path, *, force: bool, to_stdout: bool, say: Say, echo: Callable[[
     text = render(found)
     _check(text)
     say(summary(found))
-    for line in _tag_lines(found):
+    for line in _found_lines(found):
         say(line)
     if to_stdout:
         echo(text.rstrip("\n"))
@@ -169,7 +169,7 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def _tag_lines(found: Found) -> list[str]:
+def _found_lines(found: Found) -> list[str]:
     lines = [f"versioning: {found.tags.reason}"]
     lines += [f"test command: {t.run} ({t.reason})" for t in found.tests]
     return lines
@@ -242,7 +242,9 @@ def find_images(files: list[str], project: str) -> tuple[Image, ...]:
             continue
         name = unique(image.name, names)
         names.add(name)
-        images.append(Image(name, image.context, image.dockerfile, image.at_root))
+        # Only one image can have the project's own registry path (a root Dockerfile and Containerfile both).
+        at_root = image.at_root and not any(i.at_root for i in images)
+        images.append(Image(name, image.context, image.dockerfile, at_root))
     return tuple(images)
 
 
@@ -618,7 +620,7 @@ def image_repository(found: Found, image: Image) -> str:
     base = found.registry.base
     if found.registry.made_up:
         return f"{base}/{image.name}"
-    return base if image.at_root and image.dockerfile in ("Dockerfile", "Containerfile") else f"{base}/{image.name}"
+    return base if image.at_root else f"{base}/{image.name}"
 
 
 def _component_line(out: Lines, found: Found, path: str, why: str) -> None:

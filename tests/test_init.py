@@ -483,3 +483,16 @@ def test_outside_a_git_repo_is_a_one_line_error(release, tmp_path: Path):
     folder.mkdir()
     assert_one_line_error(release(folder, "init"), "not a git repository")
     assert not (folder / "release.yaml").exists()
+
+
+def test_works_before_the_first_commit(repo, release):
+    repo.write("Dockerfile", "FROM scratch\n")
+    repo.write("Containerfile", "FROM scratch\n")
+    repo.git("remote", "add", "origin", "https://gitlab.com/team/app.git")
+    init_ok(repo, release)
+    _, config = written(repo)
+    # Two images at the root: only one can take the project's own registry path.
+    assert [(i.name, i.dockerfile, i.repository) for i in config.images] == [
+        ("app", "Containerfile", "registry.gitlab.com/team/app"),
+        ("app-2", "Dockerfile", "registry.gitlab.com/team/app/app-2"),
+    ]
