@@ -209,5 +209,9 @@ def run(ctx: Context) -> str:
         state.tag = single.tag
         state.previous_version = str(single.current.version) if single.current else None
     state.sha = head
-    released = [f"{p.component + ' ' if p.component else ''}{p.next_version}" for p in plans if p.releasable]
+    released = [
+        f"{p.component + ' ' if p.component else ''}{p.next_version}{' (HEAD is tagged ' + str(p.tag) + ')' if p.head_tagged else ''}"
+        for p in plans
+        if p.releasable
+    ]
     return f"next version {', '.join(released)}" if released else "nothing to release"
