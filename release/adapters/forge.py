@@ -38,45 +38,74 @@ class Forge:
     project: str  # GitLab: ID or full path; GitHub: owner/repo
     headers: dict[str, str] = field(default_factory=dict, repr=False)  # the auth header; never printed
     token_name: str = ""  # the variable the token came from, for messages
+    setting: str = "`api:` for this environment"  # where users set `api`, for hints
 
     @property
     def noun(self) -> str:
         return "merge request" if self.kind == "gitlab" else "pull request"
 
     def _base(self) -> str:
-        if self.kind == "gitlab":
-            return f"{self.api.rstrip('/')}/projects/{urllib.parse.quote(self.project, safe='')}/merge_requests"
-        return f"{self.api.rstrip('/')}/repos/{self.project}/pulls"
+        return f"{self.project_api}/merge_requests" if self.kind == "gitlab" else f"{self.project_api}/pulls"
 
-    def _call(self, method: str, url: str, what: str, **kwargs: Any) -> Any:
-        hint = f"check `api:` for this environment ({self.api})"
+    @property
+    def project_api(self) -> str:
+        """The project's REST root: GitLab /projects/:id, GitHub /repos/:owner/:repo."""
+        if self.kind == "gitlab":
+            return f"{self.api.rstrip('/')}/projects/{urllib.parse.quote(self.project, safe='')}"
+        return f"{self.api.rstrip('/')}/repos/{self.project}"
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        *,
+        access: str | None = None,
+        expect: tuple[int, ...] = (),
+        **kwargs: Any,
+    ) -> tuple[int, Any]:
+        """One request: (status, JSON body or None) when it succeeded or answered a status in `expect`.
+
+        Anything else is a one-line ReleaseError naming the token's variable, never its value. `access` is what
+        the token must be allowed to do, for the hint (default: open this forge's merge/pull requests).
+        """
+        hint = f"check {self.setting} ({self.api})"
         with http.session(retries=2, backoff=0.2) as s:
             s.headers.update(self.headers)
             s.headers["Accept"] = "application/vnd.github+json" if self.kind == "github" else "application/json"
             response = http.send(s, method, url, what=f"{self.kind} API at {self.api}", hint=hint, timeout=30, **kwargs)
-        if response.status_code in (401, 403):
+        status = response.status_code
+        if status in expect:
+            return status, _json(response)
+        if status in (401, 403):
             token = self.token_name or "no token"
             raise ReleaseError(
-                f"{self.kind} ({self.api}) rejected the token ({token}) while trying to {what}: "
-                f"HTTP {response.status_code}",
-                f"check that {token} is set, current, and may open {self.noun}s in {self.project}",
+                f"{self.kind} ({self.api}) rejected the token ({token}) while trying to {what}: HTTP {status}",
+                f"check that {token} is set, current, and may {access or f'open {self.noun}s in {self.project}'}",
             )
-        if response.status_code == 404:
+        if status == 404:
             raise ReleaseError(
                 f"{self.kind} ({self.api}) has no project {self.project!r} (HTTP 404 while trying to {what})",
                 "check `project:` (GitLab: ID or group/name; GitHub: owner/repo) and the token's access to it",
             )
         if not response.ok:
-            raise ReleaseError(
-                f"{self.kind} ({self.api}) refused to {what}: HTTP {response.status_code} {_said(response)}".rstrip(),
-                f"check the {self.noun} in {self.project}",
-            )
-        try:
-            return response.json()
-        except ValueError:
-            raise ReleaseError(
-                f"{self.kind} ({self.api}) answered {what} with something that is not JSON", hint
-            ) from None
+            raise self.refused(what, status, _json(response))
+        if status == 204 or not response.content:
+            return status, None
+        data = _json(response, missing=_NOT_JSON)
+        if data is _NOT_JSON:
+            raise ReleaseError(f"{self.kind} ({self.api}) answered {what} with something that is not JSON", hint)
+        return status, data
+
+    def refused(self, what: str, status: int, data: Any, hint: str | None = None) -> ReleaseError:
+        """The error for an answer we cannot use: the status and the forge's own message, shortened."""
+        return ReleaseError(
+            f"{self.kind} ({self.api}) refused to {what}: HTTP {status} {_said(data)}".rstrip(),
+            hint or f"check the {self.noun} in {self.project}",
+        )
+
+    def _call(self, method: str, url: str, what: str, **kwargs: Any) -> Any:
+        return self.send(method, url, what, **kwargs)[1]
 
     def _mr(self, data: Any) -> MergeRequest:
         if not isinstance(data, dict):
@@ -116,12 +145,22 @@ class Forge:
         return self._mr(self._call(method, f"{self._base()}/{number}", what, json={"title": title, key: description}))
 
 
-def _said(response: requests.Response) -> str:
+_NOT_JSON = object()
+
+
+def _json(response: requests.Response, missing: Any = None) -> Any:
     try:
-        data = response.json()
+        return response.json()
     except ValueError:
+        return missing
+
+
+def _said(data: Any) -> str:
+    """The forge's own error message (GitLab `message`/`error`, GitHub `message` and `errors`), shortened."""
+    if not isinstance(data, dict):
         return ""
-    if isinstance(data, dict):
-        message = data.get("message") or data.get("error") or ""
-        return f"({str(message)[:200]})" if message else ""
-    return ""
+    message = data.get("message") or data.get("error") or ""
+    errors = data.get("errors")
+    if isinstance(errors, list) and errors:
+        message = f"{message}: {errors[0].get('message') or errors[0].get('code') or ''}".strip(": ")
+    return f"({str(message)[:200]})" if message else ""

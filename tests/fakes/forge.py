@@ -23,7 +23,21 @@
   PATCH .../pulls/:number (title, body, base, state). Auth: `Authorization: Bearer|token <a github_tokens entry>`;
   401 {"message": "Bad credentials"} otherwise. Repositories: `pulls.repos`.
 
-To add an API (GitLab Releases, GitHub Releases or Pull Requests): write a class like
+- GitLab Releases (doc/api/releases/index.md, releases/links.md): GET /api/v4/projects/:id/releases/:tag_name
+  (404 "404 Not Found" when absent), POST /api/v4/projects/:id/releases (tag_name required; name, description,
+  ref, assets.links[{name, url, link_type}]; 409 "Release already exists"; 422 when the tag does not exist and no
+  ref is given, else the tag is created at ref), PUT .../releases/:tag_name (name, description). Links:
+  GET/POST .../releases/:tag_name/assets/links, PUT/DELETE .../assets/links/:link_id; link_type other|runbook|
+  image|package; names and URLs unique within a release (400 "has already been taken"). A release's JSON has
+  `assets.links` and `_links.self` (its web page). Auth and projects as for merge requests
+  (`gitlab_releases.projects`, default {"42": "team/app"}); `gitlab_releases.releases`: project ID → tag → release.
+- GitHub Releases (REST "releases"): GET /repos/:owner/:repo/releases/tags/:tag (404 when absent),
+  POST /repos/:owner/:repo/releases (tag_name required; target_commitish, name, body, draft, prerelease;
+  422 {"errors": [{"resource": "Release", "code": "already_exists", "field": "tag_name"}]} when the tag has a
+  release), PATCH .../releases/:release_id. Auth as for pulls; `github_releases.repos` (default {"team/app"}),
+  `github_releases.releases`: owner/repo → list. Draft releases are not found by tag, as on GitHub.
+
+To add an API: write a class like
 `GitLabHelm` taking the Forge, give it `routes()` and `reset()`, and list it in `Forge.__init__` before
 `ChartMuseum` (whose context-path routes are the catch-all). `inject()` makes a route fail on purpose.
 
@@ -204,11 +218,15 @@ class Forge:
         self.gitlab_helm = GitLabHelm(self)
         self.merge_requests = GitLabMergeRequests(self)
         self.pulls = GitHubPulls(self)
+        self.gitlab_releases = GitLabReleases(self)
+        self.github_releases = GitHubReleases(self)
         self.chartmuseum = ChartMuseum(self)
         self.apis: list[API] = [
             self.gitlab_helm,
             self.merge_requests,
             self.pulls,
+            self.gitlab_releases,
+            self.github_releases,
             self.chartmuseum,
         ]  # ChartMuseum last: its context path matches wide
         self.reset()
@@ -734,6 +752,317 @@ class GitHubPulls:
         if "base" in data:
             pr["base"] = {"ref": data["base"]}
         return json_response(200, pr)
+
+
+# --- GitLab: releases ------------------------------------------------------------------------------
+
+LINK_TYPES = ("other", "runbook", "image", "package")
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class GitLabReleases:
+    """GitLab's Releases and Release links APIs for a few projects (`projects`: ID → full path)."""
+
+    def __init__(self, forge: Forge) -> None:
+        self.forge = forge
+        self.projects: dict[str, str] = {}
+        self.releases: dict[str, dict[str, dict[str, Any]]] = {}  # project ID → tag → release
+        self.tags: dict[str, dict[str, str]] = {}  # project ID → tag → ref it was created at
+        self.next_link_id = 1
+
+    def reset(self) -> None:
+        self.projects = {"42": "team/app"}
+        self.releases = {}
+        self.tags = {}
+        self.next_link_id = 1
+
+    def routes(self) -> list[Route]:
+        one = rf"{PROJECT}/releases/(?P<tag>[^/]+)"
+        links = rf"{one}/assets/links"
+        return [
+            ("GET", re.compile(rf"{PROJECT}/releases"), self.list),
+            ("POST", re.compile(rf"{PROJECT}/releases"), self.create),
+            ("GET", re.compile(one), self.get),
+            ("PUT", re.compile(one), self.update),
+            ("GET", re.compile(links), self.list_links),
+            ("POST", re.compile(links), self.create_link),
+            ("PUT", re.compile(rf"{links}/(?P<link>\d+)"), self.update_link),
+            ("DELETE", re.compile(rf"{links}/(?P<link>\d+)"), self.delete_link),
+        ]
+
+    def put(self, project: str, tag: str, **fields: Any) -> dict[str, Any]:
+        """Store a release directly, as if someone had made it in the web UI."""
+        release = self._new(project, {"tag_name": tag, **fields})
+        self.releases.setdefault(project, {})[tag] = release
+        return release
+
+    def _new(self, project: str, data: dict[str, Any]) -> dict[str, Any]:
+        tag = str(data["tag_name"])
+        release = {
+            "tag_name": tag,
+            "name": data.get("name") or tag,  # GitLab names a release after its tag by default
+            "description": data.get("description") or "",
+            "created_at": _now(),
+            "released_at": _now(),
+            "commit": {"id": self.tags.get(project, {}).get(tag) or data.get("ref") or ""},
+            "upcoming_release": False,
+            "assets": {"count": 0, "sources": [], "links": []},
+            "_links": {"self": f"{self.forge.url}/{self.projects[project]}/-/releases/{tag}"},
+        }
+        for link in (data.get("assets") or {}).get("links") or []:
+            self._add_link(release, link)
+        return release
+
+    def _project(self, request: Request, match: re.Match[str]) -> tuple[str | None, Response | None]:
+        private, job = request.header("PRIVATE-TOKEN"), request.header("JOB-TOKEN")
+        if not ((private and private in self.forge.gitlab_tokens) or (job and job == self.forge.job_token)):
+            return None, json_response(401, {"message": "401 Unauthorized"})
+        raw = unquote(match["id"])
+        project = raw if raw in self.projects else next((k for k, v in self.projects.items() if v == raw), None)
+        if project is None:
+            return None, json_response(404, {"message": "404 Project Not Found"})
+        return project, None
+
+    def _release(self, request: Request, match: re.Match[str]) -> tuple[dict[str, Any] | None, Response | None]:
+        project, error = self._project(request, match)
+        if project is None:
+            return None, error
+        release = self.releases.get(project, {}).get(unquote(match["tag"]))
+        if release is None:
+            return None, json_response(404, {"message": "404 Not Found"})
+        return release, None
+
+    def _link_problem(self, release: dict[str, Any], link: dict[str, Any], skip: int | None = None) -> str | None:
+        if not link.get("name") or not link.get("url"):
+            return "name is missing" if not link.get("name") else "url is missing"
+        if not re.match(r"^(https?|ftp)://", str(link["url"])):
+            return "url is blocked: Only allowed schemes are http, https, ftp"
+        if link.get("link_type", "other") not in LINK_TYPES:
+            return "link_type does not have a valid value"
+        for other in release["assets"]["links"]:
+            if other["id"] == skip:
+                continue
+            if other["name"] == link["name"]:
+                return "name has already been taken"
+            if other["url"] == link["url"]:
+                return "url has already been taken"
+        return None
+
+    def _add_link(self, release: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        link = {
+            "id": self.next_link_id,
+            "name": data["name"],
+            "url": data["url"],
+            "direct_asset_url": data["url"],
+            "link_type": data.get("link_type") or "other",
+        }
+        self.next_link_id += 1
+        release["assets"]["links"].append(link)
+        release["assets"]["count"] = len(release["assets"]["links"])
+        return link
+
+    def list(self, request: Request, match: re.Match[str]) -> Response:
+        project, error = self._project(request, match)
+        if project is None:
+            return error or json_response(500, {})
+        return json_response(200, list(reversed(self.releases.get(project, {}).values())))
+
+    def get(self, request: Request, match: re.Match[str]) -> Response:
+        release, error = self._release(request, match)
+        return json_response(200, release) if release is not None else error or json_response(500, {})
+
+    def create(self, request: Request, match: re.Match[str]) -> Response:
+        project, error = self._project(request, match)
+        if project is None:
+            return error or json_response(500, {})
+        data = GitLabMergeRequests._params(request)
+        tag = data.get("tag_name")
+        if not tag:
+            return json_response(400, {"error": "tag_name is missing"})
+        if tag in self.releases.get(project, {}):
+            return json_response(409, {"message": "Release already exists"})
+        tags = self.tags.setdefault(project, {})
+        if tag not in tags:
+            if not data.get("ref"):
+                return json_response(422, {"message": "Ref is not specified"})
+            tags[tag] = str(data["ref"])
+        release = self._new(project, {**data, "assets": {}})
+        for link in (data.get("assets") or {}).get("links") or []:
+            problem = self._link_problem(release, link)
+            if problem:
+                return json_response(400, {"message": {"links": [problem]}})
+            self._add_link(release, link)
+        self.releases.setdefault(project, {})[tag] = release
+        return json_response(201, release)
+
+    def update(self, request: Request, match: re.Match[str]) -> Response:
+        release, error = self._release(request, match)
+        if release is None:
+            return error or json_response(500, {})
+        data = GitLabMergeRequests._params(request)
+        for key in ("name", "description", "released_at"):
+            if key in data:
+                release[key] = data[key]
+        return json_response(200, release)
+
+    def list_links(self, request: Request, match: re.Match[str]) -> Response:
+        release, error = self._release(request, match)
+        if release is None:
+            return error or json_response(500, {})
+        return json_response(200, list(reversed(release["assets"]["links"])))
+
+    def create_link(self, request: Request, match: re.Match[str]) -> Response:
+        release, error = self._release(request, match)
+        if release is None:
+            return error or json_response(500, {})
+        data = GitLabMergeRequests._params(request)
+        problem = self._link_problem(release, data)
+        if problem:
+            return json_response(400, {"message": {problem.split()[0]: [problem.split(" ", 1)[1]]}})
+        return json_response(201, self._add_link(release, data))
+
+    def _link(self, request: Request, match: re.Match[str]) -> tuple[Any, Any, Response | None]:
+        release, error = self._release(request, match)
+        if release is None:
+            return None, None, error
+        link = next((ln for ln in release["assets"]["links"] if ln["id"] == int(match["link"])), None)
+        if link is None:
+            return None, None, json_response(404, {"message": "404 Not found"})
+        return release, link, None
+
+    def update_link(self, request: Request, match: re.Match[str]) -> Response:
+        release, link, error = self._link(request, match)
+        if link is None:
+            return error or json_response(500, {})
+        data = {**link, **GitLabMergeRequests._params(request)}
+        problem = self._link_problem(release, data, skip=link["id"])
+        if problem:
+            return json_response(400, {"message": {problem.split()[0]: [problem.split(" ", 1)[1]]}})
+        for key in ("name", "url", "link_type"):
+            link[key] = data[key]
+        link["direct_asset_url"] = link["url"]
+        return json_response(200, link)
+
+    def delete_link(self, request: Request, match: re.Match[str]) -> Response:
+        release, link, error = self._link(request, match)
+        if link is None:
+            return error or json_response(500, {})
+        release["assets"]["links"].remove(link)
+        release["assets"]["count"] = len(release["assets"]["links"])
+        return json_response(200, link)
+
+
+# --- GitHub: releases ------------------------------------------------------------------------------
+
+
+class GitHubReleases:
+    """GitHub's releases endpoints for a few repositories (`repos`: owner/repo); `releases`: owner/repo → list."""
+
+    def __init__(self, forge: Forge) -> None:
+        self.forge = forge
+        self.repos: set[str] = set()
+        self.releases: dict[str, list[dict[str, Any]]] = {}
+
+    def reset(self) -> None:
+        self.repos = {"team/app"}
+        self.releases = {}
+
+    def routes(self) -> list[Route]:
+        base = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/releases"
+        return [
+            ("GET", re.compile(base), self.list),
+            ("POST", re.compile(base), self.create),
+            ("GET", re.compile(rf"{base}/tags/(?P<tag>[^/]+)"), self.by_tag),
+            ("GET", re.compile(rf"{base}/(?P<id>\d+)"), self.get),
+            ("PATCH", re.compile(rf"{base}/(?P<id>\d+)"), self.update),
+        ]
+
+    def _repo(self, request: Request, match: re.Match[str]) -> tuple[str | None, Response | None]:
+        scheme, _, token = (request.header("Authorization") or "").partition(" ")
+        if scheme.lower() not in ("bearer", "token") or token not in self.forge.github_tokens:
+            return None, json_response(401, {"message": "Bad credentials", "status": "401"})
+        name = f"{match['owner']}/{match['repo']}"
+        if name not in self.repos:
+            return None, json_response(404, {"message": "Not Found", "status": "404"})
+        return name, None
+
+    def _one(self, repo: str, release_id: int) -> dict[str, Any] | None:
+        return next((r for r in self.releases.get(repo, []) if r["id"] == release_id), None)
+
+    def list(self, request: Request, match: re.Match[str]) -> Response:
+        repo, error = self._repo(request, match)
+        if repo is None:
+            return error or json_response(500, {})
+        return json_response(200, list(reversed(self.releases.get(repo, []))))
+
+    def by_tag(self, request: Request, match: re.Match[str]) -> Response:
+        repo, error = self._repo(request, match)
+        if repo is None:
+            return error or json_response(500, {})
+        tag = unquote(match["tag"])
+        found = next((r for r in self.releases.get(repo, []) if r["tag_name"] == tag and not r["draft"]), None)
+        if found is None:
+            return json_response(404, {"message": "Not Found", "status": "404"})
+        return json_response(200, found)
+
+    def get(self, request: Request, match: re.Match[str]) -> Response:
+        repo, error = self._repo(request, match)
+        if repo is None:
+            return error or json_response(500, {})
+        found = self._one(repo, int(match["id"]))
+        return json_response(200, found) if found else json_response(404, {"message": "Not Found", "status": "404"})
+
+    def create(self, request: Request, match: re.Match[str]) -> Response:
+        repo, error = self._repo(request, match)
+        if repo is None:
+            return error or json_response(500, {})
+        data = request.json()
+        if not data.get("tag_name"):
+            return json_response(422, {"message": "Validation Failed", "errors": [{"field": "tag_name"}]})
+        releases = self.releases.setdefault(repo, [])
+        if any(r["tag_name"] == data["tag_name"] and not r["draft"] for r in releases):
+            return json_response(
+                422,
+                {
+                    "message": "Validation Failed",
+                    "errors": [{"resource": "Release", "code": "already_exists", "field": "tag_name"}],
+                    "status": "422",
+                },
+            )
+        release_id = 5000 + sum(len(v) for v in self.releases.values()) + 1
+        release = {
+            "id": release_id,
+            "tag_name": data["tag_name"],
+            "target_commitish": data.get("target_commitish") or "main",
+            "name": data.get("name"),
+            "body": data.get("body"),
+            "draft": bool(data.get("draft")),
+            "prerelease": bool(data.get("prerelease")),
+            "created_at": _now(),
+            "html_url": f"https://github.example/{repo}/releases/tag/{data['tag_name']}",
+            "url": f"{self.forge.url}/repos/{repo}/releases/{release_id}",
+            "assets": [],
+        }
+        releases.append(release)
+        return json_response(201, release)
+
+    def update(self, request: Request, match: re.Match[str]) -> Response:
+        repo, error = self._repo(request, match)
+        if repo is None:
+            return error or json_response(500, {})
+        release = self._one(repo, int(match["id"]))
+        if release is None:
+            return json_response(404, {"message": "Not Found", "status": "404"})
+        data = request.json()
+        for key in ("tag_name", "target_commitish", "name", "body", "draft", "prerelease"):
+            if key in data:
+                release[key] = data[key]
+        if "tag_name" in data:
+            release["html_url"] = f"https://github.example/{repo}/releases/tag/{data['tag_name']}"
+        return json_response(200, release)
 
 
 def recompress(archive: bytes, level: int = 1) -> bytes:
