@@ -210,7 +210,8 @@ def run(ctx: Context) -> str:
         state.previous_version = str(single.current.version) if single.current else None
     state.sha = head
     released = [
-        f"{p.component + ' ' if p.component else ''}{p.next_version}{' (HEAD is tagged ' + str(p.tag) + ')' if p.head_tagged else ''}"
+        f"{p.component + ' ' if p.component else ''}{p.next_version}"
+        + (f" (HEAD is tagged {p.tag})" if p.head_tagged else "")
         for p in plans
         if p.releasable
     ]
