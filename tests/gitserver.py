@@ -2,7 +2,8 @@
 
 Python's `http.server --cgi` is not enough (as root it drops to nobody and ignores the CGI Status header), so
 this handler runs `git http-backend` itself and passes the Git-Protocol header through (protocol v2, which
-partial clones need along with `uploadpack.allowFilter` on the served repository).
+partial clones need along with `uploadpack.allowFilter` on the served repository). Plain HTTP unless given an
+`ssl.SSLContext` (server side, with its certificate loaded): then HTTPS, each handshake in the request's thread.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import base64
 import http.server
 import os
+import ssl
 import subprocess
 import threading
 from pathlib import Path
@@ -19,8 +21,8 @@ from typing import Any
 class GitHTTP:
     """`git http-backend` behind Basic auth on loopback, serving the bare repositories under `root`."""
 
-    def __init__(self, root: Path, user: str, password: str) -> None:
-        self.root, self.user, self.password = root, user, password
+    def __init__(self, root: Path, user: str, password: str, tls: ssl.SSLContext | None = None) -> None:
+        self.root, self.user, self.password, self.tls = root, user, password, tls
         self.authorizations: list[str] = []
         expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
         outer = self
@@ -72,12 +74,24 @@ class GitHTTP:
                 self.end_headers()
                 self.wfile.write(content)
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(http.server.ThreadingHTTPServer):
+            def finish_request(self, request: Any, client_address: Any) -> None:
+                if tls is None:
+                    super().finish_request(request, client_address)
+                    return
+                try:
+                    wrapped = tls.wrap_socket(request, server_side=True)  # detaches `request`
+                except (ssl.SSLError, OSError):
+                    return  # a client that does not trust us (or does not speak TLS) hangs up: not our error
+                with wrapped:
+                    super().finish_request(wrapped, client_address)
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.server.server_address[1]}"
 
     def __enter__(self) -> GitHTTP:
         self.thread.start()

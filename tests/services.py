@@ -1,7 +1,8 @@
 """Real services for tests, started by the tests themselves on loopback: no mocks where the real thing runs here.
 
 - `Registry`: CNCF Distribution (Debian `docker-registry`) on 127.0.0.1:<random port>, htpasswd (bcrypt) auth,
-  filesystem storage in a temp dir. The binary runs directly with a generated config.yml.
+  filesystem storage in a temp dir. The binary runs directly with a generated config.yml. Plain HTTP unless
+  started with `tls=(cert_pem, key_pem)` (its `http.tls` settings), then HTTPS.
 - `Podman`: `podman system service` exposing the Docker-compatible API on a unix socket in a temp dir. Its state
   lives in that dir (project-local containers.conf / storage.conf / registries.conf passed through
   CONTAINERS_CONF, CONTAINERS_STORAGE_CONF, CONTAINERS_REGISTRIES_CONF); /etc is never edited. runc, not crun
@@ -136,10 +137,14 @@ def _wait_until(ready: Any, what: str, process: _Process, timeout: float) -> Non
 class Registry:
     """CNCF Distribution on 127.0.0.1 with htpasswd auth. `Registry.start(tmpdir)`; `stop()` (or `with`)."""
 
-    def __init__(self, root: Path, user: str, password: str) -> None:
+    def __init__(
+        self, root: Path, user: str, password: str, tls: tuple[Path, Path] | None = None, ca: Path | None = None
+    ) -> None:
         self.root = root
         self.user = user
         self.password = password
+        self.tls = tls  # (certificate chain PEM, private key PEM): serve HTTPS instead of plain HTTP
+        self.ca = ca  # the CA that issued it, for our own requests to the registry
         self.port = 0
         self._process: _Process | None = None
 
@@ -150,7 +155,12 @@ class Registry:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}"
+        return f"{'https' if self.tls else 'http'}://{self.host}"
+
+    @property
+    def verify(self) -> str | bool:
+        """requests' `verify` for talking to this registry."""
+        return str(self.ca) if self.ca else True
 
     @property
     def auth(self) -> tuple[str, str]:
@@ -168,13 +178,19 @@ class Registry:
     @classmethod
     def start(
         cls, tmpdir: str | os.PathLike[str], user: str = "release-test", password: str | None = None,
-        timeout: float = 20.0,
+        timeout: float = 20.0, tls: tuple[str | os.PathLike[str], str | os.PathLike[str]] | None = None,
+        ca: str | os.PathLike[str] | None = None,
     ) -> Registry:
+        """Plain HTTP by default; `tls=(cert_pem, key_pem)` serves HTTPS with that certificate (issued for
+        127.0.0.1), and `ca` is the CA file our own helper requests verify it against."""
         binary = require_binary("docker-registry", "docker-registry", ["/usr/bin/docker-registry"])
         htpasswd = require_binary("htpasswd", "apache2-utils", ["/usr/bin/htpasswd"])
         root = Path(tmpdir)
         root.mkdir(parents=True, exist_ok=True)
-        registry = cls(root, user, password or secrets.token_urlsafe(18))
+        registry = cls(
+            root, user, password or secrets.token_urlsafe(18),
+            tls=(Path(tls[0]), Path(tls[1])) if tls else None, ca=Path(ca) if ca else None,
+        )
         # bcrypt is the only hash Distribution accepts; the password goes through stdin, not argv.
         entry = subprocess.run(
             [htpasswd, "-B", "-i", "-n", user], input=registry.password, capture_output=True, text=True, check=False
@@ -209,6 +225,7 @@ class Registry:
                 "addr": self.host,
                 "secret": secrets.token_hex(16),
                 "headers": {"X-Content-Type-Options": ["nosniff"]},
+                **({"tls": {"certificate": str(self.tls[0]), "key": str(self.tls[1])}} if self.tls else {}),
             },
             "auth": {"htpasswd": {"realm": "release-test", "path": str(self.root / "htpasswd")}},
         }
@@ -220,7 +237,7 @@ class Registry:
             [binary, "serve", str(self.root / "config.yml")], self.root / "registry.log", _clean_env(home), self.root
         )
         _wait_until(
-            lambda: requests.get(f"{self.url}/v2/", timeout=2).status_code == 401,
+            lambda: requests.get(f"{self.url}/v2/", timeout=2, verify=self.verify).status_code == 401,
             f"docker-registry on {self.host}", self._process, timeout,
         )
 
@@ -247,6 +264,7 @@ class Registry:
         headers = dict(kwargs.pop("headers", {}))
         if accept:
             headers["Accept"] = ", ".join(accept)
+        kwargs.setdefault("verify", self.verify)
         with self.session() as session:
             return session.request(method, f"{self.url}{path}", headers=headers, timeout=30, **kwargs)
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from release import helmindex, secrets
+from release import helmindex, secrets, tls
 from release.adapters.git import Git, GitError
 from release.errors import ReleaseError
 from release.retry import backoff
@@ -118,7 +118,7 @@ class _Git(Git):
         self, *args: str, input: str | None = None, env: Mapping[str, str] | None = None
     ) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(
-            ["git", "-c", "core.quotepath=off", "-c", "color.ui=false", *args],
+            ["git", "-c", "core.quotepath=off", "-c", "color.ui=false", "-c", "http.sslVerify=true", *args],
             cwd=self.cwd,
             input=input.encode() if input is not None else None,
             capture_output=True,
@@ -168,8 +168,11 @@ def _git_env(env: Mapping[str, str], url: str) -> dict[str, str]:
         # The project's own git plumbing must not leak into the temporary repository, nor the token into git.
         if key not in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR")
         and key not in ("RELEASE_GIT_USER", "RELEASE_GIT_TOKEN")
+        and key != "GIT_SSL_NO_VERIFY"  # certificates are always verified (release/tls.py)
     }
     out.update(GIT_TERMINAL_PROMPT="0", LC_ALL="C")
+    tls.require_secure(url, "git repository " + re.sub(r"//[^/@]*@", "//", url), env)
+    out.update(tls.git_env(env))  # RELEASE_CA_BUNDLE → GIT_SSL_CAINFO
     token = env.get("RELEASE_GIT_TOKEN")
     parsed = urllib.parse.urlsplit(url)
     key = env.get("RELEASE_GIT_SSH_KEY")
@@ -234,6 +237,9 @@ def _sync(git: _Git, where: BranchTarget) -> None:
 def fetch_error(git: _Git, where: BranchTarget, proc: subprocess.CompletedProcess[bytes]) -> GitError:
     """Why a fetch (or ls-remote) from `where` failed, in one line: credentials, or the repository itself."""
     err = proc.stderr.decode("utf-8", errors="replace")
+    untrusted = tls.git_certificate_error(err, where.url, git.env)
+    if untrusted is not None:
+        return GitError(untrusted.message, untrusted.hint)
     first = next((line for line in err.splitlines() if line.startswith(("fatal:", "error:"))), err.strip())
     if re.search(r"could not read Username|Authentication failed|returned error: 40[13]", err):
         given = git.authenticated

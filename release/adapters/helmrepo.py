@@ -5,7 +5,9 @@ Targets (charts[].publish in release.yaml):
     chartmuseum+https://HOST[/PREFIX]        ChartMuseum; PREFIX is its --context-path, the API is {base}/api/charts
     gitlab+https://HOST/PROJECT_ID/CHANNEL   GitLab; PROJECT_ID numeric (42) or the URL-encoded path (group%2Fproject)
 
-Plain `http://` only for loopback hosts. Each publish returns (ref, digest): the ref is the target followed by
+Plain `http://` only for loopback hosts and those named in RELEASE_INSECURE_REGISTRIES.
+
+Each publish returns (ref, digest): the ref is the target followed by
 `/<name>:<version>` (chartmuseum+https://charts.example.com/demo:1.0.1, gitlab+https://gitlab.example.com/42/stable/
 demo:1.0.1) and the digest is `sha256:<hex>` of the .tgz, which is what both servers report as a chart's digest.
 
@@ -34,9 +36,9 @@ from urllib.parse import quote, urljoin, urlsplit
 import requests
 import yaml
 
+from release import tls
 from release.adapters import http
 from release.adapters.credentials import Credentials
-from release.adapters.registry import is_loopback
 from release.errors import ReleaseError
 
 Say = Callable[[str], None]
@@ -82,8 +84,9 @@ class GitLabTarget:
         return f"gitlab+{self.scheme}://{self.host}/{self.project}/{self.channel}/{name}:{version}"
 
 
-def _split(target: str, kind: str) -> tuple[str, str, str]:
-    """kind+scheme://host/path → (scheme, host, path), refusing userinfo, queries and plain HTTP off loopback."""
+def _split(target: str, kind: str, env: Mapping[str, str] | None = None) -> tuple[str, str, str]:
+    """kind+scheme://host/path → (scheme, host, path), refusing userinfo, queries, and plain HTTP to a host that is
+    neither loopback nor named in RELEASE_INSECURE_REGISTRIES."""
     url = urlsplit(target.removeprefix(f"{kind}+"))
     if url.scheme not in ("http", "https") or not url.netloc or not target.startswith(f"{kind}+"):
         raise ReleaseError(f"publish target {target!r} is not {kind}+https://HOST/...", "check charts[].publish")
@@ -94,22 +97,22 @@ def _split(target: str, kind: str) -> tuple[str, str, str]:
         )
     if url.query or url.fragment:
         raise ReleaseError(f"publish target {target!r} has a query or fragment", "remove it")
-    if url.scheme == "http" and not is_loopback(url.netloc):
+    if url.scheme == "http" and not tls.plain_http_allowed(url.netloc, env):
         raise ReleaseError(
             f"publish target {target!r} uses plain HTTP to a host that is not loopback",
-            f"use {kind}+https://; plain HTTP is only allowed for 127.0.0.1, ::1 and localhost",
+            f"use {kind}+https://, or allow plain HTTP to it with {tls.INSECURE}={url.netloc}",
         )
     return url.scheme, url.netloc, url.path
 
 
-def parse_chartmuseum(target: str) -> ChartMuseumTarget:
-    scheme, host, path = _split(target, "chartmuseum")
+def parse_chartmuseum(target: str, env: Mapping[str, str] | None = None) -> ChartMuseumTarget:
+    scheme, host, path = _split(target, "chartmuseum", env)
     prefix = "/" + path.strip("/") if path.strip("/") else ""
     return ChartMuseumTarget(scheme, host, prefix)
 
 
-def parse_gitlab(target: str) -> GitLabTarget:
-    scheme, host, path = _split(target, "gitlab")
+def parse_gitlab(target: str, env: Mapping[str, str] | None = None) -> GitLabTarget:
+    scheme, host, path = _split(target, "gitlab", env)
     parts = [p for p in path.split("/") if p]
     if len(parts) != 2:
         raise ReleaseError(
@@ -271,7 +274,7 @@ def publish_chartmuseum(
     target: str, job_name: str, version: str, archive: bytes, env: Mapping[str, str], say: Say
 ) -> tuple[str, str]:
     """Upload a chart archive to ChartMuseum unless that version is there already; returns (ref, digest)."""
-    where = parse_chartmuseum(target)
+    where = parse_chartmuseum(target, env)
     client = _Client(
         f"ChartMuseum {where.host}",
         _origin(where.base),
@@ -337,7 +340,7 @@ def publish_gitlab(
     GitLab accepts duplicate versions, so the check is ours. It indexes an upload asynchronously: a rerun within
     seconds of an upload may upload the same bytes again, which is harmless.
     """
-    where = parse_gitlab(target)
+    where = parse_gitlab(target, env)
     client = _Client(
         f"GitLab {where.host} (project {where.project})",
         _origin(where.api),

@@ -3,19 +3,33 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Self
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from release import tls
 from release.errors import ReleaseError
 
 RETRY_STATUS = (429, 500, 502, 503, 504)
 
 
+class _Retry(Retry):
+    """urllib3's Retry, except that a certificate failing verification is final: retrying cannot fix it."""
+
+    def increment(self, *args: Any, **kwargs: Any) -> Self:
+        error = kwargs.get("error", args[3] if len(args) > 3 else None)
+        if isinstance(error, Exception) and tls.is_certificate_error(error):
+            raise error
+        return super().increment(*args, **kwargs)
+
+
 def session(retries: int = 5, backoff: float = 0.5) -> requests.Session:
-    retry = Retry(
+    """A session with retries, verifying certificates against tls.verify() (RELEASE_CA_BUNDLE and the standard
+    variables); a bundle variable naming a missing file is a ReleaseError here, before any request."""
+    retry = _Retry(
         total=retries,
         connect=retries,
         read=retries,
@@ -29,6 +43,7 @@ def session(retries: int = 5, backoff: float = 0.5) -> requests.Session:
         raise_on_status=False,
     )
     s = requests.Session()
+    s.verify = tls.verify()
     adapter = HTTPAdapter(max_retries=retry)
     s.mount("http://", adapter)
     s.mount("https://", adapter)
@@ -39,7 +54,11 @@ def session(retries: int = 5, backoff: float = 0.5) -> requests.Session:
 def reason(exc: Exception) -> str:
     """The cause under requests' wrapping: "Connection refused", not "Max retries exceeded with url ..."."""
     text = str(exc)
-    for pattern in (r"\[Errno -?\d+\] ([^'\")]+)", r"(certificate verify failed[^'\")]*|timed out|Connection refused)"):
+    for pattern in (
+        r"\[Errno -?\d+\] ([^'\")]+)",
+        r"(certificate verify failed[^'\")]*|timed out|Connection refused)",
+        r"\[SSL: \w+\] ([^'\"(]+)",  # wrong version number, tlsv1 alert ...
+    ):
         match = re.search(pattern, text)
         if match:
             return match[1].strip()
@@ -47,13 +66,21 @@ def reason(exc: Exception) -> str:
 
 
 def send(session: requests.Session, method: str, url: str, *, what: str, hint: str, **kwargs: Any) -> requests.Response:
-    """One request; a transport failure becomes one line naming `what` (never the URL's query or credentials)."""
+    """One request; a transport failure becomes one line naming `what` (never the URL's query or credentials).
+
+    Plain HTTP only where tls.require_secure allows it. `verify` is passed explicitly: requests would otherwise let
+    REQUESTS_CA_BUNDLE override the session's (RELEASE_CA_BUNDLE) bundle."""
+    tls.require_secure(url, what)
+    kwargs.setdefault("verify", session.verify)
     try:
         return session.request(method, url, **kwargs)
     except requests.exceptions.SSLError as exc:
+        host = urlsplit(url).netloc.rsplit("@", 1)[-1]
+        if tls.is_certificate_error(exc):
+            raise tls.certificate_error(host, tls.certificate_reason(str(exc))) from None
         raise ReleaseError(
-            f"TLS error talking to {what}: {reason(exc)}",
-            "check its certificate (REQUESTS_CA_BUNDLE names a CA bundle)",
+            f"TLS handshake with {what} failed: {reason(exc)}",
+            f"check that {host} speaks HTTPS on that port",
         ) from None
     except requests.exceptions.RequestException as exc:
         raise ReleaseError(f"cannot reach {what}: {reason(exc)}", hint) from None

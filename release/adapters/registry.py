@@ -1,14 +1,15 @@
 """The OCI distribution API, read side: does a tag exist, what is its digest, which labels does it carry.
 
 Auth follows the registry's challenge: Basic (Distribution with htpasswd) or a Bearer token from the
-realm it names (Harbor, GitLab, Docker Hub). Plain HTTP only for loopback registries or when asked.
+realm it names (Harbor, GitLab, Docker Hub). HTTPS, verified; a loopback registry or one named in
+RELEASE_INSECURE_REGISTRIES is tried over HTTPS first and spoken to in plain HTTP when it does not speak TLS
+(release/tls.py decides).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import ipaddress
 import json
 import re
 from dataclasses import dataclass, field
@@ -17,10 +18,12 @@ from urllib.parse import urlencode, urljoin
 
 import requests
 
+from release import tls
 from release.adapters import http
 from release.adapters.credentials import Credentials
 from release.errors import ReleaseError
 from release.imageref import Repository
+from release.tls import is_loopback as is_loopback  # re-exported: callers import it from here
 
 MANIFEST_TYPES = (
     "application/vnd.oci.image.manifest.v1+json",
@@ -29,16 +32,6 @@ MANIFEST_TYPES = (
     "application/vnd.docker.distribution.manifest.list.v2+json",
 )
 INDEX_TYPES = MANIFEST_TYPES[2:]
-
-
-def is_loopback(host: str) -> bool:
-    name = host.rsplit(":", 1)[0].strip("[]") if host.count(":") <= 1 or host.startswith("[") else host
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True)
@@ -57,11 +50,13 @@ class Registry:
     session: requests.Session = field(default_factory=http.session)
     _auth: str | None = None
     _scope: str = "pull"
+    _scheme: str | None = None  # decided on first use (one probe for a host that may use plain HTTP)
 
     @property
     def base(self) -> str:
-        scheme = "http" if self.insecure or is_loopback(self.repo.host) else "https"
-        return f"{scheme}://{self.repo.api_host}/v2/{self.repo.path}"
+        if self._scheme is None:
+            self._scheme = tls.registry_scheme(self.repo.api_host, opted_in=self.insecure)
+        return f"{self._scheme}://{self.repo.api_host}/v2/{self.repo.path}"
 
     # --- reads -----------------------------------------------------------------------------------
 
