@@ -27,7 +27,7 @@ from typing import Any
 
 import semver
 
-from release import secrets, templates, yamledit
+from release import forgerelease, templates, yamledit
 from release.adapters import chartbranch
 from release.adapters import forge as forge_api
 from release.adapters.chartbranch import BranchTarget
@@ -733,16 +733,7 @@ def resolve_forge(ctx: Context, env: EnvironmentConfig, url: str) -> forge_api.F
             f"environment {env.name}: cannot tell which forge hosts {url} for merge-request mode",
             "set `forge: gitlab` or `forge: github` (and `api:`, `project:`) for this environment",
         )
-    if kind == "gitlab":
-        api = env.api or (
-            f"{e['CI_SERVER_URL'].rstrip('/')}/api/v4" if e.get("CI_SERVER_URL") else host and f"https://{host}/api/v4"
-        )
-    else:
-        api = (
-            env.api
-            or e.get("GITHUB_API_URL")
-            or ("https://api.github.com" if host == "github.com" else host and f"https://{host}/api/v3")
-        )
+    api = env.api or forgerelease.default_api(kind, e, host)
     if not api:
         raise ReleaseError(f"environment {env.name}: no {kind} API URL for {url}", "set `api:` for this environment")
     project = env.project or (where[1] if where else None)
@@ -753,26 +744,18 @@ def resolve_forge(ctx: Context, env: EnvironmentConfig, url: str) -> forge_api.F
         )
     if kind == "github" and project.count("/") != 1:
         raise ReleaseError(f"environment {env.name}: GitHub project {project!r} is not owner/repo", "fix `project:`")
-    if kind == "gitlab":
-        if e.get("GITLAB_TOKEN"):
-            name, headers = "GITLAB_TOKEN", {"PRIVATE-TOKEN": e["GITLAB_TOKEN"]}
-        elif e.get("CI_JOB_TOKEN"):
-            name, headers = "CI_JOB_TOKEN", {"JOB-TOKEN": e["CI_JOB_TOKEN"]}
-        else:
-            raise ReleaseError(
-                f"environment {env.name}: merge-request mode needs a GitLab token",
-                "set GITLAB_TOKEN (a project or personal access token with the api scope)",
-            )
-    else:
-        if not e.get("GITHUB_TOKEN"):
-            raise ReleaseError(
-                f"environment {env.name}: merge-request mode needs a GitHub token",
-                "set GITHUB_TOKEN (with pull-requests: write and contents: write)",
-            )
-        name, headers = "GITHUB_TOKEN", {"Authorization": f"Bearer {e['GITHUB_TOKEN']}"}
-    for value in headers.values():
-        secrets.register(value)
-        secrets.register(value.removeprefix("Bearer "))
+    token = forgerelease.token_headers(kind, e)  # registered for masking
+    if token is None and kind == "gitlab":
+        raise ReleaseError(
+            f"environment {env.name}: merge-request mode needs a GitLab token",
+            "set GITLAB_TOKEN (a project or personal access token with the api scope)",
+        )
+    if token is None:
+        raise ReleaseError(
+            f"environment {env.name}: merge-request mode needs a GitHub token",
+            "set GITHUB_TOKEN (with pull-requests: write and contents: write)",
+        )
+    name, headers = token
     return forge_api.Forge(kind, api, project, headers, name)
 
 
