@@ -339,3 +339,51 @@ environments:
     named = release(repo, "run", "--only", "promote", "--environment", "prod")
     assert named.code == 0, named.err
     assert 'tag: "0.1.0"' in show(infra, "apps/prod/app/values.yaml")
+
+
+def test_the_release_object_is_made_after_the_tag_and_updated_on_rerun(app, release, forge):
+    from tests.fakes.forge import DEFAULT_GITLAB_TOKEN
+
+    repo, origin = app
+    env = {
+        "GITLAB_CI": "true",
+        "CI_COMMIT_REF_NAME": "main",
+        "CI_SERVER_URL": forge.url,
+        "CI_API_V4_URL": f"{forge.url}/api/v4",
+        "CI_PROJECT_ID": "42",
+        "CI_PROJECT_URL": f"{forge.url}/team/app",
+        "GITLAB_TOKEN": DEFAULT_GITLAB_TOKEN,
+    }
+    result = release(repo, "run", env=env)
+    assert result.code == 0, result.err
+    assert f"release object: created {forge.url}/team/app/-/releases/v1.1.0" in stage_lines(result.err)["notes"]
+    (post,) = forge.calls("POST", r"/api/v4/projects/42/releases$")
+    body = post.json()
+    assert (body["tag_name"], body["ref"]) == ("v1.1.0", repo.head())
+    assert "add the search endpoint" in body["description"]
+    assert remote_tags(origin)["v1.1.0"] == repo.head()
+    again = release(repo, "run", env=env)
+    assert again.code == 0, again.err
+    assert "release object: already up to date" in stage_lines(again.err)["notes"]
+    assert len(forge.calls("POST", r"/api/v4/projects/42/releases$")) == 1
+    assert DEFAULT_GITLAB_TOKEN not in result.err + again.err + (repo.path / "release.env").read_text()
+
+
+def test_a_github_run_makes_a_github_release(app, release, forge, tmp_path):
+    from tests.fakes.forge import DEFAULT_GITHUB_TOKEN
+
+    repo, _ = app
+    env = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_REF_NAME": "main",
+        "GITHUB_API_URL": forge.url,
+        "GITHUB_SERVER_URL": "https://github.example",
+        "GITHUB_REPOSITORY": "team/app",
+        "GITHUB_TOKEN": DEFAULT_GITHUB_TOKEN,
+        "GITHUB_OUTPUT": str(tmp_path / "out"),
+    }
+    result = release(repo, "run", env=env)
+    assert result.code == 0, result.err
+    (post,) = forge.calls("POST", r"/repos/team/app/releases$")
+    assert post.json()["tag_name"] == "v1.1.0" and post.json()["prerelease"] is False
+    assert parse_github_output((tmp_path / "out").read_text())["released"] == "true"
