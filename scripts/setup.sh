@@ -19,6 +19,17 @@ if command -v dpkg >/dev/null 2>&1; then
   apt_install git ca-certificates rsync
   # The real services the tests and the demo run on loopback: registry, Podman's Docker API, busybox.
   scripts/install-services.sh
+  # The CI tools the template tests run: gitlab-ci-local (npm; needs Node and rsync) runs the GitLab
+  # templates with the shell executor, shellcheck checks their scripts and the action's.
+  command -v node >/dev/null 2>&1 || apt_install nodejs
+  command -v npm >/dev/null 2>&1 || apt_install npm   # a nodejs that bundles npm provides it already
+  apt_install shellcheck
+  GITLAB_CI_LOCAL_VERSION=4.66.1
+  if [ "$(gitlab-ci-local --version 2>/dev/null)" != "$GITLAB_CI_LOCAL_VERSION" ]; then
+    echo "setup: installing gitlab-ci-local@$GITLAB_CI_LOCAL_VERSION (npm)" >&2
+    npm install --global --no-fund --no-audit --loglevel=error "gitlab-ci-local@$GITLAB_CI_LOCAL_VERSION" >/dev/null
+    [ "$(gitlab-ci-local --version)" = "$GITLAB_CI_LOCAL_VERSION" ] || { echo "setup: gitlab-ci-local did not install" >&2; exit 1; }
+  fi
 fi
 
 PYTHON=${PYTHON:-python3}
