@@ -901,3 +901,18 @@ def test_malformed_release_yaml(repo: Repo, release: Any, text: str, needles: tu
     assert_fails(release(repo, "plan"), *needles)
     assert_fails(release(repo, "plan", "--json"), *needles)
     assert_fails(release(repo, "version"), *needles)
+
+
+@pytest.mark.parametrize(
+    ("ci", "fix"),
+    [
+        ({"GITLAB_CI": "true", "CI_COMMIT_REF_NAME": "main"}, "set GIT_DEPTH: 0"),
+        ({"GITHUB_ACTIONS": "true", "GITHUB_REF_NAME": "main"}, "set fetch-depth: 0 on actions/checkout"),
+    ],
+)
+def test_shallow_clone_hint_speaks_the_ci_s_language(repo: Repo, release: Any, ci: dict[str, str], fix: str) -> None:
+    released(repo)
+    repo.commit("fix: a")
+    repo.commit("fix: b")
+    clone = shallow_clone(repo, 1)
+    assert_fails(release(clone, "run", "--only", "plan", env=ci), "shallow", fix)
