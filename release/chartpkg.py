@@ -48,7 +48,7 @@ from typing import Any, ClassVar
 import yaml
 
 from release.errors import ReleaseError
-from release.yamlstrict import NoDuplicatesLoader
+from release.yamlstrict import NoDuplicatesLoader, SafeLoader
 
 # pkg/chart/loader/archive/archive.go: MaxDecompressedFileSize, MaxDecompressedChartSize.
 MAX_FILE_SIZE = 5 * 1024 * 1024
@@ -889,7 +889,7 @@ def _arrange(files: Mapping[str, bytes], where: str, *, top: bool) -> tuple[Char
 
 def _load_yaml(data: bytes, where: str, *, mapping: bool) -> Any:
     try:
-        doc = yaml.safe_load(_decode(data, where))
+        doc = yaml.load(_decode(data, where), Loader=SafeLoader)
     except yaml.YAMLError as error:
         raise ReleaseError(f"{where}: not valid YAML: {_yaml_problem(error)}") from None
     if mapping and not isinstance(doc, dict | None):
@@ -900,7 +900,7 @@ def _load_yaml(data: bytes, where: str, *, mapping: bool) -> Any:
 def _load_values(data: bytes, where: str) -> None:
     """load.go LoadValues: every YAML document must be a mapping (or empty)."""
     try:
-        for doc in yaml.safe_load_all(_decode(data, where)):
+        for doc in yaml.load_all(_decode(data, where), Loader=SafeLoader):
             if not isinstance(doc, dict | None):
                 raise ReleaseError(f"{where}: every document must be a mapping of values")
     except yaml.YAMLError as error:
@@ -915,6 +915,8 @@ def _load_json(data: bytes, where: str) -> None:
         json.loads(_decode(data, where), parse_constant=reject)
     except ValueError as error:
         raise ReleaseError(f"{where}: not valid JSON: {error}") from None
+    except RecursionError:
+        raise ReleaseError(f"{where}: nested too deeply to read") from None
 
 
 def _archive_chart_name(data: bytes, where: str) -> str:

@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from release.errors import ReleaseError
+from release.yamlstrict import SafeLoader
 
 Segment = str | int  # str: a mapping key (or a list index written `.0`); int: an index written `[0]`
 
@@ -153,7 +154,7 @@ class _Tagged:
     value: object
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(SafeLoader):
     """SafeLoader that keeps unknown tags as _Tagged: a custom tag is no reason to refuse a file."""
 
 

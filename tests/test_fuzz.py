@@ -1,0 +1,595 @@
+"""Fuzzing user input with hypothesis: whatever a user writes, `release` succeeds or fails with one clear line.
+
+Invariant for every target: the call returns, or raises ReleaseError (exit 1, one line); never another
+exception (exit 3, a traceback). Where the target edits, the edit is also checked to be exact.
+
+Examples per target (a run of this file, `.venv/bin/python -m pytest -q tests/test_fuzz.py`):
+
+| target                                                         | examples |
+| -------------------------------------------------------------- | -------- |
+| release.yaml text → config.from_text (random docs, mutations)   | 400      |
+| release.yaml → `release plan --json`, `notes`, `chart` (CLI)    | 60       |
+| Chart.yaml text → chartpkg.read_chart + package                 | 300      |
+| Chart.yaml → `release chart` (CLI, edits + package + lint)      | 60       |
+| values files → yamledit.set_values (exact edit or ReleaseError) | 400      |
+| vendored charts/*.tgz bytes → chartpkg archive checks           | 200      |
+| .helmignore text → chartpkg rules                               | 200      |
+| dependency version ranges → semverrange.parse                   | 300      |
+| commit messages → commits.parse + plan.decide                   | 500      |
+| commit messages → `release plan --json`, `release notes` (CLI)  | 60       |
+| tag names and tag formats → versioning.tags                     | 400      |
+| tag names → `release plan --json` (CLI, real git tags)          | 60       |
+
+Regressions found by these targets are pinned as `@example`s on the target that found them.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import semver
+import yaml
+from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import strategies as st
+
+from release import chartpkg, config, semverrange, yamledit
+from release.errors import ReleaseError
+from release.versioning import commits as commits_mod
+from release.versioning import plan as plan_mod
+from release.versioning.rules import Bump, Rule
+from release.versioning.tags import ReleaseTag, TagFormat, TagRef
+from tests.conftest import Result
+
+FAST = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+CLI = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+def user_error_or_success(call: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run `call`; a ReleaseError is a fine outcome (returned), anything else propagates and fails the test."""
+    try:
+        result = call(*args, **kwargs)
+    except ReleaseError as error:
+        assert error.message and len(error.line().splitlines()) == 1, error.line()
+        event(f"{getattr(call, '__name__', call)}: ReleaseError")
+        return error
+    event(f"{getattr(call, '__name__', call)}: ok")
+    return result
+
+
+def assert_clean_exit(result: Result) -> None:
+    assert "Traceback" not in result.err, result.err
+    assert result.code in (0, 1), (result.code, result.err)
+    if result.code == 1:
+        lines = result.err.strip().splitlines()
+        assert lines and lines[-1].startswith("release: error:"), result.err
+        assert sum(line.startswith("release: error:") for line in lines) == 1, result.err
+
+
+# --- building blocks ------------------------------------------------------------------------------------------
+
+# Text users can put in a file: anything but surrogates (not encodable) and NUL.
+TEXT = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=40)
+WEIRD = st.sampled_from(
+    [
+        "",
+        " ",
+        "\t",
+        "\n",
+        "\r\n",
+        "é",
+        "日本",
+        "🚀",
+        "\u200b",
+        "\u2028",
+        "\ufeff",
+        "\x85",
+        "\x7f",
+        "\x1b",
+        "%",
+        "@",
+        "`",
+    ]
+)
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(min_value=10**18, max_value=10**40),
+    st.floats(allow_nan=True, allow_infinity=True),
+    TEXT,
+    WEIRD,
+    st.sampled_from(["{version}", "{nope}", "{version", "}{", "{{version}}", "v{version}", "{image.app.digest}"]),
+    st.sampled_from(["1.0.0", "0.1.0", "1.2", "v1.2.3", "1.0.0-rc.1+b", "01.2.3", "1.10", "yes", "no", "y", "~"]),
+)
+DATA = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.one_of(TEXT, SCALARS), inner, max_size=4)),
+    max_leaves=12,
+)
+TAGS = st.sampled_from(
+    [
+        "!!python/object:os.system",
+        "!!python/object/apply:os.system",
+        "!!python/name:os.system",
+        "!!python/tuple",
+        "!!binary",
+        "!!timestamp",
+        "!!set",
+        "!!omap",
+        "!!pairs",
+        "!!int",
+        "!!float",
+        "!!bool",
+        "!!null",
+        "!!str",
+        "!!map",
+        "!!seq",
+        "!custom",
+        "!<tag:example.com,2000:x>",
+    ]
+)
+
+
+def dump(value: Any, flow: bool | None, unicode: bool) -> str:
+    return yaml.safe_dump(value, default_flow_style=flow, allow_unicode=unicode, sort_keys=False)
+
+
+INSERTED = st.sampled_from(["<<: {version: 1}", "<<: *a", "? [a]\n: b", "? !!python/name:os.system\n: 1"])
+HEADERS = st.sampled_from(["%YAML 1.2", "%YAML 1.1\n---", "---", "--- !!map", "...", "\ufeff", "%TAG ! tag:x,2000:"])
+TRAILERS = st.sampled_from(["---", "--- x", "...", "---\nversion: 1"])
+ODD = st.one_of(WEIRD, TEXT, st.sampled_from(["\x00", "\x01", "\t", "'", '"', "#", "{", "[", "&", "*", "!"]))
+
+
+@st.composite
+def text_mutation(draw: st.DrawFn, text: str) -> str:
+    """One edit of YAML text a hand-writer could make: a tag, an anchor/alias, a merge key, odd characters."""
+    lines = text.split("\n")
+    at = draw(st.integers(0, len(lines) - 1))
+    line = lines[at]
+    key, colon, value = line.partition(": ")
+    indent = " " * (len(key) - len(key.lstrip()))
+    kind = draw(st.integers(0, 9))
+    if kind == 0 and colon:
+        lines[at] = f"{key}: {draw(TAGS)} {value}"
+    elif kind == 1 and colon:
+        lines[at] = f"{key}: &a {value}"
+        lines.insert(at + 1, f"{indent}zz_alias: *a")
+    elif kind == 2:
+        lines.insert(at, indent + draw(INSERTED))
+    elif kind == 3:
+        pos = draw(st.integers(0, len(line)))
+        lines[at] = line[:pos] + draw(ODD) + line[pos:]
+    elif kind == 4:
+        lines.insert(0, draw(HEADERS))
+    elif kind == 5:
+        lines.append(draw(TRAILERS))
+    elif kind == 6 and colon:
+        lines[at] = f"{key}: {draw(st.sampled_from(['|', '>', '|-', '>+']))}\n{indent}  {value}"
+    elif kind == 7:
+        lines[at] = line.replace("  ", "\t", 1)
+    elif kind == 8:
+        del lines[at]
+    else:
+        pos = draw(st.integers(0, len(text)))
+        return text[:pos] + draw(TEXT) + text[pos:]
+    return "\n".join(lines)
+
+
+# --- release.yaml ------------------------------------------------------------------------------------------------
+
+VALID_CONFIG: dict[str, Any] = {
+    "version": 1,
+    "versioning": {
+        "tag_format": "v{version}",
+        "initial": "0.1.0",
+        "rules": [{"type": "build", "scope": "deps", "bump": "patch"}],
+        "bump_minor_pre_major": False,
+        "prerelease_branches": {"next": "rc"},
+    },
+    "tests": [{"name": "unit", "run": "true", "timeout": 60}],
+    "notes": {"changelog": "CHANGELOG.md", "forge": "gitlab", "url": "https://gitlab.example.com/team/app"},
+    "images": [
+        {
+            "name": "app",
+            "repository": "registry.example.com/team/app",
+            "tags": ["{version}", "{major}.{minor}", "sha-{short_sha}"],
+            "build_args": {"VERSION": "{version}"},
+        }
+    ],
+    "charts": [
+        {
+            "path": "charts/demo",
+            "version": "{version}",
+            "values": {"image.tag": "{version}"},
+            "publish": ["oci://registry.example.com/charts"],
+        }
+    ],
+    "environments": [
+        {
+            "name": "dev",
+            "repo": "https://git.example.com/team/infra.git",
+            "updates": [{"file": "apps/dev/values.yaml", "set": {"image.tag": "{version}"}}],
+        },
+        {
+            "name": "prod",
+            "repo": "https://git.example.com/team/infra.git",
+            "after": "dev",
+            "mode": "merge-request",
+            "updates": [{"file": "apps/prod/kustomization.yaml", "image": {"name": "app", "newTag": "{version}"}}],
+        },
+    ],
+}
+
+
+@st.composite
+def mutated(draw: st.DrawFn, value: Any, depth: int = 0) -> Any:
+    """`value` with one random change somewhere: a wrong type, an unknown key, a dropped key, a random subtree."""
+    if isinstance(value, dict) and value and draw(st.integers(0, 3)) and depth < 6:
+        key = draw(st.sampled_from(sorted(value)))
+        out = dict(value)
+        out[key] = draw(mutated(value[key], depth + 1))
+        return out
+    if isinstance(value, list) and value and draw(st.integers(0, 3)) and depth < 6:
+        index = draw(st.integers(0, len(value) - 1))
+        out_list = list(value)
+        out_list[index] = draw(mutated(value[index], depth + 1))
+        return out_list
+    action = draw(st.integers(0, 4))
+    if action == 0 and isinstance(value, dict):
+        return {**value, draw(TEXT): draw(DATA)}  # an unknown key
+    if action == 1 and isinstance(value, dict) and value:
+        return {k: v for k, v in value.items() if k != draw(st.sampled_from(sorted(value)))}
+    if action == 2:
+        return [value]
+    return draw(DATA)
+
+
+CONFIG_TEXT = st.one_of(
+    st.builds(dump, DATA, st.sampled_from([True, False, None]), st.booleans()),
+    st.builds(dump, mutated(VALID_CONFIG), st.sampled_from([True, False, None]), st.booleans()),
+    st.builds(dump, mutated(VALID_CONFIG), st.just(False), st.booleans()).flatmap(text_mutation),
+    TEXT,
+)
+
+
+@settings(FAST, max_examples=400)
+@given(CONFIG_TEXT)
+def test_release_yaml_text(text: str) -> None:
+    result = user_error_or_success(config.from_text, text, "release.yaml")
+    if isinstance(result, ReleaseError):
+        assert result.message.startswith("release.yaml"), result.message
+
+
+# --- Chart.yaml ---------------------------------------------------------------------------------------------------
+
+VERSIONS = st.one_of(
+    st.from_regex(
+        r"\A(0|[1-9][0-9]{0,3})\.(0|[1-9][0-9]?)\.(0|[1-9][0-9]?)(-[0-9A-Za-z.-]{1,8})?(\+[0-9A-Za-z.-]{1,8})?\Z"
+    ),
+    TEXT,
+    st.integers(),
+    st.floats(),
+    st.sampled_from(["1.0", "v1.0.0", "1.0.0-", "1.0.0+", "01.0.0", "1.0.0-01", "1.10", "1e3", "0x10"]),
+)
+NAMES = st.one_of(
+    st.from_regex(r"\A[a-z][a-z0-9-]{0,20}\Z"),
+    TEXT,
+    st.sampled_from(["a/b", "../x", "/abs", ".", "..", "a b", "UPPER", "x\\y", "c:", "-"]),
+    st.integers(),
+)
+DEPENDENCY = st.one_of(
+    st.fixed_dictionaries(
+        {"name": NAMES, "version": VERSIONS, "repository": st.one_of(TEXT, st.just("oci://r.example/charts"))},
+        optional={"alias": NAMES, "condition": DATA, "tags": DATA, "enabled": DATA, "import-values": DATA},
+    ),
+    DATA,
+)
+CHART_DOC = st.fixed_dictionaries(
+    {"apiVersion": st.one_of(st.sampled_from(["v2", "v1"]), DATA), "name": NAMES, "version": VERSIONS},
+    optional={
+        "appVersion": st.one_of(VERSIONS, DATA),
+        "type": st.one_of(st.sampled_from(["application", "library", "other"]), DATA),
+        "dependencies": st.one_of(st.lists(DEPENDENCY, max_size=3), DATA),
+        "maintainers": st.one_of(st.lists(st.fixed_dictionaries({"name": TEXT}, optional={"email": DATA})), DATA),
+        "annotations": DATA,
+        "keywords": DATA,
+        "deprecated": DATA,
+        "kubeVersion": DATA,
+        "home": DATA,
+        "description": st.one_of(TEXT, DATA),
+    },
+).flatmap(lambda doc: st.dictionaries(TEXT, DATA, max_size=2).map(lambda extra: {**extra, **doc}))
+CHART_TEXT = st.one_of(
+    st.builds(dump, CHART_DOC, st.sampled_from([True, False, None]), st.booleans()),
+    st.builds(dump, CHART_DOC, st.just(False), st.booleans()).flatmap(text_mutation),
+    TEXT,
+)
+
+
+def minimal_chart(root: Path, chart_yaml: bytes) -> Path:
+    (root / "templates").mkdir(parents=True, exist_ok=True)
+    (root / "Chart.yaml").write_bytes(chart_yaml)
+    (root / "templates" / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def chart_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return minimal_chart(tmp_path_factory.mktemp("fuzzchart") / "mini", b"apiVersion: v2\nname: mini\nversion: 1.0.0\n")
+
+
+@settings(FAST, max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(text=CHART_TEXT)
+@example(text="apiVersion: v2\nname: x\nversion: !!int v2\n")  # [yamlstrict] ValueError
+@example(text="apiVersion: !!bool ''\n")  # [yamlstrict] KeyError
+@example(text="apiVersion: v2\nname: x\nversion: 1.0.0\ncreated: !!timestamp x\n")  # [yamlstrict] AttributeError
+@example(text="!!map [a]\n")  # [yamlstrict] the duplicate-key check unpacked a sequence
+@example(text="a: " + "[" * 300 + "]" * 300 + "\n")  # [yamlstrict] RecursionError
+@example(text="apiVersion: v2\nname: x\nversion: 1.0.0\ndependencies: [{name: a, alias: 5}]\n")
+@example(text="apiVersion: v2\nname: x\nversion: 1.0.0\ndependencies: [{alias: [a]}]\n")
+@example(text="apiVersion: v2\nname: x\nversion: 1.0.0\ndependencies: [{name: a}, {name: [a]}]\n")
+def test_chart_yaml(chart_dir: Path, text: str) -> None:
+    data = text.encode("utf-8")
+    meta = user_error_or_success(chartpkg.read_chart, chart_dir, {"Chart.yaml": data})
+    packaged = user_error_or_success(chartpkg.package, chart_dir, mtime=0, overrides={"Chart.yaml": data})
+    if isinstance(meta, ReleaseError):
+        assert isinstance(packaged, ReleaseError)
+        return
+    if isinstance(packaged, tuple):
+        assert packaged[0] == meta
+        json.loads(chartpkg.chart_json(meta))
+
+
+# --- values files: yamledit.set_values -------------------------------------------------------------------------------
+
+KEYS = st.one_of(
+    st.from_regex(r"\A[a-z][a-zA-Z0-9_-]{0,8}\Z"),
+    st.sampled_from(["image", "tag", "a.b", "example.com/version", "0", "1", "true", "null", "<<", "~", "x y"]),
+    TEXT,
+)
+VALUE_DOCS = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(KEYS, inner, min_size=1, max_size=4)),
+    max_leaves=10,
+)
+
+
+def paths_in(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += paths_in(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += paths_in(item, (*prefix, index))
+    return found
+
+
+def path_text(segments: tuple[Any, ...]) -> str:
+    out = []
+    for segment in segments:
+        if isinstance(segment, int):
+            out.append(f"[{segment}]")
+            continue
+        key = str(segment)
+        plain = re.fullmatch(r"[A-Za-z0-9_/-]+", key) and not re.fullmatch(r"[0-9]+", key)
+        out.append(("." if out else "") + (key if plain else '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'))
+    return "".join(out)
+
+
+@st.composite
+def values_case(draw: st.DrawFn) -> tuple[str, dict[str, str], bool]:
+    doc = draw(st.dictionaries(KEYS, VALUE_DOCS, max_size=5))
+    text = dump(doc, draw(st.sampled_from([True, False, None])), draw(st.booleans()))
+    if draw(st.booleans()):
+        text = draw(text_mutation(text))
+    candidates = [path_text(p) for p in paths_in(doc)]
+    paths = draw(st.lists(st.one_of(st.sampled_from(candidates), KEYS) if candidates else KEYS, min_size=1, max_size=3))
+    values = draw(st.lists(st.one_of(TEXT, WEIRD, SCALARS.map(str)), min_size=len(paths), max_size=len(paths)))
+    return text, dict(zip(paths, values, strict=False)), draw(st.booleans())
+
+
+@settings(FAST, max_examples=400)
+@given(values_case())
+@example(("image:\n  tag: 1.0.0  # pinned\n", {"image.tag": "2.0.0\n"}, False))
+@example(("a: &x 1\nb: *x\n", {"a": "2"}, False))
+@example(("a: 1\n", {"a": "\ufeff"}, False))
+@example(("a: 1\n", {"a": "\x85"}, False))
+@example(("a: 1\n", {"b.c": "x"}, True))
+@example(("a: !!float x\n", {"a": "1"}, False))  # [yamlstrict] ValueError
+@example(("a: {" * 150 + "}" * 150 + "\n", {"a": "1"}, False))  # [yamlstrict] RecursionError
+def test_values_file_edits_are_exact_or_refused(case: tuple[str, dict[str, str], bool]) -> None:
+    text, edits, create = case
+    new = user_error_or_success(yamledit.set_values, text, edits, create=create, filename="values.yaml")
+    if isinstance(new, ReleaseError):
+        return
+    for path, value in edits.items():  # read back independently of yamledit's own check
+        assert yamledit.get_value(new, path, filename="values.yaml") == value
+
+
+def test_values_and_schema_nested_deeper_than_python_recursion_are_refused(chart_dir: Path) -> None:
+    """[yamlstrict] PyYAML's composer and json.loads recurse per level: RecursionError, exit 3."""
+    for rel, text in (("values.yaml", "a: " + "[" * 2000), ("values.schema.json", "[" * 100_000)):
+        with pytest.raises(ReleaseError, match="nested") as error:
+            chartpkg.package(chart_dir, mtime=0, overrides={rel: text.encode()})
+        assert rel in error.value.message
+
+
+# --- vendored chart archives and .helmignore ------------------------------------------------------------------------
+
+
+def valid_tgz() -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in (
+            ("dep/Chart.yaml", b"apiVersion: v2\nname: dep\nversion: 1.0.0\n"),
+            ("dep/values.yaml", b"a: 1\n"),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+VALID_TGZ = valid_tgz()
+
+
+@st.composite
+def archive_bytes(draw: st.DrawFn) -> bytes:
+    kind = draw(st.integers(0, 2))
+    if kind == 0:
+        return draw(st.binary(max_size=600))
+    raw = bytearray(VALID_TGZ if kind == 1 else __import__("gzip").decompress(VALID_TGZ))
+    for _ in range(draw(st.integers(1, 8))):
+        at = draw(st.integers(0, len(raw) - 1))
+        raw[at] = draw(st.integers(0, 255))
+    if kind == 2:
+        return __import__("gzip").compress(bytes(raw))
+    return bytes(raw)
+
+
+@settings(FAST, max_examples=200)
+@given(archive_bytes())
+def test_vendored_archive_bytes(data: bytes) -> None:
+    user_error_or_success(chartpkg._archive_chart_name, data, "charts/dep-1.0.0.tgz")
+
+
+@settings(FAST, max_examples=200)
+@given(st.text(st.characters(exclude_categories=["Cs"]), max_size=80), st.lists(TEXT, max_size=5))
+def test_helmignore_rules(text: str, paths: list[str]) -> None:
+    rules = user_error_or_success(chartpkg._parse_ignore, text.encode("utf-8"), ".helmignore")
+    if isinstance(rules, list):
+        for path in paths:
+            chartpkg._ignored(rules, path, False)
+            chartpkg._ignored(rules, path, True)
+
+
+@settings(FAST, max_examples=300)
+@given(st.one_of(TEXT, st.from_regex(r"\A[<>=!~^ ,|0-9.xX*v-]{0,20}\Z")))
+def test_dependency_version_ranges(text: str) -> None:
+    constraint = user_error_or_success(semverrange.parse, text)
+    if not isinstance(constraint, ReleaseError):
+        constraint.best([semver.Version.parse(v) for v in ("0.1.0", "1.0.0", "1.2.3-rc.1", "2.0.0")])
+
+
+# --- commit messages -----------------------------------------------------------------------------------------------
+
+TYPES = st.sampled_from(["feat", "fix", "perf", "revert", "chore", "docs", "build", "Feat", "FIX", "wip", "x"])
+FOOTERS = st.sampled_from(
+    [
+        "BREAKING CHANGE: gone",
+        "BREAKING-CHANGE: gone",
+        "Release-As: 2.0.0",
+        "Release-As: v9.9.9",
+        "Release-As: banana",
+        "Release-As: 0.0.1",
+        "Release-As: 99999999999999999999.0.0",
+        "Release-As:",
+        "Refs: abc1234",
+        "Refs #12",
+        "Changelog: added",
+        "Signed-off-by: A <a@b>",
+        "This reverts commit 0123456789abcdef0123456789abcdef01234567.",
+        "[skip release]",
+    ]
+)
+
+
+@st.composite
+def commit_message(draw: st.DrawFn) -> str:
+    if draw(st.booleans()):
+        return draw(TEXT)
+    scope = draw(st.one_of(st.none(), TEXT.filter(lambda s: "(" not in s and ")" not in s and "\n" not in s)))
+    header = f"{draw(TYPES)}{f'({scope})' if scope is not None else ''}{draw(st.sampled_from(['', '!']))}: {draw(TEXT)}"
+    if draw(st.integers(0, 5)) == 0:
+        header = f'Revert "{draw(TEXT)}"'
+    parts = [header]
+    if draw(st.booleans()):
+        parts.append(draw(TEXT))
+    parts += draw(st.lists(FOOTERS, max_size=3))
+    return draw(st.sampled_from(["\n\n", "\n", "\r\n\r\n"])).join(parts)
+
+
+POLICY = plan_mod.Policy(
+    tag_format=TagFormat("v{version}"),
+    initial=semver.Version.parse("0.1.0"),
+    rules=(Rule(bump=Bump.PATCH, type="build"),),
+)
+
+
+@st.composite
+def parsed_commits(draw: st.DrawFn) -> list[commits_mod.ParsedCommit]:
+    messages = draw(st.lists(commit_message(), min_size=1, max_size=6))
+    shas = draw(
+        st.lists(st.from_regex(r"\A[0-9a-f]{40}\Z"), min_size=len(messages), max_size=len(messages), unique=True)
+    )
+    return [
+        commits_mod.parse(commits_mod.Commit(sha, (), "A", "a@example.com", "2024-01-01T00:00:00+00:00", message))
+        for sha, message in zip(shas, messages, strict=True)
+    ]
+
+
+@settings(FAST, max_examples=500)
+@given(
+    parsed_commits(),
+    st.sampled_from([None, "1.2.3", "0.4.0", "2.0.0-rc.1"]),
+    st.sampled_from([None, "main", "next", "1.x", "1.2.x", "0.x"]),
+)
+def test_commit_messages_through_the_plan(
+    parsed: list[commits_mod.ParsedCommit], base: str | None, branch: str | None
+) -> None:
+    tag = ReleaseTag(f"v{base}", "f" * 40, semver.Version.parse(base)) if base else None
+    channel = plan_mod.channel_for(branch, {"next": "rc"})
+    plan = user_error_or_success(
+        plan_mod.decide,
+        policy=POLICY,
+        channel=channel,
+        component=None,
+        base=tag,
+        current=tag,
+        since_base=parsed,
+        since_current=None,
+        all_tags=[tag] if tag else [],
+    )
+    if isinstance(plan, plan_mod.Plan):
+        json.dumps(plan.as_json())
+        if plan.next_version is not None and tag is not None:
+            assert plan.next_version > tag.version
+
+
+# --- tag names and formats -----------------------------------------------------------------------------------------
+
+TAG_NAMES = st.one_of(
+    TEXT,
+    st.from_regex(r"\Av?[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(-[0-9A-Za-z.-]{0,10})?(\+[0-9A-Za-z.-]{0,10})?\Z"),
+    st.builds(lambda a, b: f"{a}-v{b}", TEXT, TEXT),
+    st.sampled_from(
+        ["v1.2.3", "v01.2.3", "v1.2", "latest", "v1.2.3-", "v1.2.3+", "v99999999999999999999.0.0", "api-v1.0.0"]
+    ),
+)
+FORMATS = st.one_of(
+    st.sampled_from(["v{version}", "{component}-v{version}", "{version}", "{name}@{version}", "release/{version}"]),
+    st.builds(lambda a, b: f"{a}{{version}}{b}", TEXT, TEXT),
+    TEXT,
+)
+
+
+@settings(FAST, max_examples=400)
+@given(FORMATS, st.one_of(st.none(), TEXT), st.lists(TAG_NAMES, max_size=6))
+def test_tag_names_and_formats(template: str, component: str | None, names: list[str]) -> None:
+    tag_format = user_error_or_success(TagFormat, template, component=component)
+    if isinstance(tag_format, ReleaseError):
+        return
+    found = tag_format.release_tags([TagRef(name, "a" * 40) for name in names])
+    for tag in found:
+        assert tag_format.parse(tag_format.format(tag.version)) == tag.version
