@@ -19,6 +19,7 @@ from typing import Any, Literal, Union
 import yaml
 
 from release.errors import ReleaseError
+from release.yamlstrict import SafeLoader
 
 CONFIG_NAMES = ("release.yaml", "release.yml", ".release.yaml", ".release.yml")
 
@@ -335,7 +336,14 @@ def load(root: Path, explicit: str | None = None) -> Config:
 
 
 def from_text(text: str, filename: str = "release.yaml") -> Config:
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = SafeLoader(text)
+    except yaml.reader.ReaderError as exc:  # the reader checks every character up front
+        number = text.count("\n", 0, exc.position) + 1
+        raise ReleaseError(
+            f"{filename}:{number}: not valid YAML: character {chr(exc.character)!r} is not allowed in YAML",
+            "remove it, or write it escaped in a double-quoted string",
+        ) from None
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
@@ -346,7 +354,9 @@ def from_text(text: str, filename: str = "release.yaml") -> Config:
             "check indentation and quoting around that line",
         ) from None
     except yaml.YAMLError as exc:
-        raise ReleaseError(f"{filename}: not valid YAML: {exc}", "check the file's syntax") from None
+        raise ReleaseError(
+            f"{filename}: not valid YAML: {str(exc).splitlines()[0]}", "check the file's syntax"
+        ) from None
     finally:
         loader.dispose()
     if node is None or _is_null(node):  # empty, comments only, or a bare `---`
@@ -385,7 +395,7 @@ class _Reader:
         fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
         values: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = self.loader.construct_object(key_node)
+            key = self.construct(key_node)
             path = f"{where}.{key}" if where else str(key)
             if not isinstance(key, str) or key not in fields:
                 close = difflib.get_close_matches(str(key), fields, n=1)
@@ -462,7 +472,18 @@ class _Reader:
     def scalar(self, node: yaml.Node) -> Any:
         if not isinstance(node, yaml.ScalarNode):
             return f"<{type(node).__name__.removesuffix('Node').lower()}>"
-        return self.loader.construct_object(node)
+        return self.construct(node)
+
+    def construct(self, node: yaml.Node) -> Any:
+        """A key or scalar as SafeLoader reads it; what it cannot build (`<<`, !!python/..., a bad !!binary or
+        !!int) is the user's to fix, not a crash."""
+        if node.tag == "tag:yaml.org,2002:merge":
+            self.fail(node, "merge keys (<<) are not supported in this file", "write the keys out")
+        try:
+            return self.loader.construct_object(node)
+        except yaml.YAMLError as exc:
+            problem = (getattr(exc, "problem", None) or str(exc)).splitlines()[0]
+            self.fail(node, f"cannot read this value ({problem})", "remove the tag (!!...), or quote the value")
 
 
 def _is_null(node: yaml.Node) -> bool:

@@ -264,6 +264,15 @@ CONFIG_TEXT = st.one_of(
 
 @settings(FAST, max_examples=400)
 @given(CONFIG_TEXT)
+@example("versioning: {initial: !!timestamp 2001-99-99}")  # [yamlstrict] ValueError from PyYAML's constructor
+@example("version: !!int v2")  # [yamlstrict] ValueError
+@example("tests: [{name: a, run: b, timeout: !!int ''}]")  # [yamlstrict] IndexError
+@example("[" * 5000)  # [yamlstrict] RecursionError in PyYAML's composer
+@example("? !!python/name:os.system\n: 1")  # [config] a key with a tag SafeLoader cannot construct
+@example("version: !!binary 'zz@'")  # [config] ConstructorError while reading one value
+@example("version: \x00")  # [config] ReaderError: a character YAML refuses, raised before parsing
+@example("<<: {version: 1}")  # [config] a merge key
+@example("images:\n  - &img {name: a, repository: r.io/a}\n  - <<: *img\n    name: b\n")  # [config]
 def test_release_yaml_text(text: str) -> None:
     result = user_error_or_success(config.from_text, text, "release.yaml")
     if isinstance(result, ReleaseError):
