@@ -22,5 +22,10 @@ class ReleaseError(Exception):
         self.hint = hint
 
     def line(self) -> str:
-        """The one line shown to the user."""
-        return f"{self.message} (hint: {self.hint})" if self.hint else self.message
+        """The one line shown to the user: line breaks from user text (a key, a commit footer) shown escaped."""
+        text = f"{self.message} (hint: {self.hint})" if self.hint else self.message
+        return text.translate(_LINE_BREAKS)
+
+
+# Everything str.splitlines() splits on, written as a Python escape.
+_LINE_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}

@@ -273,6 +273,7 @@ CONFIG_TEXT = st.one_of(
 @example("version: \x00")  # [config] ReaderError: a character YAML refuses, raised before parsing
 @example("<<: {version: 1}")  # [config] a merge key
 @example("images:\n  - &img {name: a, repository: r.io/a}\n  - <<: *img\n    name: b\n")  # [config]
+@example("{? '\n\n    ' : null}\n")  # [errors] a key holding a line break made a two-line error
 def test_release_yaml_text(text: str) -> None:
     result = user_error_or_success(config.from_text, text, "release.yaml")
     if isinstance(result, ReleaseError):
@@ -574,6 +575,25 @@ def test_commit_messages_through_the_plan(
         json.dumps(plan.as_json())
         if plan.next_version is not None and tag is not None:
             assert plan.next_version > tag.version
+
+
+def test_a_footer_running_over_two_lines_is_still_a_one_line_error() -> None:
+    """[errors] `Release-As:` followed by a line of text: the value holds a line break, and so did the error."""
+    message = "fix: x\n\nRelease-As: 2.0.0\nThis reverts commit 0123456789abcdef0123456789abcdef01234567.\n"
+    parsed = commits_mod.parse(commits_mod.Commit("a" * 40, (), "A", "a@example.com", "2024-01-01", message))
+    with pytest.raises(ReleaseError) as error:
+        plan_mod.decide(
+            policy=POLICY,
+            channel=plan_mod.Channel("main"),
+            component=None,
+            base=None,
+            current=None,
+            since_base=[parsed],
+            since_current=None,
+            all_tags=[],
+        )
+    assert len(error.value.line().splitlines()) == 1
+    assert "Release-As: 2.0.0\\nThis reverts" in error.value.line()
 
 
 # --- tag names and formats -----------------------------------------------------------------------------------------
