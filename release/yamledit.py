@@ -534,6 +534,14 @@ def _column(text: str, index: int) -> int:
     return index - (text.rfind("\n", 0, index) + 1)
 
 
+def _key_column(text: str, key: yaml.Node) -> int:
+    """The column a block mapping's keys line up at: the key's own, or its `?` indicator's for an explicit key."""
+    before = text[: int(key.start_mark.index)].rstrip(" \t")
+    if before.endswith("?") and (len(before) == 1 or before[-2] in " \t\r\n"):
+        return _column(text, len(before) - 1)
+    return int(key.start_mark.column)
+
+
 def _indent_step(doc: _Doc) -> int:
     """How far the file indents a nested mapping (2 unless it shows otherwise)."""
     stack = [doc.root]
@@ -631,13 +639,13 @@ def _create(text: str, doc: _Doc, walk: _Walk, segments: Sequence[Segment], valu
     if isinstance(parent, yaml.MappingNode) and parent.flow_style:
         return _create_in_flow(text, parent, keys, value)
     if isinstance(parent, yaml.MappingNode):
-        indent = int(parent.value[0][0].start_mark.column)
+        indent = _key_column(text, parent.value[0][0])
         at = _after_line(text, _subtree_end(parent.value[-1][1]))
         return _insert_lines(text, at, _nested_lines(keys, value, indent, _indent_step(doc)))
     step = walk.steps[-1] if walk.steps else None
     empty = isinstance(parent, yaml.ScalarNode) and parent.tag == NULL and parent.value == ""
     if empty and step is not None and isinstance(step.key, yaml.Node) and not _is_flow(step.holder):
-        indent = int(step.key.start_mark.column) + _indent_step(doc)
+        indent = _key_column(text, step.key) + _indent_step(doc)
         at = _after_line(text, int(parent.end_mark.index))
         return _insert_lines(text, at, _nested_lines(keys, value, indent, _indent_step(doc)))
     raise ReleaseError(
@@ -979,7 +987,7 @@ def _edit_images(text: str, doc: _Doc, name: str, fields: dict[str, str], filena
         assert isinstance(key, yaml.Node)
         offset, content = _sequence_style(doc, text)
         at = _after_line(text, int(images.end_mark.index))
-        return _insert_lines(text, at, _entry_lines(name, fields, int(key.start_mark.column) + offset, content))
+        return _insert_lines(text, at, _entry_lines(name, fields, _key_column(text, key) + offset, content))
     if not isinstance(images, yaml.SequenceNode):
         raise ReleaseError(f"{filename}:{_line(images)}: images is not a list", "make it a list of name/newTag entries")
     index = _entry_index(images, name, filename)

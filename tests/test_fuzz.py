@@ -418,6 +418,10 @@ def values_case(draw: st.DrawFn) -> tuple[str, dict[str, str], bool]:
 @example(("a: 1\n", {"b.c": "x"}, True))
 @example(("a: !!float x\n", {"a": "1"}, False))  # [yamlstrict] ValueError
 @example(("a: {" * 150 + "}" * 150 + "\n", {"a": "1"}, False))  # [yamlstrict] RecursionError
+@example(("? a\n: 1\nb: null\n", {"c": "x"}, True))  # [yamledit] created at the `?`'s key column
+@example(("? a\n: 1\na2:\n  a: null\n", {"image": ""}, True))  # [yamledit] created inside a2
+@example(("- ? a\n  : 1\n", {"[0].b": "v"}, True))  # [yamledit]
+@example(("? a\n:\n", {"a.b": "v"}, True))  # [yamledit]
 def test_values_file_edits_are_exact_or_refused(case: tuple[str, dict[str, str], bool]) -> None:
     text, edits, create = case
     new = user_error_or_success(yamledit.set_values, text, edits, create=create, filename="values.yaml")
