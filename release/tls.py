@@ -220,6 +220,23 @@ def is_certificate_error(exc: BaseException | None) -> bool:
     return False
 
 
+def is_final_tls_error(exc: BaseException | None) -> bool:
+    """A TLS failure that a retry cannot fix: a certificate failing verification, or a handshake the server does not
+    speak (plain HTTP on that port). A connection dropped mid-handshake (EOF) is transient and is retried."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(exc):
+            return True
+        if isinstance(exc, ssl.SSLError):
+            return not isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError) and "EOF" not in str(exc)
+        inner = getattr(exc, "reason", None)
+        if not isinstance(inner, BaseException):
+            inner = next((a for a in exc.args if isinstance(a, BaseException)), None)
+        exc = inner or exc.__cause__ or exc.__context__
+    return False
+
+
 def certificate_reason(text: str) -> str:
     """The verifier's own words: "unable to get local issuer certificate", "Hostname mismatch, ..."."""
     match = re.search(r"certificate verify failed: ([^'\"()]+?)\s*(?:\(_ssl\.c:\d+\)|['\")]|$)", text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Any, Self
 from urllib.parse import urlsplit
 
@@ -12,16 +13,18 @@ from urllib3.util.retry import Retry
 
 from release import tls
 from release.errors import ReleaseError
+from release.retry import backoff
 
 RETRY_STATUS = (429, 500, 502, 503, 504)
+BODY_ATTEMPTS = 3  # an answer that broke off mid-body: urllib3's retries end once the headers are in
 
 
 class _Retry(Retry):
-    """urllib3's Retry, except that a certificate failing verification is final: retrying cannot fix it."""
+    """urllib3's Retry, except that an untrusted certificate or a server that does not speak TLS is final."""
 
     def increment(self, *args: Any, **kwargs: Any) -> Self:
         error = kwargs.get("error", args[3] if len(args) > 3 else None)
-        if isinstance(error, Exception) and tls.is_certificate_error(error):
+        if isinstance(error, Exception) and tls.is_final_tls_error(error):
             raise error
         return super().increment(*args, **kwargs)
 
@@ -62,7 +65,19 @@ def reason(exc: Exception) -> str:
         match = re.search(pattern, text)
         if match:
             return match[1].strip()
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "the connection broke off in the middle of the answer"
     return type(exc).__name__
+
+
+def _request(session: requests.Session, method: str, url: str, **kwargs: Any) -> requests.Response:
+    """session.request, asked again when the answer broke off mid-body (every call we make is idempotent)."""
+    for attempt in range(1, BODY_ATTEMPTS):
+        try:
+            return session.request(method, url, **kwargs)
+        except requests.exceptions.ChunkedEncodingError:
+            time.sleep(backoff(attempt, 0.5))
+    return session.request(method, url, **kwargs)
 
 
 def send(session: requests.Session, method: str, url: str, *, what: str, hint: str, **kwargs: Any) -> requests.Response:
@@ -73,14 +88,14 @@ def send(session: requests.Session, method: str, url: str, *, what: str, hint: s
     tls.require_secure(url, what)
     kwargs.setdefault("verify", session.verify)
     try:
-        return session.request(method, url, **kwargs)
+        return _request(session, method, url, **kwargs)
     except requests.exceptions.SSLError as exc:
         host = urlsplit(url).netloc.rsplit("@", 1)[-1]
         if tls.is_certificate_error(exc):
             raise tls.certificate_error(host, tls.certificate_reason(str(exc))) from None
+        plain = "" if tls.plain_http_allowed(host) else f"; if it serves plain HTTP, set {tls.INSECURE}={host}"
         raise ReleaseError(
-            f"TLS handshake with {what} failed: {reason(exc)}",
-            f"check that {host} speaks HTTPS on that port",
+            f"TLS handshake with {what} failed: {reason(exc)}", f"check that {host} speaks HTTPS{plain}"
         ) from None
     except requests.exceptions.RequestException as exc:
         raise ReleaseError(f"cannot reach {what}: {reason(exc)}", hint) from None
