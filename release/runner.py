@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from release import outputs, pipeline
+from release import claims, outputs, pipeline
 from release.context import Context
 from release.errors import ReleaseError
 from release.pipeline import Result, Stage
@@ -79,6 +79,8 @@ def run(ctx: Context, only: str | None, skip: str | None, say: Say) -> list[Resu
         if not ctx.options.dry_run and ctx.env.get("GITHUB_STEP_SUMMARY"):
             outputs.write(ctx.root, {"GITHUB_STEP_SUMMARY": ctx.env["GITHUB_STEP_SUMMARY"]}, "", ctx.state, results)
         raise
+    finally:
+        claims.release(ctx)
     if not ctx.options.dry_run:
         for where in outputs.write(ctx.root, ctx.env, ctx.ci.provider, ctx.state, results):
             say(f"wrote {where}")

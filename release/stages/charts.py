@@ -22,7 +22,7 @@ from pathlib import Path
 import semver
 import yaml
 
-from release import chartoci, chartpkg, semverrange, templates, yamledit
+from release import chartoci, chartpkg, claims, semverrange, templates, yamledit
 from release.adapters import credentials, helm
 from release.adapters.registry import Registry
 from release.config import ChartConfig
@@ -62,6 +62,7 @@ def skip(ctx: Context) -> str | None:
 
 
 def run(ctx: Context) -> str:
+    claims.claim(ctx)  # before the registry is read: another commit's pipeline may be publishing this version
     jobs = publish(ctx, say=ctx.say, dry_run=ctx.options.dry_run)
     dry = " (dry run: not published)" if ctx.options.dry_run else ""
     return ", ".join(f"{j.meta.name} {j.meta.version}" for j in jobs) + dry if jobs else "nothing to release"

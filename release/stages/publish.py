@@ -7,10 +7,12 @@ pipeline released this version first: that is an error, never an overwrite.
 
 from __future__ import annotations
 
+import contextlib
 import urllib.parse
 from collections.abc import Mapping
 
 from release.adapters import chartbranch
+from release.adapters.git import GitError
 from release.context import Context
 from release.errors import ReleaseError
 from release.stages import notes as notes_stage
@@ -63,13 +65,7 @@ def _publish(ctx: Context, plan: Plan, head: str, where: tuple[str, Mapping[str,
             f"tag {tag} already exists here on commit {local[:12]}, not on this commit {head[:12]}",
             "another release took this version: fetch the tags (git fetch --tags) and rerun to plan the next one",
         )
-    on_remote = ctx.git.remote_tag(where[0], tag, where[1]) if where else None
-    if on_remote is not None and on_remote != head:
-        raise ReleaseError(
-            f"tag {tag} already exists on {REMOTE} on commit {on_remote[:12]}: another pipeline released "
-            f"{plan.next_version} first",
-            "nothing was overwritten; rerun the pipeline on the latest commit to release the next version",
-        )
+    on_remote = _taken(ctx, plan, head, where) if where else None
     if on_remote == head:
         return f"{tag} already published"
     if ctx.options.dry_run:
@@ -83,6 +79,8 @@ def _publish(ctx: Context, plan: Plan, head: str, where: tuple[str, Mapping[str,
     try:
         ctx.git.push(where[0], [f"refs/tags/{tag}"], where[1])
     except ReleaseError as exc:
+        with contextlib.suppress(GitError):
+            _taken(ctx, plan, head, where)  # another pipeline's tag landed between the check and the push
         raise ReleaseError(
             exc.message,
             (exc.hint + "; " if exc.hint else "")
@@ -90,3 +88,16 @@ def _publish(ctx: Context, plan: Plan, head: str, where: tuple[str, Mapping[str,
         ) from None
     ctx.say(f"pushed {tag} to {REMOTE}")
     return f"pushed {tag}"
+
+
+def _taken(ctx: Context, plan: Plan, head: str, where: tuple[str, Mapping[str, str] | None]) -> str | None:
+    """The commit the tag names on origin, or None; an error when that is another commit: never overwritten."""
+    tag = str(plan.tag)
+    on_remote = ctx.git.remote_tag(where[0], tag, where[1])
+    if on_remote is not None and on_remote != head:
+        raise ReleaseError(
+            f"tag {tag} already exists on {REMOTE} on commit {on_remote[:12]}: another pipeline released "
+            f"{plan.next_version} first",
+            "nothing was overwritten; rerun the pipeline on the latest commit to release the next version",
+        )
+    return on_remote
