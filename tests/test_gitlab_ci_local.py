@@ -28,6 +28,7 @@ import base64
 import csv
 import gzip
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -231,6 +232,7 @@ def gitlab_ci_local(app_dir: Path, server: Server, *args: str, timeout: float = 
         GIT_CONFIG_KEY_1="credential.useHttpPath",
         GIT_CONFIG_VALUE_1="true",
         FORCE_COLOR="0",
+        GCL_IGNORE_PREDEFINED_VARS="CI_API_V4_URL,CI_PROJECT_ID",  # the fake forge stands in for GitLab's API
     )
     done = subprocess.run(
         [tool("gitlab-ci-local"), "--no-color", *args],
@@ -494,3 +496,42 @@ def test_monorepo_component_releases_each_component_in_a_child_pipeline(server, 
     assert sorted(k for k in generated if k.startswith("release:")) == ["release:api", "release:web"]
     assert sorted(git(origin, "tag", "-l").split()) == ["api-v0.1.0", "web-v0.1.0"]
     assert git(origin, "rev-parse", "api-v0.1.0^{commit}") == git(work, "rev-parse", "HEAD")
+
+
+def test_component_inputs_config_state_dir_and_dry_run(server, tmp_path, registry, forge, services_env):
+    """Non-default inputs through real jobs: the config path, the State's directory (and the artifact that carries
+    it from job to job), dry_run (every job runs, nothing is pushed) and the environments list."""
+    pipeline = """\
+include:
+  - component: $CI_SERVER_FQDN/tools/release-ci/release@{version}
+    inputs:
+      config: deploy/release.yaml
+      state_dir: out/release
+      dry_run: true
+      environments: [dev]
+"""
+    app = make_app(server, tmp_path, "glcl-inputs", registry.host, "")
+    infra_url = git(app.path, "show", "HEAD:release.yaml").split("repo: ", 1)[1].split()[0]
+    (app.path / "deploy").mkdir()
+    git(app.path, "mv", "release.yaml", "deploy/release.yaml")
+    (app.path / "deploy" / "release.yaml").write_text(LIGHT_CONFIG.format(infra=infra_url))
+    ref = yaml.safe_load(readme_snippet("gitlab-component"))["include"][0]["component"].rsplit("@", 1)[1]
+    (app.path / ".gitlab-ci.yml").write_text(pipeline.format(version=ref))
+    git(app.path, "add", "-A")
+    git(app.path, "commit", "-q", "-m", "chore: config in deploy/")
+    git(app.path, "push", "-q", "origin", "main", env=with_git_auth(server))
+    project_variables(app, services_env)
+    infra_head = git(app.infra, "rev-parse", "main")
+    done = gitlab_ci_local(app.path, server, *SHELL)
+    assert done.code == 0, done.out
+    assert done.passed() == RELEASE_JOBS
+    # dev has no `automatic: true` in deploy/release.yaml: the environments input made promote show its diff
+    assert '+  tag: "0.2.0"  # mis à jour à chaque livraison' in done.out
+    assert "[promote] dev (dry run)" in done.out
+    assert "[publish] would tag" in done.out
+    state = json.loads((app.path / "out" / "release" / "state.json").read_text())
+    assert state["version"] == "0.2.0" and state["released"] is False
+    assert not (app.path / ".release").exists()
+    assert git(app.origin, "tag", "-l") == "v0.1.0"
+    assert git(app.infra, "rev-parse", "main") == infra_head
+    assert forge.calls("POST", r"/api/v4/projects/42/releases$") == []
