@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import trustme
 
 from release import tls
 from release.adapters import helmrepo, http
@@ -31,8 +32,6 @@ from tests.test_chartbranch import configure as chart_branch_repo
 from tests.test_chartbranch import tree
 from tests.test_charts import chart_repo
 from tests.test_promote import INFRA_FILES, configure, git, make_infra, show
-
-trustme = pytest.importorskip("trustme")
 
 TOKEN = "glpat-tls-s3cr3t-token"
 TRUST_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "GIT_SSL_CAINFO", "GIT_SSL_NO_VERIFY")
