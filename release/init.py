@@ -750,7 +750,7 @@ def ci_snippet(found: Found) -> list[str]:
         return [
             f"add to {where} (the CI/CD component; inputs and the legacy include: README, section GitLab CI):",
             "  include:",
-            "    - component: $CI_SERVER_FQDN/<group>/release/release@<version>",
+            "    - component: $CI_SERVER_FQDN/<group>/release-ci/release@<version>   # ci-templates/ published",
         ]
     if found.forge == "github" or "github" in files:
         where = files.get("github", ".github/workflows/release.yml")
@@ -758,6 +758,7 @@ def ci_snippet(found: Found) -> list[str]:
             f"add to a job in {where} (tags need the whole history: fetch-depth 0):",
             "  - uses: actions/checkout@v4",
             "    with: {fetch-depth: 0}",
-            "  - uses: <owner>/release@v1",
+            "  - uses: <owner>/release@<version>   # action.yml at the root of the release repository",
+            "    id: release",
         ]
     return []

@@ -161,7 +161,7 @@ def test_gitlab_remote_guesses_the_project_registry_and_prints_the_ci_snippet(re
     assert config.notes.forge == "gitlab"
     assert "merge requests (!12)" in text
     assert "include:" in result.err
-    assert "- component: $CI_SERVER_FQDN/<group>/release/release@" in result.err
+    assert "- component: $CI_SERVER_FQDN/<group>/release-ci/release@" in result.err
     assert "CHANGE ME" not in text.split("# GitOps environments")[0].split("# Release notes")[1]
     plan_json(repo, release)
 
@@ -190,7 +190,7 @@ def test_github_workflow_and_remote(repo, release):
     assert config.notes.forge == "github"
     assert "pull requests (#12)" in text
     assert "add to a job in .github/workflows/ci.yml" in result.err
-    assert "uses: <owner>/release@v1" in result.err
+    assert "uses: <owner>/release@<version>" in result.err
     assert "fetch-depth: 0" in result.err
 
 
@@ -201,7 +201,7 @@ def test_github_workflow_without_a_remote_picks_the_forge_from_the_ci_file(repo,
     assert config.notes.forge == "github"
     assert "from .github/workflows/release.yaml" in text
     assert config.images[0].repository == "registry.example.com/app/app"
-    assert "uses: <owner>/release@v1" in result.err
+    assert "uses: <owner>/release@<version>" in result.err
 
 
 # --- tags -------------------------------------------------------------------------------------------------
