@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
+import subprocess
 import tempfile
 import time
 import urllib.parse
@@ -31,7 +32,7 @@ from release import forgerelease, templates, yamledit
 from release.adapters import chartbranch
 from release.adapters import forge as forge_api
 from release.adapters.chartbranch import BranchTarget
-from release.adapters.git import GitError
+from release.adapters.git import GitError, retry_network, transient
 from release.config import EnvironmentConfig, KustomizeImageConfig, UpdateConfig
 from release.context import Context
 from release.errors import ReleaseError
@@ -236,15 +237,22 @@ def message(template: str | None, **fields: Any) -> str:
 # --------------------------------------------------------------------------------------------- git I/O
 
 
+class _Git(chartbranch._Git):
+    """The chart-branch publisher's git, with fetches, ls-remotes and pushes retried on network and server errors."""
+
+    def _exec(
+        self, *args: str, input: str | None = None, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
+        return retry_network(args, lambda: chartbranch._Git._exec(self, *args, input=input, env=env))
+
+
 class InfraClone:
     """A throwaway clone of one branch of an environment's infra repository."""
 
     def __init__(self, ctx: Context, env: EnvironmentConfig, tmp: Path, *, history: bool) -> None:
         url = env.repo if "://" in env.repo else str((ctx.root / env.repo).resolve())
         git_env = chartbranch._git_env(ctx.env, url)
-        self.git = chartbranch._Git(
-            tmp, git_env, authenticated=any(v.startswith("Authorization:") for v in git_env.values())
-        )
+        self.git = _Git(tmp, git_env, authenticated=any(v.startswith("Authorization:") for v in git_env.values()))
         self.git.run("init", "-q")
         self.git.run("remote", "add", "origin", url)
         self.git = dataclasses.replace(self.git, env={**self.git.env, **chartbranch._identity(ctx.env, self.git)})
@@ -313,6 +321,12 @@ class InfraClone:
         try:
             return chartbranch._push(self.git, self.where)
         except GitError as exc:
+            if transient(exc.message):  # not a refusal: the network or the server failed, three times
+                reason = exc.message.split(" was refused: ", 1)[-1]
+                raise ReleaseError(
+                    f"git push to {self.where.branch} in {self.where.url} failed: {reason}",
+                    "the network or the git server failed; rerun the job: a rerun writes only what is missing",
+                ) from None
             raise ReleaseError(exc.message, PROTECTED_HINT) from None
 
     def fetch_branch(self, branch: str) -> str | None:

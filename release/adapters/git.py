@@ -6,13 +6,16 @@ No decisions here: callers decide what to read and what to write.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tempfile
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from release.errors import ReleaseError
+from release.retry import backoff
 from release.versioning.commits import Commit
 from release.versioning.tags import TagRef
 
@@ -26,11 +29,48 @@ class GitError(ReleaseError):
     stdout: str = ""
 
 
+# The network or the server failed, not the request: worth another attempt. Safe for pushes too: once the refs
+# have landed, pushing them again is "up to date".
+_TRANSIENT = re.compile(
+    r"returned error: (?:429|5\d\d)|HTTP (?:429|5\d\d)|Connection reset|Recv failure|Send failure|Empty reply"
+    r"|remote end hung up unexpectedly|early EOF|unexpected disconnect|timed out|Failed to connect",
+    re.IGNORECASE,
+)
+NETWORK_COMMANDS = frozenset({"fetch", "ls-remote", "push", "pull", "clone"})
+NETWORK_ATTEMPTS = 3
+
+
+def transient(stderr: str | bytes) -> bool:
+    """True when git failed on the network or on a server error (5xx, 429, a reset or a timeout)."""
+    text = stderr.decode("utf-8", errors="replace") if isinstance(stderr, bytes) else stderr
+    return _TRANSIENT.search(text) is not None
+
+
+def retry_network(
+    args: Sequence[str], call: Callable[[], subprocess.CompletedProcess[bytes]], base: float = 1.0
+) -> subprocess.CompletedProcess[bytes]:
+    """Run `call`; a fetch, ls-remote or push that failed transiently runs again (3 attempts, jittered backoff)."""
+    proc = call()
+    if not args or args[0] not in NETWORK_COMMANDS:
+        return proc
+    for attempt in range(1, NETWORK_ATTEMPTS):
+        if proc.returncode == 0 or not transient(proc.stderr):
+            return proc
+        time.sleep(backoff(attempt, base))
+        proc = call()
+    return proc
+
+
 @dataclass(frozen=True)
 class Git:
     cwd: Path
 
     def _exec(
+        self, *args: str, input: str | None = None, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
+        return retry_network(args, lambda: self._exec_once(*args, input=input, env=env))
+
+    def _exec_once(
         self, *args: str, input: str | None = None, env: Mapping[str, str] | None = None
     ) -> subprocess.CompletedProcess[bytes]:
         env = {**(os.environ if env is None else env), "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}

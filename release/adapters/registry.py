@@ -32,6 +32,7 @@ MANIFEST_TYPES = (
     "application/vnd.docker.distribution.manifest.list.v2+json",
 )
 INDEX_TYPES = MANIFEST_TYPES[2:]
+UPLOAD_ATTEMPTS = 2  # a blob upload whose session was lost starts over once
 
 
 @dataclass(frozen=True)
@@ -141,10 +142,24 @@ class Registry:
         return True
 
     def upload_blob(self, data: bytes) -> str:
-        """Upload `data` unless the registry has it already; returns its digest."""
+        """Upload `data` unless the registry has it already; returns its digest.
+
+        A connection that breaks during the PUT ends the upload session: the retried PUT finds it unknown (404),
+        although the blob may have landed. Then the blob is looked for, and the upload started over once."""
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
         if self.has_blob(digest):
             return digest
+        for attempt in range(1, UPLOAD_ATTEMPTS + 1):
+            done = self._upload(data, digest)
+            if done.status_code != 404 or attempt == UPLOAD_ATTEMPTS:
+                break
+            if self.has_blob(digest):
+                return digest
+        self._check(done, f"uploading blob {digest[:19]}")
+        return digest
+
+    def _upload(self, data: bytes, digest: str) -> requests.Response:
+        """One monolithic upload: POST for a session, PUT the bytes to it."""
         start = self._request("POST", f"{self.base}/blobs/uploads/", scope="pull,push")
         self._check(start, "starting a blob upload")
         location = start.headers.get("Location", "")
@@ -152,9 +167,7 @@ class Registry:
             raise ReleaseError(f"registry {self.repo.host} gave no upload location", "check the registry")
         url = urljoin(self.base + "/", location)
         url += ("&" if "?" in url else "?") + urlencode({"digest": digest})
-        done = self._request("PUT", url, body=data, content_type="application/octet-stream", scope="pull,push")
-        self._check(done, f"uploading blob {digest[:19]}")
-        return digest
+        return self._request("PUT", url, body=data, content_type="application/octet-stream", scope="pull,push")
 
     def put_manifest(self, reference: str, body: bytes, media_type: str) -> str:
         response = self._request(

@@ -12,7 +12,7 @@ import urllib.parse
 from collections.abc import Mapping
 
 from release.adapters import chartbranch
-from release.adapters.git import GitError
+from release.adapters.git import GitError, transient
 from release.context import Context
 from release.errors import ReleaseError
 from release.stages import notes as notes_stage
@@ -81,10 +81,9 @@ def _publish(ctx: Context, plan: Plan, head: str, where: tuple[str, Mapping[str,
     except ReleaseError as exc:
         with contextlib.suppress(GitError):
             _taken(ctx, plan, head, where)  # another pipeline's tag landed between the check and the push
+        token = "" if transient(exc.message) else "; in CI set RELEASE_GIT_TOKEN to a token that may push tags"
         raise ReleaseError(
-            exc.message,
-            (exc.hint + "; " if exc.hint else "")
-            + "the tag is made here and a rerun pushes it; in CI set RELEASE_GIT_TOKEN to a token that may push tags",
+            exc.message, (exc.hint + "; " if exc.hint else "") + "the tag is made here and a rerun pushes it" + token
         ) from None
     ctx.say(f"pushed {tag} to {REMOTE}")
     return f"pushed {tag}"
