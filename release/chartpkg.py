@@ -266,6 +266,8 @@ def _check_fields(doc: dict[str, Any], where: str) -> None:
     Go's YAML turns an unquoted 1.10 into "1.1" and yes into "true" where a string is expected; PyYAML does
     not resolve scalars the same way, so instead of guessing, such fields must be quoted.
     """
+    _check_json(doc, where)
+    _check_case(doc, _METADATA_FIELDS, where, "")
     for key, kind, _ in _METADATA_FIELDS:
         value = doc.get(key)
         if value is None:
@@ -308,6 +310,7 @@ def _check_records(value: Any, fields: Sequence[tuple[str, str, bool]], where: s
     for index, record in enumerate(value):
         if not isinstance(record, dict):
             raise ReleaseError(f"{where}: {key}[{index}] must be a mapping")  # metadata.go: no null entries
+        _check_case(record, fields, where, f"{key}[{index}].")
         for name, kind, _ in fields:
             item = record.get(name)
             if item is None:
@@ -320,6 +323,33 @@ def _check_records(value: Any, fields: Sequence[tuple[str, str, bool]], where: s
             }[kind]
             if not ok:
                 raise ReleaseError(f"{where}: {key}[{index}].{name} has the wrong type ({item!r})", "quote strings")
+
+
+def _check_case(record: dict[Any, Any], fields: Sequence[tuple[str, str, bool]], where: str, prefix: str) -> None:
+    """Go's encoding/json matches keys case-insensitively: helm reads `Name:` as `name`, the last one winning."""
+    known = {name.casefold(): name for name, _, _ in fields}
+    for key in record:
+        if isinstance(key, str) and key not in known.values() and key.casefold() in known:
+            raise ReleaseError(
+                f"{where}: {prefix}{key} is {prefix}{known[key.casefold()]} to helm (it ignores case)",
+                f"write it as {known[key.casefold()]}, once",
+            )
+
+
+def _check_json(value: Any, where: str, path: str = "") -> None:
+    """Helm reads its YAML files through JSON (sigs.k8s.io/yaml): NaN, infinities and null keys do not convert,
+    and helm then fails to load the whole chart."""
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        raise ReleaseError(f"{where}: {path or 'the document'} is {value}, which helm cannot read", "quote it")
+    if isinstance(value, dict | set | frozenset):
+        for key in value:
+            if key is None:
+                raise ReleaseError(f"{where}: {path or 'the top level'} has a null key (~), which helm cannot read")
+            if isinstance(value, dict):
+                _check_json(value[key], where, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_json(item, where, f"{path}[{index}]")
 
 
 # --- Chart.yaml as helm's JSON ----------------------------------------------------------------------------
@@ -894,6 +924,7 @@ def _load_yaml(data: bytes, where: str, *, mapping: bool) -> Any:
         raise ReleaseError(f"{where}: not valid YAML: {_yaml_problem(error)}") from None
     if mapping and not isinstance(doc, dict | None):
         raise ReleaseError(f"{where}: must be a YAML mapping")
+    _check_json(doc, where)
     return doc
 
 
@@ -903,6 +934,7 @@ def _load_values(data: bytes, where: str) -> None:
         for doc in yaml.load_all(_decode(data, where), Loader=SafeLoader):
             if not isinstance(doc, dict | None):
                 raise ReleaseError(f"{where}: every document must be a mapping of values")
+            _check_json(doc, where)
     except yaml.YAMLError as error:
         raise ReleaseError(f"{where}: not valid YAML: {_yaml_problem(error)}") from None
 
