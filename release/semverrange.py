@@ -101,7 +101,10 @@ def _comparator(piece: str, text: str) -> tuple[list[_Bound], bool]:
     wild = [p is None or p in ("x", "X", "*") for p in parts]
     nums = [0 if w else int(p) for p, w in zip(parts, wild, strict=True)]
     rest = match["rest"] or ""
-    base = semver.Version.parse(f"{nums[0]}.{nums[1]}.{nums[2]}{rest}")
+    try:
+        base = semver.Version.parse(f"{nums[0]}.{nums[1]}.{nums[2]}{rest}")
+    except ValueError:  # a prerelease or build part SemVer refuses (`1.0.0-01`, `1.0.0-a..b`)
+        raise _bad(text) from None
     pre = "-" in rest
     if wild[0]:  # *, x: anything (or nothing, for < and !=)
         return ([] if op in (">=", "<=", "=", "~", "^", ">") else [_Bound("<", semver.Version(0))]), pre
