@@ -808,6 +808,7 @@ VALUES_BYTES = st.one_of(
 @example(
     CHART_YAML.encode(), VALUES_YAML.encode().replace(b"# set", b"# r\xe9gl\xe9"), False
 )  # [charts] latin-1 values
+@example(CHART_YAML.encode(), b"image:\n  tag: 1\n---\nother: 2\n", False)  # [charts] two documents
 @example(CHART_YAML.encode(), b"image: {tag: !!int x}\n", False)  # [yamlstrict]
 @example(CHART_YAML.encode(), b"image: {tag: x, pull: -.inf}\n", False)  # [chartpkg] published, helm cannot load
 def test_cli_chart_with_random_chart_yaml_and_values(
@@ -898,3 +899,14 @@ def test_cli_with_random_tag_names(
     plan = clean_exit(release, history, "plan", "--json")
     if plan.code == 0:
         json.loads(plan.out)
+
+
+def test_cli_chart_lock_entries_that_are_not_mappings(repo: Repo, release: Any) -> None:
+    """[charts] `dependencies: [name]` in Chart.lock: `"name" in d` held for the string, then d["name"] raised."""
+    chart_repo(repo)
+    dependency = "dependencies:\n  - {name: dep, version: 1.0.0, repository: 'oci://127.0.0.1:9/charts'}\n"
+    repo.write("charts/demo/Chart.yaml", CHART_YAML + dependency)
+    repo.write("charts/demo/Chart.lock", "dependencies: [name]\ndigest: sha256:0\ngenerated: '2024-01-01'\n")
+    result = clean_exit(release, repo, "chart")
+    assert result.code == 1
+    assert not (repo.path / "charts/demo/charts").exists()  # nothing fetched into the user's tree

@@ -31,6 +31,7 @@ from release.errors import ReleaseError
 from release.fields import fields_for  # moved: promote uses it too
 from release.imageref import Repository
 from release.stages import plan as plan_stage
+from release.yamlstrict import SafeLoader
 
 NAME = "charts"
 Say = Callable[[str], None]
@@ -137,8 +138,10 @@ def _locked_versions(chart_dir: Path) -> dict[str, str]:
     lock = chart_dir / "Chart.lock"
     if not lock.is_file():
         return {}
-    data = yaml.safe_load(lock.read_text(encoding="utf-8")) or {}
-    return {str(d["name"]): str(d["version"]) for d in data.get("dependencies") or [] if "name" in d and "version" in d}
+    data = yaml.load(lock.read_text(encoding="utf-8"), Loader=SafeLoader) or {}  # a mapping: chartpkg checked it
+    entries = data.get("dependencies")
+    locked = [d for d in entries if isinstance(d, dict)] if isinstance(entries, list) else []
+    return {str(d["name"]): str(d["version"]) for d in locked if "name" in d and "version" in d}
 
 
 def fetch_oci_dependency(ctx: Context, chart_dir: Path, dependency: dict[str, object], locked: str | None) -> None:
@@ -187,7 +190,9 @@ def check(directory: Path, meta: chartpkg.ChartMeta, archive: bytes, overrides: 
     values_bytes = overrides.get("values.yaml")
     if values_bytes is None and (directory / "values.yaml").is_file():
         values_bytes = (directory / "values.yaml").read_bytes()
-    values = yaml.safe_load(values_bytes or b"") or {}
+    values: dict[str, object] = {}
+    for document in yaml.load_all(values_bytes or b"", Loader=SafeLoader):  # chartpkg checked each is a mapping
+        values = _merge_maps(values, document or {})
     if meta.raw.get("type", "application") == "application" and not (directory / "templates").is_dir():
         raise ReleaseError(f"{where}: no templates/ directory", "an application chart renders templates/*.yaml")
     schema_path = directory / "values.schema.json"
@@ -198,6 +203,15 @@ def check(directory: Path, meta: chartpkg.ChartMeta, archive: bytes, overrides: 
         if errors:
             raise ReleaseError(f"{where}: helm lint: {errors[0]}", "fix the chart; `helm lint` shows every finding")
         helm.render(archive)
+
+
+def _merge_maps(a: dict[str, object], b: dict[str, object]) -> dict[str, object]:
+    """Helm's loader (load.go LoadValues, MergeMaps) merges a values file's documents, the later one winning."""
+    out = dict(a)
+    for key, value in b.items():
+        before = out.get(key)
+        out[key] = _merge_maps(before, value) if isinstance(before, dict) and isinstance(value, dict) else value
+    return out
 
 
 def _validate_schema(schema_path: Path, values: object, where: str) -> None:
