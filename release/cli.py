@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -373,7 +375,25 @@ def ci_generate(fmt: str | None, output: str | None, **opts: Any) -> None:
     cigen.main(ctx, fmt, output, say=say, echo=click.echo)
 
 
+class Terminated(BaseException):
+    """SIGTERM (a cancelled CI job): unwinds like Ctrl-C, so `finally` blocks drop the run's claims."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> None:
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
+    try:
+        _main(argv)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None) -> None:
     try:
         cli.main(args=argv, prog_name="release", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -390,6 +410,9 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         say("interrupted")
         sys.exit(130)
+    except Terminated:
+        say("terminated (SIGTERM): what was published stays recorded in the State; a rerun finishes the job")
+        sys.exit(143)
     except Exception:
         say(traceback.format_exc().rstrip())
         say("release: internal error (a bug, exit 3): please report it with the traceback above")

@@ -387,3 +387,44 @@ def test_a_github_run_makes_a_github_release(app, release, forge, tmp_path):
     (post,) = forge.calls("POST", r"/repos/team/app/releases$")
     assert post.json()["tag_name"] == "v1.1.0" and post.json()["prerelease"] is False
     assert parse_github_output((tmp_path / "out").read_text())["released"] == "true"
+
+
+def test_a_cancelled_job_drops_its_claim_and_exits_143(repo, tmp_path):
+    """SIGTERM (GitLab's cancel, GitHub's) while the charts stage waits on a registry that never answers."""
+    import os
+    import signal
+    import socket
+    import sys
+    import time
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # accepts connections, never answers
+    port = silent.getsockname()[1]
+    repo.commit(
+        "feat: chart",
+        {
+            "release.yaml": f'charts:\n  - path: charts/app\n    publish: ["oci://127.0.0.1:{port}/charts"]\n',
+            "charts/app/Chart.yaml": "apiVersion: v2\nname: app\nversion: 0.0.1\n",
+            "charts/app/values.yaml": "x: 1\n",
+        },
+    )
+    origin = with_origin(repo, tmp_path)
+    release_bin = str(Path(sys.executable).with_name("release"))
+    proc = subprocess.Popen(
+        [release_bin, "run"], cwd=repo.path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not git(origin, "for-each-ref", "refs/release-claims/"):
+            assert time.monotonic() < deadline and proc.poll() is None, "the run never claimed its tag"
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        silent.close()
+    assert proc.returncode == 143, err
+    assert "terminated (SIGTERM)" in err and "Traceback" not in err
+    assert git(origin, "for-each-ref", "refs/release-claims/") == ""  # the claim was dropped
+    assert remote_tags(origin) == {}
