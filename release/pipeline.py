@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -47,6 +49,7 @@ def run(
     """Run stages in order; the State is saved after each, so a failure keeps what was done before it."""
     results = []
     for stage in stages:
+        _crash_at(f"{stage.NAME}:before")  # test hook
         started = time.monotonic()
         reason = stage.skip(ctx)
         summary = reason if reason is not None else stage.run(ctx)
@@ -56,4 +59,11 @@ def run(
         results.append(result)
         if report:
             report(result)
+        _crash_at(f"{stage.NAME}:after")  # test hook
     return results
+
+
+def _crash_at(point: str) -> None:
+    """Test hook (tests/test_crash_resume.py): RELEASE_TEST_CRASH_AT=<stage>:<before|after> is a kill -9 there."""
+    if os.environ.get("RELEASE_TEST_CRASH_AT") == point:
+        os.kill(os.getpid(), signal.SIGKILL)

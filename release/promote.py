@@ -555,6 +555,8 @@ def _write(
         if not edits:
             head = clone.head()
             say(f"{env.name} is already at {version} ({clone.label} at {head[:12]}); nothing to commit")
+            if not dry_run:  # a rerun after a crash: the State still records where the version is
+                _record(ctx, env, head, version)
             return Outcome(env.name, env.repo, version, None)
         if dry_run:
             return Outcome(env.name, env.repo, version, None, "".join(e.diff() for e in edits))

@@ -156,6 +156,7 @@ class FaultProxy:
         self._released = threading.Event()
         self._reset_stalls = False
         self._closing = False
+        self._active = 0
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.2)
         self.port = int(self._listener.getsockname()[1])
@@ -266,18 +267,31 @@ class FaultProxy:
 
     def _serve(self, handler: Callable[[socket.socket, list[socket.socket]], None], client: socket.socket) -> None:
         upstream: list[socket.socket] = []
+        with self._lock:
+            self._active += 1
         try:
             handler(client, upstream)
         except _Abort:
-            _rst(client)
-            for sock in upstream:
+            for sock in (client, *upstream):
                 _rst(sock)
-            return
         except OSError:
             pass
-        for sock in (client, *upstream):
-            with contextlib.suppress(OSError):
-                sock.close()
+        finally:
+            for sock in (client, *upstream):
+                with contextlib.suppress(OSError):
+                    sock.close()
+            with self._lock:
+                self._active -= 1
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Wait until no connection is open through the proxy; False when one still is after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self._active == 0:
+                    return True
+            time.sleep(0.05)
+        return False
 
     def _connect(self, upstream: list[socket.socket]) -> socket.socket:
         sock = socket.create_connection((self.upstream_host, self.upstream_port), timeout=10)

@@ -21,9 +21,10 @@ from __future__ import annotations
 import collections
 import dataclasses
 import json
+import re
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,6 +120,7 @@ class World:
     proxies: dict[str, Chain]  # registry, origin, infra
     served: Path  # the git server's root: app.git (origin) and infra.git
     name: str  # this test's repositories in the registry: faults/<name>/app and faults/<name>/charts/app
+    environments: tuple[str, ...] = ("dev",)
 
     @property
     def image(self) -> str:
@@ -168,7 +170,19 @@ def git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
 
 
-def config(registry: str, origin: str, infra: str, name: str) -> str:
+def config(registry: str, infra: str, name: str, environments: Sequence[str]) -> str:
+    """Each environment after the one before it, all automatic: `release run` promotes them in order."""
+    envs = "".join(
+        f"""\
+  - name: {env}
+    repo: {infra}/infra.git
+    automatic: true
+{f"    after: {environments[i - 1]}{chr(10)}" if i else ""}\
+    updates:
+      - {{file: apps/{env}/app/values.yaml, set: {{image.tag: "{{version}}"}}}}
+"""
+        for i, env in enumerate(environments)
+    )
     return f"""\
 images:
   - name: app
@@ -178,21 +192,16 @@ charts:
     values: {{image.digest: "{{image.app.digest}}"}}
     publish: ["oci://{registry}/faults/{name}/charts"]
 environments:
-  - name: dev
-    repo: {infra}/infra.git
-    automatic: true
-    updates:
-      - {{file: apps/dev/app/values.yaml, set: {{image.tag: "{{version}}"}}}}
-"""
+{envs}"""
 
 
-def make_app(repo: Repo, registry: str, origin: str, infra: str, name: str) -> None:
-    """A FROM scratch image, a chart whose values take the image's digest, an automatic dev environment."""
+def make_app(repo: Repo, registry: str, origin: str, infra: str, name: str, environments: Sequence[str]) -> None:
+    """A FROM scratch image, a chart whose values take the image's digest, automatic environments."""
     scratch_context(repo.path, {"hello.txt": f"{name}\n"})
     repo.write("charts/app/Chart.yaml", "apiVersion: v2\nname: app\nversion: 0.0.1\n")
     repo.write("charts/app/values.yaml", "image:\n  digest: none\n")
     repo.write("charts/app/templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n")
-    repo.write("release.yaml", config(registry, origin, infra, name))
+    repo.write("release.yaml", config(registry, infra, name, environments))
     repo.git("add", "-A")
     repo.commit("feat: first")
     repo.git("remote", "add", "origin", f"{origin}/app.git")
@@ -215,20 +224,38 @@ def git_server(root: Path) -> Iterator[GitHTTP]:
         yield server
 
 
-@pytest.fixture
-def world(repo: Repo, tmp_path: Path, request: pytest.FixtureRequest, registry: Registry, registry_chain: Chain):  # type: ignore[no-untyped-def]
+@contextmanager
+def build_world(
+    repo: Repo, tmp_path: Path, name: str, registry: Registry, registry_chain: Chain, environments: Sequence[str]
+) -> Iterator[World]:
+    """The app repo, its origin and infra repo served over smart HTTP, each service behind its own proxies."""
     served = tmp_path / "served"
     served.mkdir()
     serve_git(served)
-    name = request.node.callspec.id.lower() if hasattr(request.node, "callspec") else request.node.name
     registry_chain.clear()
-    with git_server(served) as server:
-        port = int(server.url.rsplit(":", 1)[1])
-        with chain(port) as origin, chain(port) as infra:
-            make_app(repo, registry_chain.host, origin.url, infra.url, name)
-            yield World(repo, registry, {"registry": registry_chain, "origin": origin, "infra": infra}, served, name)
-    registry_chain.release()
-    registry_chain.clear()
+    try:
+        with git_server(served) as server:
+            port = int(server.url.rsplit(":", 1)[1])
+            with chain(port) as origin, chain(port) as infra:
+                make_app(repo, registry_chain.host, origin.url, infra.url, name, environments)
+                proxies = {"registry": registry_chain, "origin": origin, "infra": infra}
+                yield World(repo, registry, proxies, served, name, tuple(environments))
+    finally:
+        registry_chain.release()
+        registry_chain.clear()
+
+
+def unique_name(request: pytest.FixtureRequest) -> str:
+    """The test's parameters' id (or its name): a registry repository name of its own."""
+    node = request.node
+    name = str(node.callspec.id if hasattr(node, "callspec") else node.name.removeprefix("test_")).lower()
+    return re.sub(r"[^a-z0-9]+", "-", name).strip("-")
+
+
+@pytest.fixture
+def world(repo: Repo, tmp_path: Path, request: pytest.FixtureRequest, registry: Registry, registry_chain: Chain):  # type: ignore[no-untyped-def]
+    with build_world(repo, tmp_path, unique_name(request), registry, registry_chain, ["dev"]) as built:
+        yield built
 
 
 @pytest.fixture
@@ -257,7 +284,7 @@ def assert_complete(world: World, result: Result) -> None:
 
 def assert_published(world: World) -> None:
     """Everything published, each thing once: the image tags on one digest (the State's), one chart version with
-    its blobs, one release tag on this commit, one infra commit holding the version."""
+    its blobs, one release tag on this commit (and no claim left), one infra commit per environment."""
     head, state = world.repo.head(), world.state()
     assert world.tags(world.image) == sorted(["0", "0.1", "0.1.0", f"sha-{head[:7]}"])
     assert {world.manifest(world.image, t)[0] for t in world.tags(world.image)} == {state["images"][0]["digest"]}
@@ -269,9 +296,10 @@ def assert_published(world: World) -> None:
     assert world.release_tags() == {"v0.1.0": head}
     assert world.claims() == []  # the run's reservation of v0.1.0 on origin is gone
     assert state["released"] is True
-    assert world.infra_commits() == 2
-    assert 'tag: "0.1.0"' in git(world.infra, "show", "main:apps/dev/app/values.yaml")
-    assert [p["env"] for p in state["promotions"]] == ["dev"]
+    assert world.infra_commits() == 1 + len(world.environments)  # one commit per environment
+    for env in world.environments:
+        assert 'tag: "0.1.0"' in git(world.infra, "show", f"main:apps/{env}/app/values.yaml")
+    assert [p["env"] for p in state["promotions"]] == list(world.environments)
 
 
 def assert_one_line_failure(result: Result) -> str:
@@ -282,11 +310,10 @@ def assert_one_line_failure(result: Result) -> str:
     return errors[0]
 
 
-def assert_nothing_partial(world: World, failed: str) -> None:
-    """Whatever is on a remote is whole, the State claims nothing the remotes lack, and the failed stage and those
-    after it left nothing behind."""
+def assert_consistent(world: World) -> None:
+    """Whatever is on a remote is whole, and the State claims nothing the remotes lack (it may lag behind them:
+    a run can die between a push and the State's save)."""
     head, state = world.repo.head(), world.state()
-    later = STAGES[STAGES.index(failed) :]
     version_tag = "0.1.0" in world.tags(world.image)
     if version_tag:  # a version tag is only ever pushed last, on a whole image built from this commit
         _, manifest = world.manifest(world.image, "0.1.0")
@@ -297,13 +324,26 @@ def assert_nothing_partial(world: World, failed: str) -> None:
     for image in state.get("images", []):
         assert version_tag and world.manifest(world.image, "0.1.0")[0] == image["digest"]
     if world.tags(world.chart):
+        assert world.tags(world.chart) == ["0.1.0"]
         _, manifest = world.manifest(world.chart, "0.1.0")
         for blob in [manifest["config"], *manifest["layers"]]:
             assert world.registry.blob(world.chart, blob["digest"]).status_code == 200
     for chart in state.get("charts", []):
         assert world.tags(world.chart) == ["0.1.0"] and chart["version"] == "0.1.0"
+    assert set(world.release_tags().values()) <= {head}
+    if state.get("released"):
+        assert world.release_tags() == {"v0.1.0": head}
+    assert world.infra_commits() <= 1 + len(world.environments)
+    for promotion in state.get("promotions", []):
+        assert 'tag: "0.1.0"' in git(world.infra, "show", f"main:apps/{promotion['env']}/app/values.yaml")
+
+
+def assert_nothing_partial(world: World, failed: str) -> None:
+    """Consistent, and the failed stage and those after it left nothing behind."""
+    assert_consistent(world)
+    state, later = world.state(), STAGES[STAGES.index(failed) :]
     if "images" in later:
-        assert not version_tag and not state.get("images")
+        assert "0.1.0" not in world.tags(world.image) and not state.get("images")
     if "charts" in later:
         assert world.tags(world.chart) == [] and not state.get("charts")
     if "publish" in later:
