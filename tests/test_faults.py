@@ -45,6 +45,7 @@ IMAGE = r"/v2/faults/[^/]+/app/"  # the image's repository: faults/<test>/app
 CHART = r"/v2/faults/[^/]+/charts/app/"  # the chart's: faults/<test>/charts/app
 FIGURES: collections.Counter[tuple[str, str]] = collections.Counter()
 TIMES: list[float] = []
+ERRORS: dict[str, str] = {}  # stage → the one line a lasting fault ended the run with
 
 
 # ------------------------------------------------------------------------------------------------ services
@@ -109,6 +110,8 @@ def figures() -> Iterator[None]:
         for (stage, kind), count in sorted(FIGURES.items()):
             print(f"  {stage:8} {kind:22} {count}")
         print(f"  total {sum(FIGURES.values())} in {len(TIMES)} tests")
+        for stage, line in ERRORS.items():
+            print(f"  {stage}: {line}")
 
 
 @dataclass
@@ -422,6 +425,15 @@ CASES = [
 ]
 
 
+SAYS = {  # what the one line of a lasting fault names
+    "images": "push of ",
+    "reads": "while reading faults/",
+    "charts": "while writing faults/",
+    "publish": "could not push v0.1.0 to origin",
+    "promote": "the network or the git server failed",
+}
+
+
 @pytest.mark.parametrize("fault", CASES)
 def test_fault(world: World, run: Callable[[], Result], fault: Case, monkeypatch: pytest.MonkeyPatch) -> None:
     started = time.monotonic()
@@ -447,7 +459,8 @@ def test_fault(world: World, run: Callable[[], Result], fault: Case, monkeypatch
         TIMES.append(time.monotonic() - started)
         return
     error = assert_one_line_failure(result)
-    assert ("registry" if fault.where == "registry" else "git") in error
+    ERRORS[fault.stage] = error
+    assert "503" in error and SAYS[fault.stage] in error, error  # what failed, where, and that it is not us
     if fault.stage == "reads":
         assert_published(world)  # as it was: a failed check takes nothing away
     else:
@@ -455,3 +468,45 @@ def test_fault(world: World, run: Callable[[], Result], fault: Case, monkeypatch
     world.clear()
     assert_complete(world, run())
     TIMES.append(time.monotonic() - started)
+
+
+# ------------------------------------------------------------------------------------------------ the proxy itself
+
+
+def test_the_proxy_injects_what_it_is_told_and_passes_the_rest(registry: Registry, registry_chain: Chain) -> None:
+    import requests
+
+    registry_chain.clear()
+    http_proxy = registry_chain.http
+    session = requests.Session()
+    session.auth = registry.auth
+    url = registry_chain.url + "/v2/_catalog"
+    http_proxy.add(Rule.fail(502, times=2, path="_catalog"), Rule.throttle(7, method="HEAD"))
+    assert [session.get(url).status_code for _ in range(3)] == [502, 502, 200]
+    throttled = session.head(url)
+    assert (throttled.status_code, throttled.headers["Retry-After"]) == (429, "7")
+    http_proxy.add(Rule.reset(5, path="_catalog"), Rule.reset(5, "response", body=True, path="_catalog"))
+    with pytest.raises(requests.ConnectionError):  # before the request reached the registry
+        session.get(url)
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):  # in the middle of the answer's body
+        session.get(url)
+    http_proxy.add(Rule.stall(0.5, direction="response", path="_catalog"))
+    started = time.monotonic()
+    assert session.get(url).status_code == 200 and time.monotonic() - started >= 0.5
+    # an upload's Location names the address the client used (the outer proxy), never the registry's own
+    upload = session.post(registry_chain.url + "/v2/faults/proxy/app/blobs/uploads/")
+    assert upload.status_code == 202 and upload.headers["Location"].startswith(registry_chain.url + "/")
+    registry_chain.tcp.add(Rule.reset(10, "response"))
+    with pytest.raises(requests.ConnectionError):
+        session.get(url)
+    with pytest.raises(requests.ConnectionError):  # TLS is not HTTP: reset, as a plain-HTTP server would
+        requests.get(f"https://{registry_chain.host}/v2/", timeout=5)
+    assert http_proxy.injected == {"502": 2, "429": 1, "reset request": 1, "reset response": 1, "stall response": 1}
+    assert registry_chain.tcp.injected == {"reset response": 1}
+    assert [(e.method, e.fault, e.status) for e in http_proxy.requests(path="_catalog")][:4] == [
+        ("GET", "502", 502),
+        ("GET", "502", 502),
+        ("GET", None, 200),
+        ("HEAD", "429", 429),
+    ]
+    registry_chain.clear()

@@ -81,9 +81,12 @@ def _publish(ctx: Context, plan: Plan, head: str, where: tuple[str, Mapping[str,
     except ReleaseError as exc:
         with contextlib.suppress(GitError):
             _taken(ctx, plan, head, where)  # another pipeline's tag landed between the check and the push
-        token = "" if transient(exc.message) else "; in CI set RELEASE_GIT_TOKEN to a token that may push tags"
+        network = transient(exc.message)  # three attempts failed on the network or the server, not a refusal
+        message = f"could not push {tag} to {REMOTE}: {exc.message.removeprefix('git push failed: ')}"
+        token = "" if network else "; in CI set RELEASE_GIT_TOKEN to a token that may push tags"
         raise ReleaseError(
-            exc.message, (exc.hint + "; " if exc.hint else "") + "the tag is made here and a rerun pushes it" + token
+            message if network else exc.message,
+            (exc.hint + "; " if exc.hint else "") + "the tag is made here and a rerun pushes it" + token,
         ) from None
     ctx.say(f"pushed {tag} to {REMOTE}")
     return f"pushed {tag}"
