@@ -145,10 +145,10 @@ def skip(ctx: Context) -> str | None:
 def run(ctx: Context) -> str:
     """Write each release's notes file; after a publish (`release run`), also the forge's release object."""
     written = write_files(ctx)
+    if not written:
+        return "nothing to release"
     if ctx.options.dry_run:
         summary = "dry run: notes shown above"
-    elif not written:
-        return "nothing to release"
     else:
         summary = "wrote " + ", ".join(str(p.relative_to(ctx.root)) for p in written)
     if not (ctx.state.released or ctx.options.dry_run):
@@ -167,12 +167,12 @@ def write_files(ctx: Context) -> list[Path]:
             continue
         path = notes_file(ctx, plan.component)
         text = for_plan(ctx, plan)
+        written.append(path)
         if ctx.options.dry_run:
             ctx.say(f"would write {path.relative_to(ctx.root)}:\n{text.rstrip()}")
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-        written.append(path)
         where = str(path.relative_to(ctx.root))
         if plan.component is None:
             ctx.state.notes_path = where
