@@ -387,6 +387,7 @@ CASES = [
     case("images", "reset-answer", R.reset(10, "response", method="PUT", path=MANIFESTS)),
     case("images", "stall", R.stall(2, 100, body=True, method="PATCH", path=IMAGE)),
     case("images", "tcp-reset", R.reset(300, "response", skip=8, times=2)),
+    case("images", "tcp-stall", R.stall(1, 100, "request", skip=8, times=2)),
     case("images", "down", R.fail(503, times=None, method="PUT", path=IMAGE[:-1] + VERSION)),
     # reads: the resume check of a rerun (the image's version tag, the chart's version)
     case("reads", "503", R.fail(503, times=2, method="GET", path=VERSION)),
@@ -421,6 +422,7 @@ CASES = [
     case("promote", "reset-answer", R.reset(10, "response", method="POST", path=RECEIVE)),
     case("promote", "stall", R.stall(2, 50, method="POST", path=RECEIVE)),
     case("promote", "tcp-reset", R.reset(30, "response")),
+    case("promote", "tcp-stall", R.stall(0.3, 10, "response", times=None)),
     case("promote", "down", R.fail(503, times=None, method="POST", path=RECEIVE)),
 ]
 
