@@ -43,7 +43,7 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from release import chartpkg, config, semverrange, yamledit
+from release import chartpkg, config, imageref, semverrange, templates, yamledit
 from release.errors import ReleaseError
 from release.versioning import commits as commits_mod
 from release.versioning import plan as plan_mod
@@ -286,6 +286,9 @@ CONFIG_TEXT = st.one_of(
 @example("version: !!int v2")  # [yamlstrict] ValueError
 @example("tests: [{name: a, run: b, timeout: !!int ''}]")  # [yamlstrict] IndexError
 @example("[" * 5000)  # [yamlstrict] RecursionError in PyYAML's composer
+@example('version: "\\U80001000"')  # [yamlstrict2] OverflowError in PyYAML's scanner
+@example('version: "\\U00110000"')  # [yamlstrict2] ValueError (chr) in PyYAML's scanner
+@example('charts: [{path: c, values: {image.tag: "\\uD800"}}]')  # [yamlstrict2] a lone surrogate: UnicodeEncodeError
 @example("? !!python/name:os.system\n: 1")  # [config] a key with a tag SafeLoader cannot construct
 @example("version: !!binary 'zz@'")  # [config] ConstructorError while reading one value
 @example("version: \x00")  # [config] ReaderError: a character YAML refuses, raised before parsing
@@ -403,6 +406,7 @@ def chart_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @example(text="apiVersion: v2\nname: x\nversion: 1.0.0\nextra: .nan\n")  # [chartpkg] helm cannot load it
 @example(text="apiVersion: v2\nname: x\nversion: 1.0.0\n~: x\n")  # [chartpkg] a null key: helm cannot load it
 @example(text="apiVersion: v2\nname: x\nversion: 1.0.0\nNAME: y\n")  # [chartpkg] helm reads the name as y
+@example(text="version: 0.0.0\n<<: {version: 1}\nname: a\napiVersion: v2\n")  # [yamlstrict3] helm reads version 1
 @example(text="apiVersion: v2\nname: x\nversion: 1.0.0\nmaintainers: [{name: a, Email: [b]}]\n")  # [chartpkg]
 @example(text="apiVersion: v2\nname: x\nversion: 1.0.0\ndependencies: [{name: a, alias: 5}]\n")
 @example(text="apiVersion: v2\nname: x\nversion: 1.0.0\ndependencies: [{alias: [a]}]\n")
@@ -502,6 +506,7 @@ def values_case(draw: st.DrawFn) -> tuple[str, dict[str, str], bool]:
 @example(("a: 1\n", {"a": "\x85"}, False))
 @example(("a: 1\n", {"b.c": "x"}, True))
 @example(("a: !!float x\n", {"a": "1"}, False))  # [yamlstrict] ValueError
+@example(('a: "\\UFFFFFFFF"\n', {"a": "1"}, False))  # [yamlstrict2] OverflowError in the scanner
 @example(("a: {" * 150 + "}" * 150 + "\n", {"a": "1"}, False))  # [yamlstrict] RecursionError
 @example(("? a\n: 1\nb: null\n", {"c": "x"}, True))  # [yamledit] created at the `?`'s key column
 @example(("? a\n: 1\na2:\n  a: null\n", {"image": ""}, True))  # [yamledit] created inside a2
@@ -522,6 +527,52 @@ def test_values_and_schema_nested_deeper_than_python_recursion_are_refused(chart
         with pytest.raises(ReleaseError, match="nested") as error:
             chartpkg.package(chart_dir, mtime=0, overrides={rel: text.encode()})
         assert rel in error.value.message
+
+
+KUSTOMIZATION = {
+    "apiVersion": "kustomize.config.k8s.io/v1beta1",
+    "kind": "Kustomization",
+    "resources": ["deployment.yaml"],
+    "images": [{"name": "registry.example.com/team/app", "newTag": "1.0.0"}, {"name": "redis", "newTag": "7"}],
+}
+
+
+@st.composite
+def kustomization_case(draw: st.DrawFn) -> tuple[str, str, dict[str, str | None]]:
+    doc = draw(st.one_of(st.just(KUSTOMIZATION), mutated(KUSTOMIZATION), st.dictionaries(KEYS, VALUE_DOCS, max_size=3)))
+    text = dump(doc, draw(st.sampled_from([True, False, None])), draw(st.booleans()))
+    if draw(st.booleans()):
+        text = draw(text_mutation(text))
+    name = draw(st.one_of(st.sampled_from(["registry.example.com/team/app", "redis", "new/image"]), TEXT))
+    value = st.one_of(TEXT, WEIRD, STRINGS)  # the config asks for one of the three at least
+    fields = draw(st.fixed_dictionaries({"new_tag": value}, optional={"new_name": value, "digest": value}))
+    return text, name, fields
+
+
+@settings(FAST, max_examples=300)
+@given(kustomization_case())
+def test_kustomization_image_edits_are_exact_or_refused(case: tuple[str, str, dict[str, str | None]]) -> None:
+    text, name, fields = case
+    new = user_error_or_success(yamledit.set_kustomize_image, text, name, filename="kustomization.yaml", **fields)
+    if isinstance(new, ReleaseError):
+        return
+    (doc,) = [d for d in yaml.load_all(new, Loader=yamledit._Loader) if isinstance(d, dict) and "images" in d]
+    plain = [i.value if isinstance(i, yamledit._Tagged) else i for i in doc["images"]]  # `!tag {name: x}`
+    entry = next(i for i in plain if isinstance(i, dict) and getattr(i.get("name"), "value", i.get("name")) == name)
+    keys = {"new_name": "newName", "new_tag": "newTag", "digest": "digest"}
+    assert {keys[k]: entry.get(keys[k]) for k in fields} == {keys[k]: v for k, v in fields.items()}
+
+
+@settings(FAST, max_examples=300)
+@given(
+    st.one_of(TEXT, STRINGS, st.builds("{}{}{}".format, TEXT, STRINGS, TEXT)), st.dictionaries(TEXT, TEXT, max_size=3)
+)
+def test_field_templates(template: str, values: dict[str, str]) -> None:
+    values = {"version": "1.2.3", "image.app.digest": "sha256:" + "a" * 64, **values}
+    user_error_or_success(templates.render, template, values, "charts[0].values.image.tag")
+    problem = imageref.check_template(template)  # the check release.yaml's tag templates get
+    if problem is None:
+        imageref.template_fields(template)
 
 
 # --- vendored chart archives and .helmignore ------------------------------------------------------------------------
