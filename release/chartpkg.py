@@ -206,6 +206,12 @@ class _StrictLoader(NoDuplicatesLoader):
 
 
 _StrictLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:y|Y|n|N)$"), list("yYnN"))
+# Numbers Go's YAML reads (strconv with base 0, its float pattern) where PyYAML's YAML 1.1 rules see strings:
+# an exponent without a dot (`1e3`, `0E0`) and `0o17`. Helm would read `appVersion: 1e3` as 1000.
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"), list("-+0123456789")
+)
+_StrictLoader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?0o[0-7_]+$"), list("-+0"))
 
 
 def _yaml_problem(error: yaml.YAMLError) -> str:
@@ -343,8 +349,9 @@ def _check_json(value: Any, where: str, path: str = "") -> None:
         raise ReleaseError(f"{where}: {path or 'the document'} is {value}, which helm cannot read", "quote it")
     if isinstance(value, dict | set | frozenset):
         for key in value:
-            if key is None:
-                raise ReleaseError(f"{where}: {path or 'the top level'} has a null key (~), which helm cannot read")
+            if key is None or (isinstance(key, int) and 2**63 <= key < 2**64):  # Go reads that one as a uint64
+                shown = "a null key (~)" if key is None else f"the key {key}"
+                raise ReleaseError(f"{where}: {path or 'the top level'} has {shown}, which helm cannot read")
             if isinstance(value, dict):
                 _check_json(value[key], where, f"{path}.{key}" if path else str(key))
     elif isinstance(value, list):

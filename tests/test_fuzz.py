@@ -406,7 +406,10 @@ def chart_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @example(text="apiVersion: v2\nname: x\nversion: 1.0.0\nextra: .nan\n")  # [chartpkg] helm cannot load it
 @example(text="apiVersion: v2\nname: x\nversion: 1.0.0\n~: x\n")  # [chartpkg] a null key: helm cannot load it
 @example(text="apiVersion: v2\nname: x\nversion: 1.0.0\nNAME: y\n")  # [chartpkg] helm reads the name as y
+@example(text="apiVersion: v2\nname: x\nversion: 1.0.0\n'': {9223372036854775808: 1}\n")  # [chartpkg2] a uint64 key
+@example(text="apiVersion: v2\nname: x\nversion: 1.0.0\nappVersion: 0E0\n")  # [chartpkg2] helm reads "0"
 @example(text="version: 0.0.0\n<<: {version: 1}\nname: a\napiVersion: v2\n")  # [yamlstrict3] helm reads version 1
+@example(text="apiVersion: v2\nname: x\nversion: 1.0.0\ndescription: 0o17\n")  # [chartpkg2] helm reads "15"
 @example(text="apiVersion: v2\nname: x\nversion: 1.0.0\nmaintainers: [{name: a, Email: [b]}]\n")  # [chartpkg]
 @example(text="apiVersion: v2\nname: x\nversion: 1.0.0\ndependencies: [{name: a, alias: 5}]\n")
 @example(text="apiVersion: v2\nname: x\nversion: 1.0.0\ndependencies: [{alias: [a]}]\n")
