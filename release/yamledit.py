@@ -583,7 +583,11 @@ def _edit(
         _refuse_shared(walk, doc, path, filename)
     if walk.node is not None:
         flow = bool(walk.steps) and _is_flow(walk.steps[-1].holder)
-        return _replace_scalar(text, doc, walk.node, value, flow=flow, path=path, filename=filename)
+        key = walk.steps[-1].key if walk.steps else None
+        colon = True  # `{a, b: 1}`: a's null value comes with no `:` to write it after
+        if isinstance(key, yaml.Node):
+            colon = ":" in text[int(key.end_mark.index) : int(walk.steps[-1].child.start_mark.index)]
+        return _replace_scalar(text, doc, walk.node, value, flow=flow, path=path, filename=filename, colon=colon)
     if not create:
         raise ReleaseError(f"{filename}: no {path} ({_why_missing(walk, segments)})", CREATE_HINT)
     return _create(text, doc, walk, segments, value, filename=filename)
@@ -601,7 +605,9 @@ def _why_missing(walk: _Walk, segments: Sequence[Segment]) -> str:
     return f"{where} is a single value ({shown}), not a mapping"
 
 
-def _replace_scalar(text: str, doc: _Doc, node: yaml.Node, value: str, *, flow: bool, path: str, filename: str) -> str:
+def _replace_scalar(
+    text: str, doc: _Doc, node: yaml.Node, value: str, *, flow: bool, path: str, filename: str, colon: bool = True
+) -> str:
     if not isinstance(node, yaml.ScalarNode):
         kind = "mapping" if isinstance(node, yaml.MappingNode) else "list"
         raise ReleaseError(
@@ -622,7 +628,11 @@ def _replace_scalar(text: str, doc: _Doc, node: yaml.Node, value: str, *, flow: 
         return text  # already there: not a byte changes
     start, end = _scalar_start(text, node, props), int(node.end_mark.index)
     new = _render(value, node.style or None, flow)
-    if start == end and text[start - 1 : start] not in (" ", "\t"):
+    if not colon:  # a key written without `:` (`{a, b: 1}`, `? a`): its null value has no text of its own
+        if not flow:
+            raise ReleaseError(f"{filename}:{_line(node)}: {path} has no ':'", "write it as `key: value` first")
+        new = ": " + new
+    elif start == end and text[start - 1 : start] not in (" ", "\t"):
         new = " " + new  # an empty value (`key:`) sits right after the colon
     return text[:start] + new + text[end:]
 
