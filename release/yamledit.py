@@ -810,6 +810,8 @@ def _dealias(root: yaml.Node) -> yaml.Node:
 
 def _data_at(data: Any, segments: Sequence[Segment]) -> Any:
     for seg in segments:
+        while isinstance(data, _Tagged):  # `!Custom [a, b]`: the path goes on inside the tagged collection
+            data = data.value
         if isinstance(data, dict):
             if seg in data:
                 data = data[seg]

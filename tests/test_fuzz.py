@@ -510,6 +510,7 @@ def values_case(draw: st.DrawFn) -> tuple[str, dict[str, str], bool]:
 @example(("a: 1\n", {"b.c": "x"}, True))
 @example(("a: !!float x\n", {"a": "1"}, False))  # [yamlstrict] ValueError
 @example(('a: "\\UFFFFFFFF"\n', {"a": "1"}, False))  # [yamlstrict2] OverflowError in the scanner
+@example(("{image: !!python/object:os.system [null]}\n", {"image[0]": ""}, False))  # [yamledit2] under a tag
 @example(("{a, b: 1}\n", {"a": "x"}, False))  # [yamledit2] `{a x, b: 1}`: a flow key with no colon
 @example(("? a\n", {"a": "x"}, False))  # [yamledit2] the same in block style: refused
 @example(("a: {" * 150 + "}" * 150 + "\n", {"a": "1"}, False))  # [yamlstrict] RecursionError
