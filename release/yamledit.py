@@ -866,6 +866,11 @@ def set_values(
     create adds missing keys; allow_anchor edits an anchored value that other places share.
     """
     parsed = [(parse_path(path), _as_str(value, path)) for path, value in edits.items()]
+    seen: dict[tuple[str, ...], str] = {}
+    for (segments, _), path in zip(parsed, edits, strict=True):  # `a.b` and `a."b"` (or a.0, a[0]) are one value
+        same = seen.setdefault(tuple(str(s) for s in segments), path)
+        if same != path:
+            raise ReleaseError(f"{filename}: {same!r} and {path!r} set the same value", "keep one of them")
     stream = _load_all(text, filename)  # a Go template can compose yet not load: refuse it before anything
     if not parsed:
         return text

@@ -513,6 +513,7 @@ def values_case(draw: st.DrawFn) -> tuple[str, dict[str, str], bool]:
 @example(("{image: !!python/object:os.system [null]}\n", {"image[0]": ""}, False))  # [yamledit2] under a tag
 @example(("{a, b: 1}\n", {"a": "x"}, False))  # [yamledit2] `{a x, b: 1}`: a flow key with no colon
 @example(("? a\n", {"a": "x"}, False))  # [yamledit2] the same in block style: refused
+@example(("{image: null, '0': null}\n", {'"0"': "", "0": "0"}, False))  # [yamledit2] one value set twice
 @example(("a: {" * 150 + "}" * 150 + "\n", {"a": "1"}, False))  # [yamlstrict] RecursionError
 @example(("? a\n: 1\nb: null\n", {"c": "x"}, True))  # [yamledit] created at the `?`'s key column
 @example(("? a\n: 1\na2:\n  a: null\n", {"image": ""}, True))  # [yamledit] created inside a2
