@@ -1052,7 +1052,13 @@ def _append_flow_entry(text: str, images: yaml.SequenceNode, name: str, fields: 
 
 def _append_images_block(text: str, doc: _Doc | None, name: str, fields: dict[str, str]) -> str:
     offset, content = _sequence_style(doc, text) if doc is not None else (0, 2)
-    return _insert_lines(text, len(text), ["images:", *_entry_lines(name, fields, offset, content)])
+    if doc is None or not isinstance(doc.root, yaml.MappingNode) or not doc.root.value:
+        return _insert_lines(text, len(text), ["images:", *_entry_lines(name, fields, offset, content)])
+    # At the end of this document (its comments included), not of the file: an empty document (`---`) may follow.
+    indent = _key_column(text, doc.root.value[0][0])
+    at = _after_line(text, int(doc.root.end_mark.index))
+    lines = [" " * indent + "images:", *_entry_lines(name, fields, indent + offset, content)]
+    return _insert_lines(text, at, lines)
 
 
 def _item_layout(text: str, seq: yaml.SequenceNode) -> tuple[int, int]:
