@@ -86,8 +86,13 @@ class _Process:
         self.log = log
         self._log_file = log.open("ab")
         self.proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT,
-            env=env, cwd=cwd, start_new_session=True,
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
         )
 
     def alive(self) -> bool:
@@ -177,8 +182,12 @@ class Registry:
 
     @classmethod
     def start(
-        cls, tmpdir: str | os.PathLike[str], user: str = "release-test", password: str | None = None,
-        timeout: float = 20.0, tls: tuple[str | os.PathLike[str], str | os.PathLike[str]] | None = None,
+        cls,
+        tmpdir: str | os.PathLike[str],
+        user: str = "release-test",
+        password: str | None = None,
+        timeout: float = 20.0,
+        tls: tuple[str | os.PathLike[str], str | os.PathLike[str]] | None = None,
         ca: str | os.PathLike[str] | None = None,
     ) -> Registry:
         """Plain HTTP by default; `tls=(cert_pem, key_pem)` serves HTTPS with that certificate (issued for
@@ -188,8 +197,11 @@ class Registry:
         root = Path(tmpdir)
         root.mkdir(parents=True, exist_ok=True)
         registry = cls(
-            root, user, password or secrets.token_urlsafe(18),
-            tls=(Path(tls[0]), Path(tls[1])) if tls else None, ca=Path(ca) if ca else None,
+            root,
+            user,
+            password or secrets.token_urlsafe(18),
+            tls=(Path(tls[0]), Path(tls[1])) if tls else None,
+            ca=Path(ca) if ca else None,
         )
         # bcrypt is the only hash Distribution accepts; the password goes through stdin, not argv.
         entry = subprocess.run(
@@ -238,7 +250,9 @@ class Registry:
         )
         _wait_until(
             lambda: requests.get(f"{self.url}/v2/", timeout=2, verify=self.verify).status_code == 401,
-            f"docker-registry on {self.host}", self._process, timeout,
+            f"docker-registry on {self.host}",
+            self._process,
+            timeout,
         )
 
     def stop(self) -> None:
@@ -350,7 +364,10 @@ class Podman:
 
     @classmethod
     def start(
-        cls, tmpdir: str | os.PathLike[str], insecure_registries: Iterable[str] = (), timeout: float = 30.0,
+        cls,
+        tmpdir: str | os.PathLike[str],
+        insecure_registries: Iterable[str] = (),
+        timeout: float = 30.0,
         storage_driver: str = "vfs",
     ) -> Podman:
         podman = require_binary("podman", "podman", ["/usr/bin/podman"])
@@ -422,7 +439,9 @@ class Podman:
         try:
             _wait_until(
                 lambda: unix_http_get(socket_path, "/_ping", timeout=2) == (200, b"OK"),
-                f"podman system service on {socket_path}", service._process, timeout,
+                f"podman system service on {socket_path}",
+                service._process,
+                timeout,
             )
         except ServiceError:
             service.stop()
@@ -517,7 +536,8 @@ def scratch_context(
 
 
 def busybox_context(
-    path: str | os.PathLike[str], script: str = "/bin/busybox mkdir -p /out && echo built > /out/marker",
+    path: str | os.PathLike[str],
+    script: str = "/bin/busybox mkdir -p /out && echo built > /out/marker",
     labels: Mapping[str, str] | None = None,
 ) -> Path:
     """A build context whose RUN step works without a base image: FROM scratch, the static busybox copied in,

@@ -4,8 +4,15 @@ from release.ci import detect, forge_of, web_url
 
 
 def test_gitlab_branch_pipeline():
-    info = detect({"GITLAB_CI": "true", "CI_COMMIT_BRANCH": "main", "CI_COMMIT_REF_NAME": "main",
-                   "CI_PROJECT_URL": "https://git.example.org/g/p", "CI_PIPELINE_URL": "https://git.example.org/p/1"})
+    info = detect(
+        {
+            "GITLAB_CI": "true",
+            "CI_COMMIT_BRANCH": "main",
+            "CI_COMMIT_REF_NAME": "main",
+            "CI_PROJECT_URL": "https://git.example.org/g/p",
+            "CI_PIPELINE_URL": "https://git.example.org/p/1",
+        }
+    )
     assert (info.provider, info.branch, info.tag) == ("gitlab", "main", None)
     assert info.project_url == "https://git.example.org/g/p"
 
@@ -17,14 +24,23 @@ def test_gitlab_tag_pipeline_has_no_branch():
 
 
 def test_gitlab_merge_request_pipeline_uses_source_branch():
-    info = detect({"GITLAB_CI": "true", "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME": "feature/x",
-                   "CI_COMMIT_REF_NAME": "feature/x"})
+    info = detect(
+        {"GITLAB_CI": "true", "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME": "feature/x", "CI_COMMIT_REF_NAME": "feature/x"}
+    )
     assert info.branch == "feature/x"
 
 
 def test_github_push_and_pull_request():
-    push = detect({"GITHUB_ACTIONS": "true", "GITHUB_REF_NAME": "main", "GITHUB_REF_TYPE": "branch",
-                   "GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "o/r", "GITHUB_RUN_ID": "7"})
+    push = detect(
+        {
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_REF_NAME": "main",
+            "GITHUB_REF_TYPE": "branch",
+            "GITHUB_SERVER_URL": "https://github.com",
+            "GITHUB_REPOSITORY": "o/r",
+            "GITHUB_RUN_ID": "7",
+        }
+    )
     assert (push.provider, push.branch) == ("github", "main")
     assert push.project_url == "https://github.com/o/r"
     assert push.pipeline_url == "https://github.com/o/r/actions/runs/7"

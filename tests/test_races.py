@@ -340,7 +340,12 @@ def test_a_failed_run_drops_its_claim(charted, release, monkeypatch):
     monkeypatch.setattr(claims, "release", looking)
     result = release(repo, "run")
     assert_last_error(result, "no templates/ directory")
-    assert held == [f"{CLAIMED} {repo.head()}"]  # it was held while the charts stage failed
+    # it was held while the charts stage failed: a claim commit on top of HEAD, naming it
+    (line,) = held
+    claim_sha = line.split()[1]
+    assert line == f"{CLAIMED} {claim_sha}"
+    assert git(repo.path, "rev-parse", f"{claim_sha}^") == repo.head()
+    assert f"Release-Claim-Holder: {repo.head()}" in git(repo.path, "cat-file", "commit", claim_sha)
     assert refs(origin, "refs/release-claims") == "" and refs(pages, "refs/heads") == ""
 
 
@@ -353,3 +358,42 @@ def test_a_remote_that_refuses_the_claim_ref_only_warns(charted, release):
     assert result.code == 0, result.err
     assert "warning: could not reserve v0.1.0 on origin" in result.err
     assert git(origin, "rev-parse", "v0.1.0^{commit}") == repo.head()
+
+
+def _claim_by(cwd: Path, holder: str, age_seconds: int) -> str:
+    """A claim commit as another pipeline's run makes it, `age_seconds` old."""
+    when = f"{int(time.time()) - age_seconds} +0000"
+    env = {**os.environ, "GIT_COMMITTER_DATE": when, "GIT_AUTHOR_DATE": when}
+    tree = git(cwd, "rev-parse", f"{holder}^{{tree}}")
+    return subprocess.run(
+        ["git", "commit-tree", tree, "-p", holder, "-m", f"release claim v0.1.0\n\nRelease-Claim-Holder: {holder}"],
+        cwd=cwd,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+
+def test_a_claim_older_than_the_ttl_is_taken_over(charted, release):
+    repo, origin, _, seed = charted
+    stale = _claim_by(repo.path, seed, age_seconds=2 * 3600)  # its pipeline was killed two hours ago
+    repo.git("push", "-q", "origin", f"{stale}:{CLAIMED}")
+    result = release(repo, "run")
+    assert result.code == 0, result.err
+    assert f"took over the claim on v0.1.0 left by commit {seed[:12]} 120 min ago" in result.err
+    assert git(origin, "rev-parse", "v0.1.0^{commit}") == repo.head()
+    assert refs(origin, "refs/release-claims") == ""
+
+
+def test_a_fresh_claim_of_another_commit_is_respected_and_the_ttl_is_configurable(charted, release):
+    repo, origin, pages, seed = charted
+    fresh = _claim_by(repo.path, seed, age_seconds=120)
+    repo.git("push", "-q", "origin", f"{fresh}:{CLAIMED}")
+    blocked = release(repo, "run")
+    assert_last_error(blocked, "already being published by another pipeline", seed[:12], "RELEASE_CLAIM_TTL")
+    assert refs(origin, "refs/release-claims") == f"{CLAIMED} {fresh}" and refs(pages, "refs/heads") == ""
+    assert_last_error(release(repo, "run", env={"RELEASE_CLAIM_TTL": "soon"}), "RELEASE_CLAIM_TTL is 'soon'")
+    shorter = release(repo, "run", env={"RELEASE_CLAIM_TTL": "60"})
+    assert shorter.code == 0, shorter.err
+    assert "took over the claim" in shorter.err

@@ -20,9 +20,7 @@ class TimedOut(Exception):
 def run(command: str, cwd: Path, env: Mapping[str, str], timeout: float | None = None) -> int:
     """`sh -c command` in `cwd`; stdout goes to stderr so that our stdout stays the command's result."""
     # A process group of its own, so a timeout stops what the command started too (a test server, say).
-    proc = subprocess.Popen(
-        ["sh", "-c", command], cwd=cwd, env=dict(env), stdout=2, stderr=2, start_new_session=True
-    )
+    proc = subprocess.Popen(["sh", "-c", command], cwd=cwd, env=dict(env), stdout=2, stderr=2, start_new_session=True)
     try:
         return proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
