@@ -807,6 +807,11 @@ def _collect(root: Path, rules: Sequence[_Rule], warn: Callable[[str], None]) ->
     return found
 
 
+def inside(path: Path, root: Path) -> bool:
+    """`path`, symlinks resolved, is `root` or below it."""
+    return _inside(os.path.realpath(path), os.path.realpath(root))
+
+
 def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 

@@ -215,3 +215,19 @@ def test_a_safe_vendored_archive_goes_in_as_it_is(demo, release):
     assert result.code == 0, result.err
     files = archive_files((demo.path / ".release/charts/demo-1.0.1.tgz").read_bytes())
     assert files["demo/charts/dep-1.0.0.tgz"] == safe
+
+
+@pytest.mark.parametrize("where", ["outside", "absolute", "link"])
+def test_a_chart_path_leaving_the_repository_is_refused(repo, release, tmp_path, where):
+    chart_repo(repo)
+    outside = tmp_path / "elsewhere" / "demo"
+    outside.mkdir(parents=True)
+    for name in ("Chart.yaml", "values.yaml"):
+        (outside / name).write_bytes((repo.path / CHART / name).read_bytes())
+    (outside / "templates").mkdir()
+    (outside / "templates" / "secret.yaml").write_text(f"kind: Secret\ndata: {{password: {SECRET}}}\n")
+    path = {"outside": "../elsewhere/demo", "absolute": str(outside), "link": "charts/linked"}[where]
+    if where == "link":
+        (repo.path / "charts" / "linked").symlink_to(outside, target_is_directory=True)
+    repo.write("release.yaml", f"charts:\n  - path: {path}\n")
+    refused(repo, release, f"({path})", "not a directory inside the repository")

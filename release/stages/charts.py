@@ -90,6 +90,8 @@ def prepare(ctx: Context, say: Say | None = None) -> list[ChartJob]:
             continue
         where = f"charts[{index}] ({chart.path})"
         directory = ctx.root / chart.path
+        if not chartpkg.inside(directory, ctx.root):  # `/etc`, `../other`, or a link out of the repository
+            raise ReleaseError(f"{where}: not a directory inside the repository", "name the chart relative to it")
         if not (directory / "Chart.yaml").is_file():
             raise ReleaseError(f"{where}: no Chart.yaml in {chart.path}", "point charts[].path at a chart directory")
         values = fields_for(ctx, plan)
