@@ -25,6 +25,16 @@ What is replicated from helm v4.2.3 (file references are to github.com/helm/helm
   and pkg/action/package.go CheckDependencies.
 Deliberate differences: Chart.yaml and Chart.lock go in as written (helm re-serialises them), and vendored
 `charts/*.tgz` go in as they are (helm expands them); helm loads either form the same way.
+
+Stricter than helm, for safety (each refusal names the file or archive member and says what to do):
+- a symlink is followed only while it stays inside the chart directory (helm follows any, and logs it; we warn);
+- a vendored `charts/*.tgz` (and the archives nested in it) may hold regular files and directories only, under
+  one top folder, with no absolute, drive-letter or `..` names (archive.go refuses those too, but loads links
+  and devices as empty files); its size counts against one budget with the archives nested in it;
+- a file name with a backslash, or a top folder named like a drive (`c:`), which helm's loader would read as
+  another path; a charts[].path or values file outside the chart (or the repository);
+- what helm cannot read back through JSON (NaN, infinities, null or uint64 keys) in Chart.yaml, values.yaml and
+  Chart.lock, and Chart.yaml keys that differ from a field only in case (Go's JSON ignores case).
 """
 
 from __future__ import annotations
