@@ -47,6 +47,12 @@ def _check_semver(value: str) -> tuple[str, str] | None:
     return f"{value!r} is not a semantic version", 'write it as x.y.z, e.g. "0.1.0"'
 
 
+def _check_timeout(value: int | None) -> tuple[str, str] | None:
+    if value is None or value > 0:
+        return None
+    return f"{value} is not a number of seconds above 0", "write e.g. `timeout: 600`, or leave it out for no limit"
+
+
 def _check_unique_names(value: tuple[Any, ...]) -> tuple[str, str] | None:
     names = [item.name for item in value]
     dupes = sorted({n for n in names if names.count(n) > 1})
@@ -279,7 +285,7 @@ class CommandConfig:
 
     name: str
     run: str
-    timeout: int | None = None  # seconds; default: none
+    timeout: int | None = field(default=None, metadata={"check": _check_timeout})  # seconds; default: none
 
 
 @dataclass(frozen=True)

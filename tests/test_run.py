@@ -428,3 +428,9 @@ def test_a_cancelled_job_drops_its_claim_and_exits_143(repo, tmp_path):
     assert "terminated (SIGTERM)" in err and "Traceback" not in err
     assert git(origin, "for-each-ref", "refs/release-claims/") == ""  # the claim was dropped
     assert remote_tags(origin) == {}
+
+
+@pytest.mark.parametrize("timeout", ["0", "-1"])
+def test_a_test_timeout_must_be_positive(repo, release, timeout):
+    repo.commit("feat: first", {"release.yaml": f'tests:\n  - {{name: unit, run: "true", timeout: {timeout}}}\n'})
+    assert_one_line_error(release(repo, "test"), "release.yaml:2", "not a number of seconds above 0")
