@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import Repo, assert_one_line_error
 from tests.gitserver import GitHTTP
+from tests.test_github_action import parse_outputs
 from tests.test_promote import INFRA_FILES, make_infra, show
 
 TESTS_OK = """\
@@ -232,7 +233,7 @@ def test_github_gets_step_outputs_and_a_summary(app, release, tmp_path):
     }
     result = release(repo, "run", env=env)
     assert result.code == 0, result.err
-    outputs = parse_github_output(output.read_text())
+    outputs = parse_outputs(output.read_text())
     assert outputs["released"] == "true"
     assert outputs["version"] == "1.1.0" and outputs["tag"] == "v1.1.0" and outputs["previous_version"] == "1.0.0"
     assert "add the search endpoint" in outputs["release_notes"]
@@ -248,24 +249,6 @@ def test_github_summary_shows_the_failed_stage(app, release, tmp_path):
     env = {"GITHUB_ACTIONS": "true", "GITHUB_REF_NAME": "main", "GITHUB_STEP_SUMMARY": str(summary)}
     assert release(repo, "run", env=env).code == 1
     assert "| test | FAILED: test 'unit' failed (exit 2)" in summary.read_text()
-
-
-def parse_github_output(text: str) -> dict[str, str]:
-    """GitHub's format: name=value lines, and name<<DELIMITER … DELIMITER blocks."""
-    values, lines = {}, iter(text.splitlines())
-    for line in lines:
-        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
-            name, delimiter = line.split("<<", 1)
-            body = []
-            for inner in lines:
-                if inner == delimiter:
-                    break
-                body.append(inner)
-            values[name] = "\n".join(body)
-        else:
-            name, value = line.split("=", 1)
-            values[name] = value
-    return values
 
 
 def test_dry_run_writes_and_pushes_nothing(app, release):
@@ -386,7 +369,7 @@ def test_a_github_run_makes_a_github_release(app, release, forge, tmp_path):
     assert result.code == 0, result.err
     (post,) = forge.calls("POST", r"/repos/team/app/releases$")
     assert post.json()["tag_name"] == "v1.1.0" and post.json()["prerelease"] is False
-    assert parse_github_output((tmp_path / "out").read_text())["released"] == "true"
+    assert parse_outputs((tmp_path / "out").read_text())["released"] == "true"
 
 
 def test_a_cancelled_job_drops_its_claim_and_exits_143(repo, tmp_path):
