@@ -433,6 +433,10 @@ def resolve_version(ctx: Context, given: str | None) -> semver.Version:
         raise ReleaseError(f"{text!r} is not a semantic version", "pass --version x.y.z") from None
 
 
+class NotYet(ReleaseError):
+    """The environment's `after:` environment does not hold the version yet: `release run` skips it."""
+
+
 def waiting_for(ctx: Context, env: EnvironmentConfig, ver: semver.Version) -> str | None:
     """Why `env` cannot take `ver` yet (its `after:` environment does not hold it), or None."""
     if env.after is None:
@@ -458,7 +462,7 @@ def promote(
     values = release_fields(ctx, ver)
     waiting = waiting_for(ctx, env, ver)
     if waiting is not None:
-        raise ReleaseError(waiting, f"promote {env.after} first: release promote {env.after} --version {ver}")
+        raise NotYet(waiting, f"promote {env.after} first: release promote {env.after} --version {ver}")
     source = ctx.state.sha or ctx.git.head() or ""
     with open_clone(ctx, env) as clone:
         if env.mode == "merge-request":

@@ -417,3 +417,32 @@ def test_a_cancelled_job_drops_its_claim_and_exits_143(repo, tmp_path):
 def test_a_test_timeout_must_be_positive(repo, release, timeout):
     repo.commit("feat: first", {"release.yaml": f'tests:\n  - {{name: unit, run: "true", timeout: {timeout}}}\n'})
     assert_one_line_error(release(repo, "test"), "release.yaml:2", "not a number of seconds above 0")
+
+
+def test_an_automatic_environment_waits_for_its_after_environment(repo, release, tmp_path):
+    infra = make_infra(tmp_path, INFRA_FILES)
+    config = f"""\
+environments:
+  - name: dev
+    repo: file://{infra}
+    updates:
+      - {{file: apps/dev/app/values.yaml, set: {{image.tag: "{{version}}"}}}}
+  - name: prod
+    repo: file://{infra}
+    automatic: true
+    after: dev
+    updates:
+      - {{file: apps/prod/app/values.yaml, set: {{image.tag: "{{version}}"}}}}
+"""
+    repo.commit("feat: first", {"release.yaml": config})
+    with_origin(repo, tmp_path)
+    count = git(infra, "rev-list", "--count", "main")
+    result = release(repo, "run")
+    assert result.code == 0, result.err
+    assert "prod waits for dev" in stage_lines(result.err)["promote"]
+    assert "prod: skipped: prod is promoted after dev, and dev is not at 0.1.0 yet" in result.err
+    assert git(infra, "rev-list", "--count", "main") == count
+    assert release(repo, "promote", "dev").code == 0
+    again = release(repo, "run")
+    assert again.code == 0, again.err
+    assert 'tag: "0.1.0"' in show(infra, "apps/prod/app/values.yaml")

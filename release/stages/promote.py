@@ -52,13 +52,12 @@ def run(ctx: Context) -> str:
     assert ver is not None  # skip() said so
     done = []
     for name in targets(ctx):
-        env = promote.environment(ctx, name)
-        waiting = promote.waiting_for(ctx, env, ver)
-        if waiting is not None:
-            ctx.say(f"{name}: skipped: {waiting}")
-            done.append(f"{name} waits for {env.after}")
+        try:
+            outcome = promote.promote(ctx, name, str(ver), dry_run=ctx.options.dry_run, say=ctx.say)
+        except promote.NotYet as exc:  # only this: every other error stops the run
+            ctx.say(f"{name}: skipped: {exc.message}")
+            done.append(f"{name} waits for {promote.environment(ctx, name).after}")
             continue
-        outcome = promote.promote(ctx, name, str(ver), dry_run=ctx.options.dry_run, say=ctx.say)
         if ctx.options.dry_run:
             ctx.say(outcome.diff.rstrip("\n") or f"{name}: no change")
             done.append(f"{name} (dry run)")
