@@ -109,8 +109,15 @@ def write(root: Path, env: Mapping[str, str], provider: str, state: State, resul
         with open(env["GITHUB_OUTPUT"], "a", encoding="utf-8") as out:
             out.write(github_outputs(state, notes_text(root, state)))
         written.append("$GITHUB_OUTPUT")
-    if env.get("GITHUB_STEP_SUMMARY"):
-        with open(env["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as out:
-            out.write(step_summary(state, results))
+    if append_summary(env, state, results):
         written.append("$GITHUB_STEP_SUMMARY")
     return written
+
+
+def append_summary(env: Mapping[str, str], state: State, results: Sequence[Result]) -> bool:
+    """The stage table into $GITHUB_STEP_SUMMARY when set (also after a failed stage); whether it was written."""
+    if not env.get("GITHUB_STEP_SUMMARY"):
+        return False
+    with open(env["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as out:
+        out.write(step_summary(state, results))
+    return True

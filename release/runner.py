@@ -76,8 +76,8 @@ def run(ctx: Context, only: str | None, skip: str | None, say: Say) -> list[Resu
     except ReleaseError as exc:
         failed = next(s.NAME for s in stages if s.NAME not in {r.stage for r in results})
         results.append(Result(failed, False, f"FAILED: {exc.message}", 0.0))
-        if not ctx.options.dry_run and ctx.env.get("GITHUB_STEP_SUMMARY"):
-            outputs.write(ctx.root, {"GITHUB_STEP_SUMMARY": ctx.env["GITHUB_STEP_SUMMARY"]}, "", ctx.state, results)
+        if not ctx.options.dry_run:
+            outputs.append_summary(ctx.env, ctx.state, results)
         raise
     finally:
         claims.release(ctx)
