@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -61,17 +60,14 @@ def claim(ctx: Context) -> None:
             continue
         ref = PREFIX + str(plan.tag)
         mine = _claim_commit(ctx, str(plan.tag), head)
-        proc = _push(ctx, remote, env, ref, expect="", new=mine)
-        current = mine if proc.returncode == 0 else _current(ctx, remote, ref, env)
+        refused = ctx.git.compare_and_swap(remote, ref, expect="", new=mine, env=env)
+        current = mine if refused is None else ctx.git.remote_ref(remote, ref, env)
         if current == mine:
             held.append(Claim(ref, mine, remote, env))
             continue
         if current is None:
-            reason = next(
-                (line for line in proc.stderr.decode("utf-8", errors="replace").splitlines() if line.strip()), "?"
-            )
             ctx.say(
-                f"warning: could not reserve {plan.tag} on {publish.REMOTE} ({reason.strip()}); "
+                f"warning: could not reserve {plan.tag} on {publish.REMOTE} ({refused}); "
                 "a pipeline releasing it from another commit at the same time is not kept out"
             )
             continue
@@ -80,7 +76,11 @@ def claim(ctx: Context) -> None:
             held.append(Claim(ref, current, remote, env))
             continue
         ttl = _ttl(ctx)
-        if age is not None and age > ttl and _push(ctx, remote, env, ref, expect=current, new=mine).returncode == 0:
+        if (
+            age is not None
+            and age > ttl
+            and ctx.git.compare_and_swap(remote, ref, expect=current, new=mine, env=env) is None
+        ):
             ctx.say(
                 f"took over the claim on {plan.tag} left by commit {holder[:12]} {age // 60} min ago "
                 f"(older than RELEASE_CLAIM_TTL={ttl} s: its pipeline is gone)"
@@ -106,25 +106,12 @@ def _claim_commit(ctx: Context, tag: str, head: str) -> str:
     return ctx.git.run("commit-tree", tree, "-p", head, input=message, env=env).strip()
 
 
-def _push(
-    ctx: Context, remote: str, env: Mapping[str, str] | None, ref: str, *, expect: str, new: str
-) -> subprocess.CompletedProcess[bytes]:
-    """Set `ref` to `new` only while it is `expect` ("" = absent): git's compare-and-swap."""
-    return ctx.git._exec("push", "--porcelain", f"--force-with-lease={ref}:{expect}", remote, f"{new}:{ref}", env=env)
-
-
-def _current(ctx: Context, remote: str, ref: str, env: Mapping[str, str] | None) -> str | None:
-    out = ctx.git.run("ls-remote", remote, ref, env=env, check=False)
-    return next((line.split()[0] for line in out.splitlines() if line.endswith(f"\t{ref}")), None)
-
-
 def _describe(
     ctx: Context, remote: str, ref: str, env: Mapping[str, str] | None, claim_sha: str
 ) -> tuple[str, int | None]:
     """Who holds a claim, and for how many seconds; a bare commit (a claim made by hand) is its own holder, ageless."""
-    ctx.git._exec("fetch", "-q", "--no-tags", "--no-write-fetch-head", remote, ref, env=env)
-    proc = ctx.git._exec("cat-file", "commit", claim_sha)
-    text = proc.stdout.decode("utf-8", errors="replace") if proc.returncode == 0 else ""
+    ctx.git.fetch_objects(remote, ref, env)
+    text = ctx.git.commit_text(claim_sha)
     holder = re.search(rf"^{TRAILER}: ([0-9a-f]{{40,64}})$", text, re.M)
     when = re.search(r"^committer .* (\d+) [+-]\d{4}$", text, re.M)
     if holder is None or when is None:
@@ -146,7 +133,6 @@ def _ttl(ctx: Context) -> int:
 def release(ctx: Context) -> None:
     """Drop this run's claims (only while they are still this run's)."""
     for held in ctx.cache.pop("claims", None) or []:
-        lease = f"--force-with-lease={held.ref}:{held.commit}"
-        proc = ctx.git._exec("push", "--porcelain", lease, held.remote, f":{held.ref}", env=held.env)
-        if proc.returncode != 0 and _current(ctx, held.remote, held.ref, held.env) == held.commit:
+        refused = ctx.git.compare_and_swap(held.remote, held.ref, expect=held.commit, new="", env=held.env)
+        if refused is not None and ctx.git.remote_ref(held.remote, held.ref, held.env) == held.commit:
             ctx.say(f"warning: could not drop the claim {held.ref}; delete it: git push origin :{held.ref}")

@@ -216,6 +216,33 @@ class Git:
             refs[ref] = sha
         return refs.get(f"refs/tags/{tag}^{{}}") or refs.get(f"refs/tags/{tag}")
 
+    def remote_ref(self, remote: str, ref: str, env: Mapping[str, str] | None = None) -> str | None:
+        """The object `ref` names on `remote`, or None (no such ref, or the remote could not be asked)."""
+        out = self.run("ls-remote", remote, ref, env=env, check=False)
+        return next((line.split("\t")[0] for line in out.splitlines() if line.endswith(f"\t{ref}")), None)
+
+    def compare_and_swap(
+        self, remote: str, ref: str, *, expect: str, new: str, env: Mapping[str, str] | None = None
+    ) -> str | None:
+        """Set `ref` on `remote` to `new` ("" deletes it) only while it is `expect` ("" = absent).
+
+        None when done, else git's first line saying why not."""
+        refspec = f"{new}:{ref}" if new else f":{ref}"
+        proc = self._exec("push", "--porcelain", f"--force-with-lease={ref}:{expect}", remote, refspec, env=env)
+        if proc.returncode == 0:
+            return None
+        err = proc.stderr.decode("utf-8", errors="replace")
+        return next((line.strip() for line in err.splitlines() if line.strip()), "?")
+
+    def fetch_objects(self, remote: str, ref: str, env: Mapping[str, str] | None = None) -> None:
+        """Bring `ref`'s objects here without writing any ref (not even FETCH_HEAD); a failure is left to the caller
+        to notice (the objects are then missing)."""
+        self._exec("fetch", "-q", "--no-tags", "--no-write-fetch-head", remote, ref, env=env)
+
+    def commit_text(self, sha: str) -> str:
+        """The raw commit object (headers, then the message), or "" when it is not here."""
+        return self.run("cat-file", "commit", sha, check=False)
+
     def local_tag(self, tag: str) -> str | None:
         """The commit a local tag points at, or None."""
         out = self.run("rev-parse", "-q", "--verify", f"refs/tags/{tag}^{{commit}}", check=False).strip()
