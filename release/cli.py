@@ -14,10 +14,11 @@ from typing import Any, TypeVar
 import click
 
 from release import __version__, pipeline, secrets
-from release import cut as cut_module
 from release.context import Context, Options
 from release.errors import EXIT_BUG, EXIT_FAILURE, ReleaseError
-from release.stages import notes as notes_stage
+from release.source import cut as cut_module
+from release.source import notes as repo_notes
+from release.source import plans as planning
 from release.stages import plan as plan_stage
 from release.versioning.plan import Plan
 
@@ -64,7 +65,7 @@ def cli() -> None:
 def plan(as_json: bool, **opts: Any) -> None:
     """Show the next version and why. Changes nothing."""
     ctx = context(**opts)
-    plans = plan_stage.make_plans(ctx)
+    plans = planning.make_plans(ctx)
     if as_json:
         click.echo(json.dumps(plan_json(ctx, plans), indent=2))
         return
@@ -116,7 +117,7 @@ def describe(p: Plan) -> str:
 def version(**opts: Any) -> None:
     """Print the next version only (nothing when there is nothing to release)."""
     ctx = context(**opts)
-    plans = plan_stage.make_plans(ctx)
+    plans = planning.make_plans(ctx)
     for p in plans:
         if p.next_version is None:
             continue
@@ -133,9 +134,9 @@ def notes(start: str | None, end: str | None, template: str | None, output: str 
     """Release notes in markdown, for the next release or for a range."""
     ctx = context(**opts)
     if start is None and end is None:
-        text = "\n".join(notes_stage.for_plan(ctx, p, template) for p in plan_stage.make_plans(ctx))
+        text = "\n".join(repo_notes.for_plan(ctx, p, template) for p in planning.make_plans(ctx))
     else:
-        text = notes_stage.for_range(ctx, start, end or "HEAD", template)
+        text = repo_notes.for_range(ctx, start, end or "HEAD", template)
     if output:
         Path(output).write_text(text, encoding="utf-8")
         say(f"wrote {output}")
@@ -192,9 +193,9 @@ def build(push: bool, force: bool, dry_run: bool, **opts: Any) -> None:
         return
     if push and not dry_run:
         plan_stage.run(ctx)  # the State names the release the images belong to
-    from release.stages import images as images_stage  # imports requests and the docker SDK: only here
+    from release.images import publish as images_publish  # imports requests and the docker SDK: only here
 
-    jobs = images_stage.publish(ctx, push=push, force=force, say=say, dry_run=dry_run)
+    jobs = images_publish.publish(ctx, push=push, force=force, say=say, dry_run=dry_run)
     if not jobs:
         say("nothing to release: no image built")
     if push and not dry_run:
@@ -210,7 +211,7 @@ def build(push: bool, force: bool, dry_run: bool, **opts: Any) -> None:
 @click.option("--dry-run", is_flag=True, help="Package and check; publish nothing, write no archive.")
 def chart(publish: bool, output: str, dry_run: bool, **opts: Any) -> None:
     """Bump, package (reproducibly) and publish the configured Helm charts."""
-    from release.stages import charts as charts_stage
+    from release.charts import publish as chart_publish
 
     ctx = context(**opts, dry_run=dry_run)
     if not ctx.config.charts:
@@ -218,13 +219,13 @@ def chart(publish: bool, output: str, dry_run: bool, **opts: Any) -> None:
         return
     if publish and not dry_run:
         plan_stage.run(ctx)
-    jobs = charts_stage.publish(ctx, say=say, push=publish, dry_run=dry_run)
+    jobs = chart_publish.publish(ctx, say=say, push=publish, dry_run=dry_run)
     if not jobs:
         say("nothing to release: no chart packaged")
         return
     if dry_run:
         return
-    for path in charts_stage.write_archives(jobs, ctx.root / output):
+    for path in chart_publish.write_archives(jobs, ctx.root / output):
         say(f"wrote {path.relative_to(ctx.root) if path.is_relative_to(ctx.root) else path}")
     if publish:
         ctx.state.save(ctx.state_path)
@@ -248,7 +249,7 @@ def chart(publish: bool, output: str, dry_run: bool, **opts: Any) -> None:
 @click.option("--dry-run", is_flag=True, help="Print the diff that would be committed; push nothing.")
 def promote(environment: str, version: str | None, mode: str | None, dry_run: bool, **opts: Any) -> None:
     """Write the release into ENVIRONMENT's infra repository: one commit, pushed (or a merge request)."""
-    from release import promote as promote_module  # git plumbing and jinja2: only here
+    from release.gitops import promote as promote_module  # git plumbing and jinja2: only here
 
     ctx = context(**opts, dry_run=dry_run)
     outcome = promote_module.promote(ctx, environment, version, dry_run=dry_run, say=say, mode=mode)
@@ -263,7 +264,7 @@ def promote(environment: str, version: str | None, mode: str | None, dry_run: bo
 @click.option("--dry-run", is_flag=True, help="Print the diff that would be committed; push nothing.")
 def rollback(environment: str, to: str | None, mode: str | None, dry_run: bool, **opts: Any) -> None:
     """Write ENVIRONMENT's previous version back as a new commit or merge request (history is never rewritten)."""
-    from release import promote as promote_module
+    from release.gitops import promote as promote_module
 
     ctx = context(**opts, dry_run=dry_run)
     outcome = promote_module.rollback(ctx, environment, to, dry_run=dry_run, say=say, mode=mode)
@@ -285,13 +286,13 @@ def _promoted(ctx: Context, outcome: Any, dry_run: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status(as_json: bool, **opts: Any) -> None:
     """For every environment: the version its infra repository holds, and the commit that set it."""
-    from release import promote as promote_module
+    from release.gitops import status as status_module
 
     ctx = context(**opts)
     if not ctx.config.environments:
         say("no environments configured in release.yaml (environments:)")
         return
-    rows = promote_module.status(ctx)
+    rows = status_module.status(ctx)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -320,10 +321,10 @@ def run_command(only: str | None, skip: str | None, environments: tuple[str, ...
     ctx.say = say
     results = runner.run(ctx, only, skip, say)
     if ctx.ci.merge_request or [r.stage for r in results] == ["plan"]:
-        for p in plan_stage.make_plans(ctx):
+        for p in planning.make_plans(ctx):
             click.echo(describe(p))
         return
-    for p in plan_stage.make_plans(ctx):
+    for p in planning.make_plans(ctx):
         if p.releasable:
             click.echo(f"{p.component} {p.next_version}" if p.component else str(p.next_version))
 
@@ -332,14 +333,14 @@ def run_command(only: str | None, skip: str | None, environments: tuple[str, ...
 @common
 def test_command(**opts: Any) -> None:
     """Run the test commands of release.yaml (tests:), in order; the first failure exits 1."""
-    from release.stages import test as test_stage
+    from release.source import testcommands
 
     ctx = context(**opts)
     ctx.say = say
     if not ctx.config.tests:
         say("no tests configured in release.yaml (tests:); nothing to run")
         return
-    say(test_stage.run_all(ctx))
+    say(testcommands.run_all(ctx))
 
 
 @cli.command(name="init")
@@ -348,7 +349,7 @@ def test_command(**opts: Any) -> None:
 @click.option("--stdout", "to_stdout", is_flag=True, help="Print the starter config instead of writing it.")
 def init_command(directory: str, force: bool, to_stdout: bool) -> None:
     """Write a starter release.yaml from what is in the repo (Dockerfiles, charts/, CI files), with comments."""
-    from release import init as init_module
+    from release.ci import init as init_module
 
     init_module.main(Path(directory), force=force, to_stdout=to_stdout, say=say, echo=click.echo)
 
@@ -369,7 +370,7 @@ def ci_group() -> None:
 @click.option("--output", metavar="FILE", help="Write to FILE (default: stdout).")
 def ci_generate(fmt: str | None, output: str | None, **opts: Any) -> None:
     """One job per component with something to release: a GitLab child pipeline or a GitHub matrix."""
-    from release import cigen
+    from release.ci import generate as cigen
 
     ctx = context(**opts)
     cigen.main(ctx, fmt, output, say=say, echo=click.echo)

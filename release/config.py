@@ -19,7 +19,7 @@ from typing import Any, Literal, Union
 import yaml
 
 from release.errors import ReleaseError
-from release.yamlstrict import SafeLoader
+from release.yaml.strict import SafeLoader
 
 CONFIG_NAMES = ("release.yaml", "release.yml", ".release.yaml", ".release.yml")
 
@@ -98,7 +98,7 @@ class NotesConfig:
 
 
 def _check_tag_templates(value: tuple[str, ...]) -> tuple[str, str] | None:
-    from release.imageref import check_template
+    from release.naming.imageref import check_template
 
     if not value:
         return "an image needs at least one tag", 'e.g. tags: ["{version}"]'
@@ -107,7 +107,7 @@ def _check_tag_templates(value: tuple[str, ...]) -> tuple[str, str] | None:
 
 
 def _check_repository(value: str) -> tuple[str, str] | None:
-    from release.imageref import Repository
+    from release.naming.imageref import Repository
 
     try:
         Repository.parse(value)
@@ -117,7 +117,7 @@ def _check_repository(value: str) -> tuple[str, str] | None:
 
 
 def _check_templates_in_values(value: dict[str, str]) -> tuple[str, str] | None:
-    from release.imageref import check_template
+    from release.naming.imageref import check_template
 
     problem = next((p for v in value.values() if (p := check_template(v))), None)
     return (problem, "fix the template") if problem else None

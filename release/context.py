@@ -12,7 +12,7 @@ from typing import Any
 
 from release import config as config_module
 from release.adapters.git import Git
-from release.ci import CIInfo, detect
+from release.ciinfo import CIInfo, detect
 from release.config import Config
 from release.errors import ReleaseError
 

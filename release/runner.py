@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from release import claims, outputs, pipeline
+from release import pipeline
+from release.ci import outputs
 from release.context import Context
 from release.errors import ReleaseError
 from release.pipeline import Result, Stage
+from release.source import claims
 
 Say = Callable[[str], None]
 

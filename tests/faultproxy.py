@@ -248,7 +248,7 @@ class FaultProxy:
             with self._lock:
                 rule.hits -= 1
 
-    def _record(self, entry: Entry) -> None:
+    def record(self, entry: Entry) -> None:
         with self._lock:
             self.log.append(entry)
 
@@ -302,7 +302,7 @@ class FaultProxy:
     def _tcp(self, client: socket.socket, upstream: list[socket.socket]) -> None:
         rule = self._take("TCP", "")
         entry = Entry("TCP", "", rule.label if rule else None)
-        self._record(entry)
+        self.record(entry)
         server = self._connect(upstream)
         to_server = _Meter(self, rule if rule and rule.direction == "request" else None)
         to_client = _Meter(self, rule if rule and rule.direction == "response" else None)
@@ -315,7 +315,7 @@ class FaultProxy:
             raise _Abort  # not HTTP (a TLS handshake), or nothing at all
         method, target = head.split(b" ", 2)[:2]
         entry = Entry(method.decode("latin-1"), target.decode("latin-1"), None)
-        self._record(entry)
+        self.record(entry)
         rule = self._take(entry.method, entry.target)
         if rule is not None:
             entry.fault = rule.label

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from release import chartpkg
+from release.charts import package as chartpkg
 from tests.conftest import Repo, assert_one_line_error
 from tests.test_charts import archive_files, chart_repo
 

@@ -20,11 +20,12 @@ from typing import Any
 import pytest
 import yaml
 
-from release import helmindex
-from release.adapters import chartbranch
+from release.adapters import gitclone
+from release.charts import build as chart_build
+from release.charts import gitbranch
+from release.charts import index as helmindex
 from release.context import Context, Options
 from release.errors import ReleaseError
-from release.stages import charts as charts_stage
 from tests import helm_oracle
 from tests.conftest import Repo
 from tests.gitserver import GitHTTP
@@ -236,7 +237,7 @@ def test_a_push_race_is_redone_on_the_new_tip_and_nothing_is_lost(repo, release,
     """Another publish lands between our fetch and our push: we re-read their index and add ours to it."""
     seed(bare, tmp_path, {"index.yaml": HAND_MADE})
     configure(repo, f"git+file://{bare}#gh-pages")
-    real_push = chartbranch._push
+    real_push = gitbranch.push_head
     calls = []
 
     def push_after_someone_else(git_: Any, where: Any) -> str | None:
@@ -254,8 +255,8 @@ def test_a_push_race_is_redone_on_the_new_tip_and_nothing_is_lost(repo, release,
             git(work, "push", "-q", "origin", "gh-pages")
         return real_push(git_, where)
 
-    monkeypatch.setattr(chartbranch, "_push", push_after_someone_else)
-    monkeypatch.setattr(chartbranch, "BACKOFF_SECONDS", 0.01)
+    monkeypatch.setattr(gitbranch, "push_head", push_after_someone_else)
+    monkeypatch.setattr(gitbranch, "BACKOFF_SECONDS", 0.01)
     result = release(repo, "chart", "--publish")
     assert result.code == 0, result.err
     assert len(calls) == 2 and "retrying" in result.err
@@ -269,11 +270,11 @@ def test_a_push_race_is_redone_on_the_new_tip_and_nothing_is_lost(repo, release,
 
 def test_a_branch_that_never_stops_moving_gives_up(repo, release, bare, monkeypatch):
     configure(repo, f"git+file://{bare}#gh-pages")
-    monkeypatch.setattr(chartbranch, "_push", lambda git_, where: "[rejected] (fetch first)")
-    monkeypatch.setattr(chartbranch, "BACKOFF_SECONDS", 0.001)
+    monkeypatch.setattr(gitbranch, "push_head", lambda git_, where: "[rejected] (fetch first)")
+    monkeypatch.setattr(gitbranch, "BACKOFF_SECONDS", 0.001)
     result = release(repo, "chart", "--publish")
     assert result.code == 1
-    assert f"{chartbranch.ATTEMPTS} attempts" in result.err and "rerun" in result.err
+    assert f"{gitbranch.ATTEMPTS} attempts" in result.err and "rerun" in result.err
 
 
 def test_concurrent_publishes_of_different_charts_both_land(tmp_path, bare):
@@ -289,15 +290,15 @@ def test_concurrent_publishes_of_different_charts_both_land(tmp_path, bare):
         subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True)
         configure(Repo(path), target, name=name)
         contexts.append(Context.build(Options(directory=str(path))))
-    jobs = [charts_stage.prepare(ctx)[0] for ctx in contexts]
+    jobs = [chart_build.prepare(ctx)[0] for ctx in contexts]
     start = threading.Barrier(len(jobs))
     errors: list[BaseException] = []
     said: list[str] = []
 
-    def publish(ctx: Context, job: charts_stage.ChartJob) -> None:
+    def publish(ctx: Context, job: chart_build.ChartJob) -> None:
         start.wait()
         try:
-            chartbranch.publish_git_branch(ctx, job, target, said.append)
+            gitbranch.publish_git_branch(ctx, job, target, said.append)
         except BaseException as exc:  # reported below, with the others
             errors.append(exc)
 
@@ -402,7 +403,7 @@ def test_wrong_token_fails_clearly_and_masked(repo, release, bare):
 
 
 def test_git_env_appends_to_existing_config_variables():
-    env = chartbranch._git_env(
+    env = gitclone.auth_env(
         {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "a.b", "GIT_CONFIG_VALUE_0": "c", "RELEASE_GIT_TOKEN": TOKEN},
         "https://git.example.com/team/charts.git",
     )
@@ -410,7 +411,7 @@ def test_git_env_appends_to_existing_config_variables():
     assert env["GIT_CONFIG_KEY_1"] == "http.https://git.example.com/.extraHeader"
     assert env["GIT_CONFIG_VALUE_1"].startswith("Authorization: Basic ")
     assert "RELEASE_GIT_TOKEN" not in env and TOKEN not in " ".join(env.values())  # only its base64 form
-    assert "GIT_CONFIG_KEY_1" not in chartbranch._git_env({"RELEASE_GIT_TOKEN": TOKEN}, "file:///srv/charts.git")
+    assert "GIT_CONFIG_KEY_1" not in gitclone.auth_env({"RELEASE_GIT_TOKEN": TOKEN}, "file:///srv/charts.git")
 
 
 def test_default_identity_when_none_is_configured(repo, release, bare, monkeypatch):
@@ -436,7 +437,7 @@ def test_default_identity_when_none_is_configured(repo, release, bare, monkeypat
 )
 def test_target_parsing(tmp_path, target, expected):
     root = tmp_path / "app"
-    parsed = chartbranch.BranchTarget.parse(target, root)
+    parsed = gitclone.BranchTarget.parse(target, root)
     url, branch, directory = expected
     assert (parsed.url, parsed.branch, parsed.directory) == (url.format(root=tmp_path), branch, directory)
 
@@ -447,4 +448,4 @@ def test_target_parsing(tmp_path, target, expected):
 )
 def test_bad_targets(tmp_path, target):
     with pytest.raises(ReleaseError):
-        chartbranch.BranchTarget.parse(target, tmp_path)
+        gitclone.BranchTarget.parse(target, tmp_path)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from release import chartpkg
+from release.charts import package as chartpkg
 from release.errors import ReleaseError
 from tests import helm_oracle
 

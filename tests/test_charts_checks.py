@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from release import chartpkg
+from release.charts import package as chartpkg
 from tests import helm_oracle
 from tests.test_charts import chart_repo
 

@@ -7,17 +7,17 @@ import tarfile
 import pytest
 import semver
 
-from release import chartpkg
-from release.semverrange import parse
+from release.charts import package as chartpkg
+from release.charts.ranges import parse
 from tests.test_charts import chart_repo
 
 
 def publish_dep(registry, tmp_path, version: str) -> None:
     """Push chart `dep` at `version` to oci://<registry>/deps with our own release tool's code path."""
-    from release import chartoci
     from release.adapters.credentials import Credentials
     from release.adapters.registry import Registry
-    from release.imageref import Repository
+    from release.charts import oci as chartoci
+    from release.naming.imageref import Repository
 
     src = tmp_path / f"dep-{version}"
     (src / "templates").mkdir(parents=True)

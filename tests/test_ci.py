@@ -1,6 +1,6 @@
 import pytest
 
-from release.ci import detect, forge_of, web_url
+from release.ciinfo import detect, forge_of, web_url
 
 
 def test_gitlab_branch_pipeline():

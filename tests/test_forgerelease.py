@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from release import forgerelease
 from release.context import Context, Options
 from release.errors import ReleaseError
+from release.forges import releases as forgerelease
 from tests.fakes.forge import DEFAULT_GITHUB_TOKEN, DEFAULT_GITLAB_TOKEN, DEFAULT_JOB_TOKEN
 
 CONFIG = """\

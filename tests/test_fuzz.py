@@ -48,12 +48,16 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from release import chartpkg, config, imageref, semverrange, templates, yamledit
+from release import config
+from release.charts import package as chartpkg
+from release.charts import ranges as semverrange
 from release.errors import ReleaseError
+from release.naming import imageref, templates
 from release.versioning import commits as commits_mod
 from release.versioning import plan as plan_mod
 from release.versioning.rules import Bump, Rule
 from release.versioning.tags import ReleaseTag, TagFormat, TagRef
+from release.yaml import edit as yamledit
 from tests import helm_oracle
 from tests.conftest import Repo, Result
 

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from release import chartpkg, helmindex
+from release.charts import index as helmindex
+from release.charts import package as chartpkg
 from release.errors import ReleaseError
 from tests import helm_oracle
 

@@ -14,7 +14,7 @@ import tarfile
 
 import pytest
 
-from release.adapters import helmrepo
+from release.charts import helmrepo
 from release.errors import ReleaseError
 from tests.conftest import Repo
 from tests.fakes.forge import DEFAULT_JOB_TOKEN, Forge, recompress

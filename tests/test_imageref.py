@@ -2,7 +2,7 @@ import pytest
 import semver
 
 from release.errors import ReleaseError
-from release.imageref import DEFAULT_TAGS, ReleaseFacts, Repository, check_template, render, render_tags, slug
+from release.naming.imageref import DEFAULT_TAGS, ReleaseFacts, Repository, check_template, render, render_tags, slug
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 

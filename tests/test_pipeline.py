@@ -89,7 +89,7 @@ def test_a_bug_exits_3_and_is_not_dressed_as_user_error(repo, release, monkeypat
     def broken(ctx):
         raise KeyError("boom")
 
-    monkeypatch.setattr("release.stages.plan.make_plans", broken)
+    monkeypatch.setattr("release.source.plans.make_plans", broken)
     result = release(repo, "plan")
     assert result.code == 3
     assert "internal error" in result.err

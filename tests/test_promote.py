@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from release import promote as promote_module
 from release.context import Context, Options
+from release.gitops import promote as promote_module
 from tests.conftest import Repo
 from tests.test_chartbranch import GitHTTP
 
@@ -490,10 +490,10 @@ def test_ssh_remotes_go_through_git_ssh_command(app, release, infra, tmp_path):
 
 
 def test_an_ssh_key_file_from_the_environment():
-    from release.adapters.chartbranch import _git_env
+    from release.adapters.gitclone import auth_env
 
-    env = _git_env({"RELEASE_GIT_SSH_KEY": "/run/secrets/deploy key"}, "git@gitlab.example.com:team/infra.git")
+    env = auth_env({"RELEASE_GIT_SSH_KEY": "/run/secrets/deploy key"}, "git@gitlab.example.com:team/infra.git")
     assert env["GIT_SSH_COMMAND"] == "ssh -i '/run/secrets/deploy key' -o IdentitiesOnly=yes -o BatchMode=yes"
-    assert "GIT_SSH_COMMAND" not in _git_env({"RELEASE_GIT_SSH_KEY": "/k"}, "https://gitlab.example.com/t/i.git")
-    mine = _git_env({"RELEASE_GIT_SSH_KEY": "/k", "GIT_SSH_COMMAND": "ssh -F cfg"}, "ssh://git@h/t/i.git")
+    assert "GIT_SSH_COMMAND" not in auth_env({"RELEASE_GIT_SSH_KEY": "/k"}, "https://gitlab.example.com/t/i.git")
+    mine = auth_env({"RELEASE_GIT_SSH_KEY": "/k", "GIT_SSH_COMMAND": "ssh -F cfg"}, "ssh://git@h/t/i.git")
     assert mine["GIT_SSH_COMMAND"] == "ssh -F cfg"  # the user's own command wins

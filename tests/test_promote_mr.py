@@ -167,8 +167,8 @@ def test_unknown_forge_is_a_config_error(repo, release, infra, forge):
 
 
 def test_forge_defaults_from_ci_and_repo_url(repo, release, infra, forge):
-    from release import promote as promote_module
     from release.config import EnvironmentConfig
+    from release.gitops import mergerequest as promote_module
 
     class Ctx:
         def __init__(self, **env: str) -> None:

@@ -21,8 +21,9 @@ from typing import Any
 
 import pytest
 
-from release import claims, pipeline
+from release import pipeline
 from release.adapters.git import Git
+from release.source import claims
 from tests.conftest import Repo, Result
 from tests.gitserver import GitHTTP
 from tests.services import MANIFEST_TYPES, Registry, scratch_context

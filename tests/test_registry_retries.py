@@ -12,9 +12,9 @@ import pytest
 
 from release.adapters.credentials import Credentials
 from release.adapters.registry import Registry
+from release.adapters.retry import retrying
 from release.errors import ReleaseError
-from release.imageref import Repository
-from release.retry import retrying
+from release.naming.imageref import Repository
 
 MANIFEST = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": {}}
 

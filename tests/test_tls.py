@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 import trustme
 
-from release import tls
-from release.adapters import helmrepo, http
-from release.adapters.chartbranch import _git_env
+from release.adapters import http, tls
+from release.adapters.gitclone import auth_env
+from release.charts import helmrepo
 from release.errors import ReleaseError
 from tests.conftest import Result
 from tests.gitserver import GitHTTP
@@ -412,7 +412,7 @@ def test_the_ca_bundle_is_added_to_the_default_cas(pki):
 
 
 def test_git_env_drops_no_verify_and_carries_the_bundle(pki):
-    env = _git_env(
+    env = auth_env(
         {"GIT_SSL_NO_VERIFY": "1", "RELEASE_CA_BUNDLE": str(pki.ca_pem), "RELEASE_GIT_TOKEN": TOKEN},
         "https://git.example.com/team/infra.git",
     )

@@ -13,9 +13,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from release import yamledit
 from release.errors import ReleaseError
-from release.yamledit import get_value, parse_path, set_kustomize_image, set_values
+from release.yaml import edit as yamledit
+from release.yaml.edit import get_value, parse_path, set_kustomize_image, set_values
 
 FIXTURES = Path(__file__).parent / "fixtures" / "yamledit"
 DIGEST = "sha256:" + "ab" * 32

@@ -2,7 +2,7 @@
 
 Thin: no decisions. A `Forge` names the API base, the project and the auth header; every call is one request
 and returns `MergeRequest` (the number, the web URL) or raises a one-line ReleaseError that never shows the token.
-`Forge.send` is that request for other endpoints too (release objects: `release.adapters.forgerelease`).
+`Forge.send` is that request for other endpoints too (release objects: `release.forges.objects`).
 
 - GitLab (Merge requests API): GET /projects/:id/merge_requests?source_branch=&target_branch=&state=opened,
   POST /projects/:id/merge_requests, PUT /projects/:id/merge_requests/:iid; `PRIVATE-TOKEN` or `JOB-TOKEN`.

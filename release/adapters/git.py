@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from release.adapters.retry import backoff
 from release.errors import ReleaseError
-from release.retry import backoff
 from release.versioning.commits import Commit
 from release.versioning.tags import TagRef
 
@@ -65,7 +65,7 @@ def retry_network(
 class Git:
     cwd: Path
 
-    def _exec(
+    def call(
         self, *args: str, input: str | None = None, env: Mapping[str, str] | None = None
     ) -> subprocess.CompletedProcess[bytes]:
         return retry_network(args, lambda: self._exec_once(*args, input=input, env=env))
@@ -93,7 +93,7 @@ class Git:
     def run(
         self, *args: str, input: str | None = None, check: bool = True, env: Mapping[str, str] | None = None
     ) -> str:
-        proc = self._exec(*args, input=input, env=env)
+        proc = self.call(*args, input=input, env=env)
         out = proc.stdout.decode("utf-8", errors="replace")
         if check and proc.returncode != 0:
             err = proc.stderr.decode("utf-8", errors="replace").strip()
@@ -191,7 +191,7 @@ class Git:
         return sha
 
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
-        return self._exec("merge-base", "--is-ancestor", ancestor, descendant).returncode == 0
+        return self.call("merge-base", "--is-ancestor", ancestor, descendant).returncode == 0
 
     def commit_time(self, ref: str = "HEAD") -> int:
         return int(self.run("log", "-1", "--format=%ct", ref).strip())
@@ -228,7 +228,7 @@ class Git:
 
         None when done, else git's first line saying why not."""
         refspec = f"{new}:{ref}" if new else f":{ref}"
-        proc = self._exec("push", "--porcelain", f"--force-with-lease={ref}:{expect}", remote, refspec, env=env)
+        proc = self.call("push", "--porcelain", f"--force-with-lease={ref}:{expect}", remote, refspec, env=env)
         if proc.returncode == 0:
             return None
         err = proc.stderr.decode("utf-8", errors="replace")
@@ -237,7 +237,7 @@ class Git:
     def fetch_objects(self, remote: str, ref: str, env: Mapping[str, str] | None = None) -> None:
         """Bring `ref`'s objects here without writing any ref (not even FETCH_HEAD); a failure is left to the caller
         to notice (the objects are then missing)."""
-        self._exec("fetch", "-q", "--no-tags", "--no-write-fetch-head", remote, ref, env=env)
+        self.call("fetch", "-q", "--no-tags", "--no-write-fetch-head", remote, ref, env=env)
 
     def commit_text(self, sha: str) -> str:
         """The raw commit object (headers, then the message), or "" when it is not here."""

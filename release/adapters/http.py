@@ -11,9 +11,9 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from release import tls
+from release.adapters import tls
+from release.adapters.retry import backoff
 from release.errors import ReleaseError
-from release.retry import backoff
 
 RETRY_STATUS = (429, 500, 502, 503, 504)
 BODY_ATTEMPTS = 3  # an answer that broke off mid-body: urllib3's retries end once the headers are in

@@ -3,7 +3,7 @@
 Auth follows the registry's challenge: Basic (Distribution with htpasswd) or a Bearer token from the
 realm it names (Harbor, GitLab, Docker Hub). HTTPS, verified; a loopback registry or one named in
 RELEASE_INSECURE_REGISTRIES is tried over HTTPS first and spoken to in plain HTTP when it does not speak TLS
-(release/tls.py decides).
+(release/adapters/tls.py decides).
 """
 
 from __future__ import annotations
@@ -18,12 +18,11 @@ from urllib.parse import urlencode, urljoin
 
 import requests
 
-from release import tls
-from release.adapters import http
+from release.adapters import http, tls
 from release.adapters.credentials import Credentials
+from release.adapters.tls import is_loopback as is_loopback  # re-exported: callers import it from here
 from release.errors import ReleaseError
-from release.imageref import Repository
-from release.tls import is_loopback as is_loopback  # re-exported: callers import it from here
+from release.naming.imageref import Repository
 
 MANIFEST_TYPES = (
     "application/vnd.oci.image.manifest.v1+json",

@@ -6,33 +6,10 @@ An environment whose `after:` environment does not hold the version yet is skipp
 
 from __future__ import annotations
 
-import semver
-
 from release.context import Context
-from release.errors import ReleaseError
+from release.gitops.targets import targets, version
 
 NAME = "promote"
-
-
-def targets(ctx: Context) -> list[str]:
-    """--environment names, else the environments marked `automatic: true`, in release.yaml order."""
-    if ctx.options.environments:
-        return list(ctx.options.environments)
-    return [e.name for e in ctx.config.environments if e.automatic]
-
-
-def version(ctx: Context) -> semver.Version | None:
-    """The version this run released: the repo's, or the one component's (monorepo, `--component`)."""
-    text = ctx.state.version
-    if text is None:
-        released = [c for c in ctx.state.components if c.get("version")]
-        if len(released) > 1:
-            raise ReleaseError(
-                f"{len(released)} components were released; environments take one version",
-                "run one pipeline per component (release run --component NAME, see release ci generate)",
-            )
-        text = released[0]["version"] if released else None
-    return semver.Version.parse(text) if text else None
 
 
 def skip(ctx: Context) -> str | None:
@@ -46,7 +23,7 @@ def skip(ctx: Context) -> str | None:
 
 
 def run(ctx: Context) -> str:
-    from release import promote  # git plumbing and jinja2: only when promoting
+    from release.gitops import environments, promote  # git plumbing and jinja2: only when promoting
 
     ver = version(ctx)
     assert ver is not None  # skip() said so
@@ -54,9 +31,9 @@ def run(ctx: Context) -> str:
     for name in targets(ctx):
         try:
             outcome = promote.promote(ctx, name, str(ver), dry_run=ctx.options.dry_run, say=ctx.say)
-        except promote.NotYet as exc:  # only this: every other error stops the run
+        except environments.NotYet as exc:  # only this: every other error stops the run
             ctx.say(f"{name}: skipped: {exc.message}")
-            done.append(f"{name} waits for {promote.environment(ctx, name).after}")
+            done.append(f"{name} waits for {environments.environment(ctx, name).after}")
             continue
         if ctx.options.dry_run:
             ctx.say(outcome.diff.rstrip("\n") or f"{name}: no change")

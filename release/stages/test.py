@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
-from release.adapters import shell
 from release.context import Context
-from release.errors import ReleaseError
-from release.stages import plan as plan_stage
+from release.source import plans as planning
+from release.source.testcommands import run_all
 
 NAME = "test"
 
@@ -15,7 +12,7 @@ NAME = "test"
 def skip(ctx: Context) -> str | None:
     if not ctx.config.tests:
         return "no tests configured (tests: in release.yaml)"
-    if not any(p.releasable for p in plan_stage.make_plans(ctx)):
+    if not any(p.releasable for p in planning.make_plans(ctx)):
         return "nothing to release"
     if ctx.options.dry_run:
         return f"dry run: would run {', '.join(t.name for t in ctx.config.tests)}"
@@ -24,26 +21,3 @@ def skip(ctx: Context) -> str | None:
 
 def run(ctx: Context) -> str:
     return run_all(ctx)
-
-
-def run_all(ctx: Context) -> str:
-    """Every configured command in order; the first failure is an error naming it (nothing is published)."""
-    done = []
-    for test in ctx.config.tests:
-        ctx.say(f"test {test.name}: {test.run}")
-        started = time.monotonic()
-        try:
-            code = shell.run(test.run, ctx.root, ctx.env, timeout=test.timeout)
-        except shell.TimedOut:
-            raise ReleaseError(
-                f"test {test.name!r} did not finish within {test.timeout} s: {test.run}",
-                "make it faster or raise tests[].timeout in release.yaml; nothing was published",
-            ) from None
-        if code != 0:
-            raise ReleaseError(
-                f"test {test.name!r} failed (exit {code}): {test.run}",
-                "fix the failure and rerun; nothing was published",
-            )
-        done.append(test.name)
-        ctx.say(f"test {test.name}: passed in {time.monotonic() - started:.1f}s")
-    return "passed: " + ", ".join(done)

@@ -20,7 +20,7 @@ from typing import Literal
 
 import yaml
 
-from release import ci as ci_module
+from release import ciinfo as ci_module
 from release import config as config_module
 from release.adapters.git import Git
 from release.errors import ReleaseError

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import semver
 
-from release.imageref import ReleaseFacts, template_values
+from release.naming.imageref import ReleaseFacts, template_values
 
 if TYPE_CHECKING:
     from release.context import Context

@@ -36,8 +36,7 @@ from urllib.parse import quote, urljoin, urlsplit
 import requests
 import yaml
 
-from release import tls
-from release.adapters import http
+from release.adapters import http, tls
 from release.adapters.credentials import Credentials
 from release.errors import ReleaseError
 

@@ -1,7 +1,7 @@
 """Forge release: after publishing, one GitLab or GitHub release object per released tag, with the release notes
 and links to the images and charts that were published. A rerun updates it; an up-to-date one gets no write call.
 
-Decisions live here; `release.adapters.forgerelease` only speaks the APIs.
+Decisions live here; `release.forges.objects` only speaks the APIs.
 
 Which forge, API, project and token: `forge_release:` in release.yaml first, then the CI's variables (GitLab:
 CI_API_V4_URL, CI_PROJECT_ID; GitHub: GITHUB_API_URL, GITHUB_REPOSITORY), then the origin remote's URL. Tokens:
@@ -27,12 +27,14 @@ from typing import Any
 import semver
 import yaml
 
-from release import ci, secrets, templates
+from release import ciinfo as ci
+from release import secrets
 from release.adapters.forge import Forge, Kind
-from release.adapters.forgerelease import Link, ReleaseObject, upsert
 from release.context import Context
 from release.errors import ReleaseError
-from release.fields import release_fields
+from release.forges.objects import Link, ReleaseObject, upsert
+from release.naming import templates
+from release.source.fields import release_fields
 
 Say = Callable[[str], None]
 
@@ -144,15 +146,15 @@ def release_name(ctx: Context, item: Released) -> str:
 
 def notes_for(ctx: Context, item: Released) -> str:
     """The notes the notes stage wrote for this tag; rendered now when that stage has not run in this workspace."""
-    from release.stages import notes as notes_stage
-    from release.stages import plan as plan_stage
+    from release.source import notes as repo_notes
+    from release.source import plans as planning
 
     recorded = ctx.state.notes_path if item.component is None else None
-    path = ctx.root / recorded if recorded else notes_stage.notes_file(ctx, item.component)
+    path = ctx.root / recorded if recorded else repo_notes.notes_file(ctx, item.component)
     if path.is_file():
         return path.read_text(encoding="utf-8").strip()
     plan = next(
-        (p for p in plan_stage.make_plans(ctx) if p.component == item.component and p.next_version == item.version),
+        (p for p in planning.make_plans(ctx) if p.component == item.component and p.next_version == item.version),
         None,
     )
     if plan is None:
@@ -160,7 +162,7 @@ def notes_for(ctx: Context, item: Released) -> str:
             f"no release notes for {item.tag}: {_shown(ctx, path)} does not exist",
             "run the notes stage first (release run --only notes) in the same workspace",
         )
-    return notes_stage.for_plan(ctx, plan).strip()
+    return repo_notes.for_plan(ctx, plan).strip()
 
 
 def _shown(ctx: Context, path: Path) -> str:

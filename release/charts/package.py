@@ -58,7 +58,7 @@ from typing import Any, ClassVar
 import yaml
 
 from release.errors import ReleaseError
-from release.yamlstrict import NoDuplicatesLoader, SafeLoader
+from release.yaml.strict import NoDuplicatesLoader, SafeLoader
 
 # pkg/chart/loader/archive/archive.go: MaxDecompressedFileSize, MaxDecompressedChartSize.
 MAX_FILE_SIZE = 5 * 1024 * 1024

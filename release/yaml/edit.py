@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from release.errors import ReleaseError
-from release.yamlstrict import SafeLoader
+from release.yaml.strict import SafeLoader
 
 Segment = str | int  # str: a mapping key (or a list index written `.0`); int: an index written `[0]`
 

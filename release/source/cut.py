@@ -13,8 +13,8 @@ from pathlib import Path
 from release.context import Context
 from release.errors import ReleaseError
 from release.notes import changelog
-from release.stages import notes as notes_stage
-from release.stages import plan as plan_stage
+from release.source import notes as repo_notes
+from release.source import plans as planning
 from release.versioning.plan import Plan
 
 
@@ -32,13 +32,13 @@ def prepare(ctx: Context) -> tuple[list[Cut], list[Plan]]:
     if dirty:
         shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
         raise ReleaseError(f"the working tree has uncommitted changes: {shown}", "commit or stash them first")
-    plans = plan_stage.make_plans(ctx)
+    plans = planning.make_plans(ctx)
     cuts, idle = [], []
     for plan in plans:
         if plan.head_tagged or not plan.releasable:
             idle.append(plan)
             continue
-        text = notes_stage.for_plan(ctx, plan)
+        text = repo_notes.for_plan(ctx, plan)
         path, new = _changelog(ctx, plan, text)
         cuts.append(Cut(plan, text, path, new))
     return cuts, idle

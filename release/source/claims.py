@@ -46,8 +46,8 @@ def claim(ctx: Context) -> None:
     """Reserve every tag this run releases for HEAD (once per run; nothing in a dry run or without origin)."""
     if ctx.options.dry_run or "claims" in ctx.cache:
         return
-    from release.stages import plan as plan_stage
-    from release.stages import publish
+    from release.source import plans as planning
+    from release.source import tag as publish
 
     held: list[Claim] = []
     ctx.cache["claims"] = held
@@ -55,7 +55,7 @@ def claim(ctx: Context) -> None:
     if where is None or head is None:
         return
     remote, env = where
-    for plan in plan_stage.make_plans(ctx):
+    for plan in planning.make_plans(ctx):
         if not (plan.releasable and plan.tag):
             continue
         ref = PREFIX + str(plan.tag)

@@ -30,9 +30,9 @@ from typing import Any
 import semver
 import yaml
 
-from release import chartpkg
+from release.charts import package as chartpkg
 from release.errors import ReleaseError
-from release.yamlstrict import NoDuplicatesLoader
+from release.yaml.strict import NoDuplicatesLoader
 
 API_VERSION = "v1"
 _HEX_SHA256 = re.compile(r"[0-9a-f]{64}")

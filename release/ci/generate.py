@@ -68,7 +68,7 @@ import yaml
 
 from release.context import Context
 from release.errors import ReleaseError
-from release.stages import plan as plan_stage
+from release.source import plans as planning
 from release.versioning.plan import Plan
 from release.versioning.tags import TagFormat
 
@@ -140,7 +140,7 @@ def provider_format(ctx: Context) -> str:
 def releasable(ctx: Context, say: Callable[[str], None]) -> list[Plan]:
     tag = ctx.ci.tag
     if tag is None:
-        return [p for p in plan_stage.make_plans(ctx) if p.releasable]
+        return [p for p in planning.make_plans(ctx) if p.releasable]
     chosen = [p for p in tag_plans(ctx, tag) if p.tag == tag]
     if not chosen:
         say(f"tag pipeline for {tag}: not a release tag on HEAD, so nothing is released here")
@@ -153,11 +153,11 @@ def tag_plans(ctx: Context, tag: str) -> list[Plan]:
     Planning the others would need a branch (a tag pipeline has none) and would release them from a tag they do
     not own; a plan of the owner alone sees HEAD's tag and keeps that version.
     """
-    declared = plan_stage.components(ctx)  # also checks --component
+    declared = planning.components(ctx)  # also checks --component
     if declared == [None]:
-        return plan_stage.make_plans(ctx)
+        return planning.make_plans(ctx)
     owners = [c.name for c in declared if c is not None and TagFormat(c.tag_format, c.name).parse(tag)]
-    return [p for name in owners for p in plan_stage.make_plans(for_component(ctx, name))]
+    return [p for name in owners for p in planning.make_plans(for_component(ctx, name))]
 
 
 def for_component(ctx: Context, name: str) -> Context:

@@ -1,0 +1,1 @@
+"""Charts: reproducible archives, values bumps, dependency ranges, and every publish target (OCI, classic repos)."""

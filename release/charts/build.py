@@ -1,0 +1,244 @@
+"""A chart job: Chart.yaml and values bumped in memory, dependencies in place, packaged reproducibly and checked."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import functools
+import hashlib
+import json
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import semver
+import yaml
+
+from release.adapters import credentials, helm
+from release.adapters.registry import Registry
+from release.charts import oci as chartoci
+from release.charts import package as chartpkg
+from release.charts import ranges as semverrange
+from release.config import ChartConfig
+from release.context import Context
+from release.errors import ReleaseError
+from release.naming import templates
+from release.naming.imageref import Repository
+from release.source import plans as planning
+from release.source.fields import fields_for  # moved: promote uses it too
+from release.yaml import edit as yamledit
+from release.yaml.strict import SafeLoader
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class ChartJob:
+    config: ChartConfig
+    meta: chartpkg.ChartMeta
+    archive: bytes
+    created: str
+    targets: list[str]
+    checks: Callable[[], None]  # lint, schema, render: run before anything is pushed, unless already published
+    published: dict[str, str] = field(default_factory=dict)  # ref → manifest digest
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.archive).hexdigest()
+
+    @property
+    def filename(self) -> str:
+        return chartpkg.archive_name(self.meta)
+
+
+def _render(template: str, values: dict[str, str], where: str) -> str:
+    missing = [f for f in templates.fields(template) if f.startswith("image.") and f not in values]
+    if missing:
+        raise ReleaseError(
+            f"{where} uses {{{missing[0]}}}, but no such image is recorded in this release's State",
+            "run the images stage first (release build --push), or check the image name",
+        )
+    return templates.render(template, values, where)
+
+
+def prepare(ctx: Context, say: Say | None = None) -> list[ChartJob]:
+    plans = {p.component: p for p in planning.make_plans(ctx) if p.releasable}
+    created = dt.datetime.fromtimestamp(ctx.git.commit_time("HEAD"), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    mtime = int(ctx.env["SOURCE_DATE_EPOCH"]) if ctx.env.get("SOURCE_DATE_EPOCH", "").isdigit() else None
+    jobs = []
+    for index, chart in enumerate(ctx.config.charts):
+        plan = plans.get(chart.component)
+        if plan is None:
+            continue
+        where = f"charts[{index}] ({chart.path})"
+        directory = ctx.root / chart.path
+        if not chartpkg.inside(directory, ctx.root):  # `/etc`, `../other`, or a link out of the repository
+            raise ReleaseError(f"{where}: not a directory inside the repository", "name the chart relative to it")
+        if not (directory / "Chart.yaml").is_file():
+            raise ReleaseError(f"{where}: no Chart.yaml in {chart.path}", "point charts[].path at a chart directory")
+        values = fields_for(ctx, plan)
+        overrides = {"Chart.yaml": _bumped_chart_yaml(directory, chart, values, where)}
+        if chart.values:
+            overrides[chart.values_file] = _edited_values(directory, chart, values, where)
+        stamp = mtime if mtime is not None else ctx.git.commit_time("HEAD")
+        meta, archive = _package(ctx, directory, stamp, overrides, say)
+        checks = functools.partial(check, directory, meta, archive, overrides, where)
+        if chart.name and chart.name != meta.name:
+            raise ReleaseError(f"{where}: Chart.yaml names the chart {meta.name!r}, not {chart.name!r}", "fix one")
+        jobs.append(ChartJob(chart, meta, archive, created, list(chart.publish), checks))
+    return jobs
+
+
+def _package(
+    ctx: Context, directory: Path, mtime: int, overrides: dict[str, bytes], say: Say | None = None
+) -> tuple[chartpkg.ChartMeta, bytes]:
+    """Package the chart; remote dependencies are fetched by Helm into a copy, never into the user's tree."""
+    try:
+        return chartpkg.package(directory, mtime=mtime, overrides=overrides, warn=say)
+    except chartpkg.MissingDependencies as missing:
+        remote = [d for d in missing.dependencies if not str(d.get("repository") or "").startswith("oci://")]
+        if remote and not helm.available():
+            repos = sorted({str(d.get("repository") or "?") for d in remote})
+            raise ReleaseError(
+                f"{missing.message} (from {', '.join(repos)})",
+                "install the Helm engine to fetch them (pip install 'release[helm]'), or vendor them under charts/",
+            ) from None
+        with tempfile.TemporaryDirectory(prefix="release-chart-") as tmp:
+            copy = Path(tmp) / directory.name
+            shutil.copytree(directory, copy, symlinks=True)
+            for name, data in overrides.items():
+                (copy / name).write_bytes(data)
+            if remote:
+                helm.dependency_update(copy, ctx.env)  # Helm resolves them all (index.yaml repositories)
+            else:
+                locked = _locked_versions(copy)
+                for dependency in missing.dependencies:
+                    fetch_oci_dependency(ctx, copy, dependency, locked.get(str(dependency.get("name"))))
+            return chartpkg.package(copy, mtime=mtime, overrides=overrides)
+
+
+def _locked_versions(chart_dir: Path) -> dict[str, str]:
+    """Chart.lock's exact versions, by dependency name: a lock is respected, not re-resolved."""
+    lock = chart_dir / "Chart.lock"
+    if not lock.is_file():
+        return {}
+    data = yaml.load(lock.read_text(encoding="utf-8"), Loader=SafeLoader) or {}  # a mapping: chartpkg checked it
+    entries = data.get("dependencies")
+    locked = [d for d in entries if isinstance(d, dict)] if isinstance(entries, list) else []
+    return {str(d["name"]): str(d["version"]) for d in locked if "name" in d and "version" in d}
+
+
+def fetch_oci_dependency(ctx: Context, chart_dir: Path, dependency: dict[str, object], locked: str | None) -> None:
+    """Resolve an oci:// dependency's version range against the registry's tags and put its archive in charts/.
+
+    Ours rather than Helm's: it uses the same credentials as every other registry call (Harbor, GitLab), which
+    the SDK's dependency update cannot be given.
+    """
+    name, wanted = str(dependency.get("name")), str(dependency.get("version") or "*")
+    base = str(dependency["repository"]).removeprefix("oci://").rstrip("/")
+    repo = Repository.parse(f"{base}/{name}")
+    registry = registry_for(ctx, repo)
+    if locked:
+        version = locked
+    else:
+        available = []
+        for tag in registry.tags():
+            with contextlib.suppress(ValueError):
+                available.append(semver.Version.parse(tag.replace("_", "+")))
+        best = semverrange.parse(wanted).best(available)
+        if best is None:
+            shown = ", ".join(str(v) for v in sorted(available)[-5:]) or "none"
+            raise ReleaseError(
+                f"dependency {name}: no version in oci://{base} matches {wanted!r} (latest there: {shown})",
+                "fix the version range in Chart.yaml, or publish a matching version",
+            )
+        version = str(best)
+    manifest = registry.manifest(chartoci.oci_tag(version))
+    if manifest is None:
+        raise ReleaseError(f"dependency {name} {version} is not in oci://{base}", "check Chart.lock and the registry")
+    layer = next((entry for entry in manifest.body.get("layers") or [] if entry.get("mediaType") in CHART_LAYERS), None)
+    if layer is None:
+        raise ReleaseError(f"oci://{base}/{name}:{version} is not a Helm chart", "check the dependency's repository")
+    data = registry.blob(str(layer["digest"]))
+    if "sha256:" + hashlib.sha256(data).hexdigest() != layer["digest"]:
+        raise ReleaseError(f"dependency {name} {version}: the registry sent bytes that do not match its digest")
+    (chart_dir / "charts").mkdir(exist_ok=True)
+    (chart_dir / "charts" / f"{name}-{version}.tgz").write_bytes(data)
+
+
+CHART_LAYERS = (chartoci.CHART_LAYER_MEDIA_TYPE, "application/tar+gzip")  # the second: helm's legacy type
+
+
+def check(directory: Path, meta: chartpkg.ChartMeta, archive: bytes, overrides: dict[str, bytes], where: str) -> None:
+    """Our own structural lint always; Helm's lint and a full render too when the Helm engine is installed."""
+    values_bytes = overrides.get("values.yaml")
+    if values_bytes is None and (directory / "values.yaml").is_file():
+        values_bytes = (directory / "values.yaml").read_bytes()
+    values: dict[str, object] = {}
+    for document in yaml.load_all(values_bytes or b"", Loader=SafeLoader):  # chartpkg checked each is a mapping
+        values = _merge_maps(values, document or {})
+    if meta.raw.get("type", "application") == "application" and not (directory / "templates").is_dir():
+        raise ReleaseError(f"{where}: no templates/ directory", "an application chart renders templates/*.yaml")
+    schema_path = directory / "values.schema.json"
+    if schema_path.is_file():
+        _validate_schema(schema_path, values, where)
+    if helm.available():
+        errors = helm.lint(archive)
+        if errors:
+            raise ReleaseError(f"{where}: helm lint: {errors[0]}", "fix the chart; `helm lint` shows every finding")
+        helm.render(archive)
+
+
+def _merge_maps(a: dict[str, object], b: dict[str, object]) -> dict[str, object]:
+    """Helm's loader (load.go LoadValues, MergeMaps) merges a values file's documents, the later one winning."""
+    out = dict(a)
+    for key, value in b.items():
+        before = out.get(key)
+        out[key] = _merge_maps(before, value) if isinstance(before, dict) and isinstance(value, dict) else value
+    return out
+
+
+def _validate_schema(schema_path: Path, values: object, where: str) -> None:
+    import jsonschema
+
+    try:
+        schema = json.loads(schema_path.read_text(encoding="utf-8"))
+        jsonschema.validate(values, schema)
+    except ValueError as exc:  # json.JSONDecodeError
+        raise ReleaseError(f"{where}: values.schema.json is not valid JSON: {exc}", "fix the schema") from None
+    except jsonschema.ValidationError as exc:
+        path = ".".join(str(p) for p in exc.absolute_path) or "(top level)"
+        raise ReleaseError(
+            f"{where}: values do not match values.schema.json at {path}: {exc.message}",
+            "fix the value, or the schema",
+        ) from None
+    except jsonschema.SchemaError as exc:
+        raise ReleaseError(f"{where}: values.schema.json is not a valid schema: {exc.message}", "fix it") from None
+
+
+def _bumped_chart_yaml(directory: Path, chart: ChartConfig, values: dict[str, str], where: str) -> bytes:
+    path = directory / "Chart.yaml"
+    text = chartpkg.read_text(directory, "Chart.yaml") or ""
+    edits = {"version": _render(chart.version, values, f"{where} version")}
+    if chart.app_version:
+        edits["appVersion"] = _render(chart.app_version, values, f"{where} app_version")
+    return yamledit.set_values(text, edits, create=True, filename=str(path)).encode("utf-8")
+
+
+def _edited_values(directory: Path, chart: ChartConfig, values: dict[str, str], where: str) -> bytes:
+    path = directory / chart.values_file
+    text = chartpkg.read_text(directory, chart.values_file)
+    if text is None:
+        raise ReleaseError(f"{where}: no {chart.values_file} in {chart.path}", "create it, or fix charts[].values_file")
+    edits = {key: _render(template, values, f"{where} values.{key}") for key, template in chart.values.items()}
+    return yamledit.set_values(text, edits, create=chart.create, filename=str(path)).encode("utf-8")
+
+
+def registry_for(ctx: Context, repo: Repository) -> Registry:
+    """One client per repository per run, so its auth (a Basic challenge, a Bearer token) is paid once."""
+    clients: dict[str, Registry] = ctx.cache.setdefault("registries", {})
+    if repo.name not in clients:
+        clients[repo.name] = Registry(repo, credentials.for_registry(repo.host, ctx.env))
+    return clients[repo.name]

@@ -1,0 +1,1 @@
+"""Forges (GitLab, GitHub): release objects and merge requests, over the forge adapter."""

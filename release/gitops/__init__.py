@@ -1,0 +1,1 @@
+"""GitOps: environments, the infra repository clone, byte-preserving edits, promote, rollback and status."""

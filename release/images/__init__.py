@@ -1,0 +1,1 @@
+"""Images: build through the engine, push tags by convention, record digests."""

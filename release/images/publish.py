@@ -1,0 +1,184 @@
+"""Images: build through the engine and push tags by convention (version tag last), digests recorded in the State."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from release.adapters import credentials, engine
+from release.adapters.credentials import Credentials
+from release.adapters.registry import Registry
+from release.adapters.retry import retrying
+from release.config import ImageConfig
+from release.context import Context
+from release.errors import ReleaseError
+from release.naming.imageref import ReleaseFacts, Repository, oci_labels, render, render_tags
+from release.source import notes as repo_notes
+from release.source import plans as planning
+from release.versioning.plan import Plan
+
+REVISION = "org.opencontainers.image.revision"
+
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class Job:
+    image: ImageConfig
+    repo: Repository
+    tags: list[str]
+    version_tag: str
+    labels: dict[str, str]
+    build_args: dict[str, str]
+    credentials: Credentials | None
+    registry: Registry
+    done_digest: str | None = None  # already published: the digest found in the registry
+    image_id: str | None = None
+
+    @property
+    def refs(self) -> list[str]:
+        return [f"{self.repo.name}:{t}" for t in self.tags]
+
+
+def releases(ctx: Context) -> dict[str | None, Plan]:
+    return {p.component: p for p in planning.make_plans(ctx) if p.releasable}
+
+
+def prepare(ctx: Context, push: bool, force: bool) -> list[Job]:
+    plans = releases(ctx)
+    head = ctx.git.head() or ""
+    created = dt.datetime.fromtimestamp(ctx.git.commit_time("HEAD"), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    source = repo_notes.links(ctx).project_url
+    jobs = []
+    for image in ctx.config.images:
+        plan = plans.get(image.component)
+        if plan is None or plan.next_version is None:
+            continue
+        facts = ReleaseFacts(plan.next_version, head, ctx.branch())
+        tags = render_tags(image.tags, facts)
+        version_tag = next((t for t, tpl in zip(tags, image.tags, strict=False) if "{version}" in tpl), tags[0])
+        context_dir = ctx.root / image.context
+        dockerfile = context_dir / image.dockerfile
+        if not context_dir.is_dir():
+            raise ReleaseError(
+                f"image {image.name}: build context {image.context} does not exist", "fix images[].context"
+            )
+        if not dockerfile.is_file():
+            raise ReleaseError(
+                f"image {image.name}: no {image.dockerfile} in {image.context}",
+                "add it, or point images[].dockerfile at the right file",
+            )
+        repo = Repository.parse(image.repository)
+        creds = credentials.for_registry(repo.host, ctx.env)
+        labels = {
+            **oci_labels(
+                title=image.name, version=str(plan.next_version), revision=head, source=source, created=created
+            ),
+            **image.labels,
+            REVISION: head,  # the resume check depends on it: never the user's
+        }
+        args = {k: render(v, facts) for k, v in image.build_args.items()}
+        jobs.append(Job(image, repo, tags, version_tag, labels, args, creds, Registry(repo, creds)))
+    if push:
+        for job in jobs:
+            check_published(job, head, force)
+    return jobs
+
+
+def check_published(job: Job, head: str, force: bool) -> None:
+    """Same revision already there → done; another revision → never overwrite (unless --force)."""
+    found = job.registry.labels(job.version_tag)
+    if found is None:
+        return
+    digest, labels = found
+    revision = labels.get(REVISION)
+    if revision == head:
+        job.done_digest = digest
+        return
+    if not force:
+        built_from = f"commit {revision[:12]}" if revision else "an unknown commit (no revision label)"
+        raise ReleaseError(
+            f"{job.repo.name}:{job.version_tag} is already published, built from {built_from}, not {head[:12]}; "
+            "a released version is never overwritten",
+            "release a new version, or pass --force to replace it",
+        )
+
+
+def publish(ctx: Context, *, push: bool, force: bool, say: Say, dry_run: bool = False) -> list[Job]:
+    jobs = prepare(ctx, push, force)
+    todo = [j for j in jobs if j.done_digest is None]
+    for job in jobs:
+        if job.done_digest is not None:
+            say(f"skipped: already published {job.repo.name}:{job.version_tag} ({job.done_digest})")
+            record(ctx, job)
+    if dry_run:
+        for job in todo:
+            say(f"would build {job.image.name} and push {', '.join(job.refs)}")
+        return jobs
+    if not todo:
+        return jobs
+    eng = engine.connect(ctx.env)
+    for job in todo:
+        say(f"building {job.image.name} ({job.image.context}/{job.image.dockerfile}) with {eng.url}")
+        job.image_id = eng.build(
+            context=ctx.root / job.image.context,
+            dockerfile=job.image.dockerfile,
+            tag=job.refs[job.tags.index(job.version_tag)],
+            build_args=job.build_args,
+            target=job.image.target,
+            labels=job.labels,
+            progress=prefixed(say, job.image.name),
+        )
+        for tag in job.tags:
+            eng.tag(job.image_id, job.repo.name, tag)
+        say(f"built {job.image.name}: {job.image_id[:19]} tagged {', '.join(job.tags)}")
+    if not push:
+        return jobs
+    for job in todo:
+        for tag in [t for t in job.tags if t != job.version_tag] + [job.version_tag]:
+            say(f"pushing {job.repo.name}:{tag}")
+            push_one(eng, job, tag, say)
+        manifest = job.registry.manifest(job.version_tag)
+        if manifest is None:
+            raise ReleaseError(
+                f"pushed {job.repo.name}:{job.version_tag} but the registry does not list it",
+                "check the registry; rerunning is safe",
+            )
+        job.done_digest = manifest.digest
+        record(ctx, job)
+        ctx.state.save(ctx.state_path)
+        say(f"published {job.repo.name}@{job.done_digest}")
+    return jobs
+
+
+def prefixed(say: Say, name: str) -> Say:
+    def progress(line: str) -> None:
+        say(f"  [{name}] {line}")
+
+    return progress
+
+
+def push_one(eng: engine.Engine, job: Job, tag: str, say: Say) -> None:
+    def attempt() -> None:
+        eng.push(job.repo.name, tag, job.credentials, prefixed(say, job.image.name))
+
+    retrying(attempt, attempts=3, retry_on=_transient, notify=say)
+
+
+def _transient(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return not any(word in text for word in ("unauthorized", "authentication", "denied", "forbidden"))
+
+
+def record(ctx: Context, job: Job) -> None:
+    entry = {
+        "name": job.image.name,
+        "repository": job.repo.name,
+        "tags": job.tags,
+        "refs": job.refs,
+        "digest": job.done_digest,
+        "revision": job.labels[REVISION],
+    }
+    ctx.state.images = [i for i in ctx.state.images if i.get("name") != job.image.name] + [entry]

@@ -1,0 +1,1 @@
+"""Pure naming: image references and tag templates, and the `{field}` templates of release.yaml."""

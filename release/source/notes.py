@@ -1,0 +1,158 @@
+"""Release notes of this repository: for a plan, for any range, and the notes files later stages attach."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from release.ciinfo import forge_of, web_url
+from release.config import ComponentConfig
+from release.context import Context
+from release.errors import ReleaseError
+from release.notes.model import Links, group
+from release.notes.render import NotesInput, render
+from release.source import plans as planning
+from release.versioning import plan as planner
+from release.versioning.commits import drop_reverted_pairs, parse
+from release.versioning.plan import Channel, Plan
+from release.versioning.tags import ReleaseTag, TagFormat
+
+
+def links(ctx: Context) -> Links:
+    cfg = ctx.config.notes
+    url = cfg.url or ctx.ci.project_url or web_url(ctx.git.remote_url())
+    if cfg.forge == "none":
+        return Links(None, None)
+    forge = cfg.forge or forge_of(url, ctx.env)
+    if forge is None and ctx.ci.provider in ("gitlab", "github") and ctx.ci.project_url:
+        forge = ctx.ci.provider
+    return Links(url.rstrip("/") if url else None, forge)
+
+
+def today(ctx: Context) -> str:
+    epoch = ctx.env.get("SOURCE_DATE_EPOCH")
+    now = dt.datetime.fromtimestamp(int(epoch), dt.UTC) if epoch and epoch.isdigit() else dt.datetime.now(dt.UTC)
+    return now.date().isoformat()
+
+
+def commit_date(ctx: Context, ref: str) -> str:
+    return dt.datetime.fromtimestamp(ctx.git.commit_time(ref), dt.UTC).date().isoformat()
+
+
+def template_path(ctx: Context, explicit: str | None = None) -> Path | None:
+    chosen = explicit or ctx.config.notes.template
+    if not chosen:
+        return None
+    path = Path(chosen)
+    return path if path.is_absolute() or explicit else ctx.root / path
+
+
+def for_plan(ctx: Context, plan: Plan, template: str | None = None) -> str:
+    version = str(plan.next_version) if plan.next_version else "Unreleased"
+    date = commit_date(ctx, "HEAD") if plan.head_tagged else today(ctx)
+    data = NotesInput(
+        version=version,
+        tag=plan.tag,
+        previous_version=str(plan.current.version) if plan.current else None,
+        previous_tag=plan.current.name if plan.current else None,
+        date=date,
+        sections=group(plan.commits, links(ctx)),
+        links=links(ctx),
+        component=plan.component,
+    )
+    return render(data, template_path(ctx, template))
+
+
+def for_range(ctx: Context, start: str | None, end: str, template: str | None = None) -> str:
+    """Notes for `start..end`; `start` defaults to the release `end` builds on (as `release cut` chose it)."""
+    end_sha = ctx.git.resolve(end)
+    component = _range_component(ctx, (start, end))
+    pol = planning.policy(ctx.config.versioning, component)
+    fmt: TagFormat = pol.tag_format
+    at_end = fmt.release_tags(ctx.git.tags(points_at=end_sha))
+    tag_name: str | None
+    previous: ReleaseTag | None
+    if at_end:
+        tag = max(at_end, key=lambda t: t.version)
+        version, tag_name, date = str(tag.version), tag.name, commit_date(ctx, end_sha)
+        # A stable release counts from the last stable one (its notes carry its prereleases' changes too),
+        # a prerelease from the last release of its own channel: the same ranges `release cut` used.
+        token = str(tag.version.prerelease).split(".", 1)[0] if tag.version.prerelease else None
+        before = [t for t in fmt.release_tags(ctx.git.tags(merged_into=end_sha)) if t.commit != end_sha]
+        previous = planner.last_on_channel(before, Channel(None, prerelease=token))
+    elif end_sha == ctx.git.head():
+        name = component.name if component else None
+        plan = next(p for p in planning.make_plans(ctx) if p.component == name)
+        nxt = plan.next_version
+        version, tag_name, date = (str(nxt) if nxt else "Unreleased"), plan.tag, today(ctx)
+        previous = plan.current
+    else:
+        version, tag_name, date = end, end, commit_date(ctx, end_sha)
+        before = fmt.release_tags(ctx.git.tags(merged_into=end_sha))
+        previous = planner.last_on_channel(before, Channel(None))
+    if start is None:
+        start_name, start_rev = (previous.name, previous.commit) if previous else (None, None)
+    else:
+        start_rev = ctx.git.resolve(start)
+        # Compare links need a name the forge knows: our tags as they are, anything else as a sha.
+        start_name = start if fmt.parse(start) else start_rev[:12]
+    paths = (component.path,) if component else ()
+    log = ctx.git.log(f"{start_rev}..{end_sha}" if start_rev else end_sha, paths)
+    commits = drop_reverted_pairs([parse(c) for c in log])
+    previous_version = str(fmt.parse(start_name)) if start_name and fmt.parse(start_name) else None
+    data = NotesInput(
+        version=version,
+        tag=tag_name,
+        previous_version=previous_version,
+        previous_tag=start_name,
+        date=date,
+        sections=group(commits, links(ctx)),
+        links=links(ctx),
+        component=component.name if component else None,
+    )
+    return render(data, template_path(ctx, template))
+
+
+def _range_component(ctx: Context, refs: tuple[str | None, ...]) -> ComponentConfig | None:
+    """The component a range is about: the only one, the one asked for, or the one whose tags name the range."""
+    candidates = planning.components(ctx)
+    if len(candidates) == 1:
+        return candidates[0]
+    named = [
+        c
+        for c in candidates
+        if any(ref and planning.policy(ctx.config.versioning, c).tag_format.parse(ref) for ref in refs)
+    ]
+    if len(named) == 1:
+        return named[0]
+    names = ", ".join(c.name for c in candidates if c)
+    raise ReleaseError(
+        "this repository has several components, and the range does not say which one the notes are for",
+        f"pass --component NAME ({names})",
+    )
+
+
+def notes_file(ctx: Context, component: str | None) -> Path:
+    return ctx.state_path.parent / (f"notes-{component}.md" if component else "notes.md")
+
+
+def write_files(ctx: Context) -> list[Path]:
+    written = []
+    for plan in planning.make_plans(ctx):
+        if not plan.releasable:
+            continue
+        path = notes_file(ctx, plan.component)
+        text = for_plan(ctx, plan)
+        written.append(path)
+        if ctx.options.dry_run:
+            ctx.say(f"would write {path.relative_to(ctx.root)}:\n{text.rstrip()}")
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        where = str(path.relative_to(ctx.root))
+        if plan.component is None:
+            ctx.state.notes_path = where
+        for entry in ctx.state.components:
+            if entry.get("name") == plan.component:
+                entry["notes_path"] = where
+    return written

@@ -1,0 +1,1 @@
+"""Users' YAML files: the strict loader (what Helm and Kubernetes would read) and the byte-preserving editor."""
