@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets up (scripts/setup.sh) and runs every check: ruff, mypy, then the whole test suite.
+# Sets up (scripts/setup.sh) and runs every check: ruff, mypy, the import contracts, then the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -8,5 +8,7 @@ echo "== ruff" >&2
 ruff check release tests benchmarks
 echo "== mypy" >&2
 mypy release
+echo "== import contracts (pyproject.toml [tool.importlinter], ARCHITECTURE.md)" >&2
+lint-imports --no-cache
 echo "== pytest" >&2
 exec python -m pytest "$@"

@@ -208,18 +208,24 @@ def push_head(git: CloneGit, where: BranchTarget) -> str | None:
     proc = git.call("push", "--porcelain", "origin", f"HEAD:refs/heads/{where.branch}")
     if proc.returncode == 0:
         return None
-    out = proc.stdout.decode("utf-8", errors="replace")
-    err = proc.stderr.decode("utf-8", errors="replace")
-    refused = next((line.split("\t")[-1] for line in out.splitlines() if line.startswith("!")), None)
-    reason = refused or next(
-        (line for line in err.splitlines() if line.startswith(("fatal:", "error:"))), err.strip() or "git push failed"
-    )
+    reason = push_refusal(proc)
     if RACE.search(reason):
         return reason
+    err = proc.stderr.decode("utf-8", errors="replace")
     said = [line.removeprefix("remote:").strip() for line in err.splitlines() if line.startswith("remote:")]
     said = [line for line in said if line][:3]
     raise GitError(
         f"git push to {where.branch} in {where.url} was refused: {reason}"
         + (f"; the server said: {' / '.join(said)}" if said else ""),
         "check your push rights on that branch (a protected branch or a hook refuses direct pushes)",
+    )
+
+
+def push_refusal(proc: subprocess.CompletedProcess[bytes]) -> str:
+    """Why `git push --porcelain` failed, in git's words: the refused ref's reason, else git's first error line."""
+    out = proc.stdout.decode("utf-8", errors="replace")
+    err = proc.stderr.decode("utf-8", errors="replace")
+    refused = next((line.split("\t")[-1] for line in out.splitlines() if line.startswith("!")), None)
+    return refused or next(
+        (line for line in err.splitlines() if line.startswith(("fatal:", "error:"))), err.strip() or "git push failed"
     )

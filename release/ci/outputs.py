@@ -9,11 +9,26 @@ import re
 import secrets as random
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import semver
 
 from release.context import State
-from release.pipeline import Result
+
+
+class Result(Protocol):
+    """What the pipeline reports of one stage (release.pipeline.Result); a Protocol, so CI code does not import the
+    pipeline that calls it."""
+
+    @property
+    def stage(self) -> str: ...
+    @property
+    def skipped(self) -> bool: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def seconds(self) -> float: ...
+
 
 DOTENV = "release.env"
 

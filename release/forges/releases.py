@@ -34,6 +34,8 @@ from release.context import Context
 from release.errors import ReleaseError
 from release.forges.objects import Link, ReleaseObject, upsert
 from release.naming import templates
+from release.source import notes as repo_notes
+from release.source import plans as planning
 from release.source.fields import release_fields
 
 Say = Callable[[str], None]
@@ -146,9 +148,6 @@ def release_name(ctx: Context, item: Released) -> str:
 
 def notes_for(ctx: Context, item: Released) -> str:
     """The notes the notes stage wrote for this tag; rendered now when that stage has not run in this workspace."""
-    from release.source import notes as repo_notes
-    from release.source import plans as planning
-
     recorded = ctx.state.notes_path if item.component is None else None
     path = ctx.root / recorded if recorded else repo_notes.notes_file(ctx, item.component)
     if path.is_file():

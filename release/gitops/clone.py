@@ -142,12 +142,7 @@ class InfraClone:
         proc = self.git.call("push", "--porcelain", lease, "origin", f"HEAD:refs/heads/{branch}")
         if proc.returncode == 0:
             return None
-        out = proc.stdout.decode("utf-8", errors="replace")
-        err = proc.stderr.decode("utf-8", errors="replace")
-        refused = next((line.split("\t")[-1] for line in out.splitlines() if line.startswith("!")), None)
-        reason = refused or next(
-            (line for line in err.splitlines() if line.startswith(("fatal:", "error:"))), err.strip() or "push failed"
-        )
+        reason = gitclone.push_refusal(proc)
         if gitclone.RACE.search(reason):
             return reason
         raise ReleaseError(

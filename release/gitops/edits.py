@@ -92,7 +92,7 @@ def plan_edits(
 
 def image_entry(text: str, name: str, filename: str = "kustomization.yaml") -> dict[str, Any]:
     """The Kustomize `images:` entry for `name` ({} when there is none)."""
-    docs = yamledit._load_all(text, filename)  # a file that is not YAML is a ReleaseError naming it
+    docs = yamledit.load_all(text, filename)  # a file that is not YAML is a ReleaseError naming it
     data = docs[0] if docs else None
     images = data.get("images") if isinstance(data, dict) else None
     for entry in images if isinstance(images, list) else []:

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 from release.context import Context
 from release.errors import ReleaseError
+from release.source import plans as planning
+from release.source import tag as release_tag
 
 PREFIX = "refs/release-claims/"
 
@@ -46,12 +48,9 @@ def claim(ctx: Context) -> None:
     """Reserve every tag this run releases for HEAD (once per run; nothing in a dry run or without origin)."""
     if ctx.options.dry_run or "claims" in ctx.cache:
         return
-    from release.source import plans as planning
-    from release.source import tag as publish
-
     held: list[Claim] = []
     ctx.cache["claims"] = held
-    where, head = publish.remote(ctx), ctx.git.head()
+    where, head = release_tag.remote(ctx), ctx.git.head()
     if where is None or head is None:
         return
     remote, env = where
@@ -67,7 +66,7 @@ def claim(ctx: Context) -> None:
             continue
         if current is None:
             ctx.say(
-                f"warning: could not reserve {plan.tag} on {publish.REMOTE} ({refused}); "
+                f"warning: could not reserve {plan.tag} on {release_tag.REMOTE} ({refused}); "
                 "a pipeline releasing it from another commit at the same time is not kept out"
             )
             continue
@@ -91,7 +90,7 @@ def claim(ctx: Context) -> None:
             f"{plan.tag} is already being published by another pipeline, from commit {holder[:12]} "
             f"(this is {head[:12]}); nothing was published from this one",
             "rerun the pipeline on the latest commit once that one has finished; if no pipeline runs for "
-            f"{holder[:12]} any more, delete its claim: git push {publish.REMOTE} :{ref} "
+            f"{holder[:12]} any more, delete its claim: git push {release_tag.REMOTE} :{ref} "
             f"(claims older than RELEASE_CLAIM_TTL, {ttl} s, are taken over by themselves)",
         )
 

@@ -214,7 +214,7 @@ class _Doc:
     alias_uses: dict[int, list[_AliasNode]] = field(default_factory=dict)  # anchored node id → its aliases
 
 
-def _load_all(text: str, filename: str) -> list[Any]:
+def load_all(text: str, filename: str) -> list[Any]:
     try:
         return list(yaml.load_all(text, Loader=_Loader))
     except yaml.YAMLError as exc:
@@ -871,7 +871,7 @@ def set_values(
         same = seen.setdefault(tuple(str(s) for s in segments), path)
         if same != path:
             raise ReleaseError(f"{filename}: {same!r} and {path!r} set the same value", "keep one of them")
-    stream = _load_all(text, filename)  # a Go template can compose yet not load: refuse it before anything
+    stream = load_all(text, filename)  # a Go template can compose yet not load: refuse it before anything
     if not parsed:
         return text
     docs = _compose(text, filename)
@@ -942,7 +942,7 @@ def get_value(
 ) -> str | None:
     """The string at `path` (None when missing or null). Reading through aliases is fine."""
     segments = parse_path(path)
-    _load_all(text, filename)
+    load_all(text, filename)
     docs = _compose(text, filename)
     doc = _choose(docs, [segments], document, match, filename) if docs else None
     node = _walk(doc, segments, filename).node if doc is not None else None
@@ -972,7 +972,7 @@ def set_kustomize_image(
     fields = {k: _as_str(v, k) for k, v in given.items() if v is not None}
     if not fields:
         raise TypeError("set_kustomize_image needs new_name, new_tag or digest")
-    old_data = _load_all(text, filename)
+    old_data = load_all(text, filename)
     docs = _compose(text, filename)
     if len(docs) > 1:
         raise ReleaseError(f"{filename}: {len(docs)} documents; a kustomization has one", "point at kustomization.yaml")
