@@ -163,14 +163,11 @@ def decide(
     base_version = base.version if base else None
 
     bump, reasons = _commits_bump(policy, base_version, kept_base)
-    new_work = max((bump_for(c, policy.rules) for c in kept_current), default=Bump.NONE)
     release_as = next((c for c in kept_base if c.release_as), None)
+    new_work = _new_work(policy, kept_current, release_as)
     if release_as is None and forced_bump is not None:
         bump = forced_bump  # --bump overrides the commits, but not a Release-As footer
     target, forced = _target(policy, base_version, bump, release_as, forced_bump)
-    if release_as is not None and any(c.commit.sha == release_as.commit.sha for c in kept_current):
-        # New since the last release on this channel; once a prerelease carries it, it forces nothing new.
-        new_work = max(new_work, Bump.PATCH)
 
     unreleasable = Plan(
         component=component,
@@ -210,6 +207,15 @@ def _commits_bump(
             bump_patch_for_minor_pre_major=policy.bump_patch_for_minor_pre_major,
         )
     return bump, reasons
+
+
+def _new_work(policy: Policy, kept_current: list[ParsedCommit], release_as: ParsedCommit | None) -> Bump:
+    """How far the commits since the last release on this channel alone would push the version."""
+    new_work = max((bump_for(c, policy.rules) for c in kept_current), default=Bump.NONE)
+    if release_as is not None and any(c.commit.sha == release_as.commit.sha for c in kept_current):
+        # New since the last release on this channel; once a prerelease carries it, it forces nothing new.
+        new_work = max(new_work, Bump.PATCH)
+    return new_work
 
 
 def _target(
