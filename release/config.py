@@ -423,28 +423,16 @@ class _Reader:
         return cls(**values)
 
     def value(self, hint: Any, node: yaml.Node, path: str) -> Any:
+        """The value at `node`, read as the type `hint` names (what a dataclass field declares)."""
         origin = typing.get_origin(hint)
         args = typing.get_args(hint)
         if _is_null(node) and (dataclasses.is_dataclass(hint) or origin in (tuple, dict)):
             # `notes:` with everything below commented out: the defaults, as for an empty file.
             node = (yaml.SequenceNode if origin is tuple else yaml.MappingNode)("", [], node.start_mark, node.end_mark)
         if origin in (Union, types.UnionType):
-            if _is_null(node) and type(None) in args:
-                return None
-            options = [a for a in args if a is not type(None)]
-            errors = []
-            for option in options:
-                try:
-                    return self.value(option, node, path)
-                except ReleaseError as exc:
-                    errors.append(exc)
-            raise errors[-1]
+            return self._one_of(args, node, path)
         if origin is Literal:
-            value = self.scalar(node)
-            if value not in args:
-                allowed = " | ".join(str(a) for a in args)
-                self.fail(node, f"'{path}' is {value!r}; it must be one of {allowed}", f"use one of {allowed}")
-            return value
+            return self._literal(args, node, path)
         if origin is tuple:
             if not isinstance(node, yaml.SequenceNode):
                 self.fail(node, f"'{path}' must be a list", "write it as `- item` lines or [a, b]")
@@ -457,6 +445,32 @@ class _Reader:
             }
         if dataclasses.is_dataclass(hint):
             return self.build(typing.cast(type[Any], hint), node, path)
+        return self._plain(hint, node, path)
+
+    def _one_of(self, options: tuple[Any, ...], node: yaml.Node, path: str) -> Any:
+        """A union: null where None is allowed, else the first option that reads; the last one's error if none do."""
+        if _is_null(node) and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return self.value(option, node, path)
+            except ReleaseError as exc:
+                errors.append(exc)
+        raise errors[-1]
+
+    def _literal(self, allowed: tuple[Any, ...], node: yaml.Node, path: str) -> Any:
+        value = self.scalar(node)
+        if value not in allowed:
+            shown = " | ".join(str(a) for a in allowed)
+            self.fail(node, f"'{path}' is {value!r}; it must be one of {shown}", f"use one of {shown}")
+        return value
+
+    def _plain(self, hint: Any, node: yaml.Node, path: str) -> Any:
+        """A str, int or bool, as YAML typed it: no coercion, so an unquoted 1.10 where a string is wanted is an
+        error with a hint to quote it, not the string "1.1"."""
         if not isinstance(node, yaml.ScalarNode):
             wanted = _PLAIN_TYPES.get(hint, str(hint))
             self.fail(

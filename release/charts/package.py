@@ -135,11 +135,7 @@ def package(
     if not path.is_dir():
         raise ReleaseError(f"{path}: not a chart directory", "point charts[].path at the directory holding Chart.yaml")
     extra = {_override_key(key): bytes(data) for key, data in (overrides or {}).items()}
-    ignore_where = f"{path}/{HELMIGNORE}"
-    ignore_text = extra.get(HELMIGNORE)
-    if ignore_text is None and (path / HELMIGNORE).is_file():
-        ignore_text = (path / HELMIGNORE).read_bytes()
-    rules = _parse_ignore(ignore_text or b"", ignore_where)
+    rules = _ignore_rules(path, extra)
 
     files = _collect(path, rules, warn or (lambda line: None))
     for rel, data in extra.items():
@@ -152,6 +148,21 @@ def package(
     contents = {rel: _strip_bom(data) for rel, data in ordered.items()}
 
     meta, entries = _arrange(contents, str(path), top=True)
+    _check_sizes(path, entries)
+    tar = b"".join(_tar_entry(f"{meta.name}/{rel}", data, mtime) for rel, data in entries) + bytes(1024)
+    return meta, _gzip(tar)
+
+
+def _ignore_rules(path: Path, overrides: Mapping[str, bytes]) -> list[_Rule]:
+    """The chart's .helmignore rules; an override of .helmignore replaces the file on disk."""
+    text = overrides.get(HELMIGNORE)
+    if text is None and (path / HELMIGNORE).is_file():
+        text = (path / HELMIGNORE).read_bytes()
+    return _parse_ignore(text or b"", f"{path}/{HELMIGNORE}")
+
+
+def _check_sizes(path: Path, entries: Sequence[tuple[str, bytes]]) -> None:
+    """helm's size limits for loading a chart archive, on the entries as packaged (overrides included)."""
     total = 0
     for rel, data in entries:
         if len(data) > MAX_FILE_SIZE:
@@ -165,8 +176,6 @@ def package(
             f"{path}: chart files add up to {total} bytes; helm loads charts under {MAX_CHART_SIZE} bytes",
             f"leave large files out with {HELMIGNORE}",
         )
-    tar = b"".join(_tar_entry(f"{meta.name}/{rel}", data, mtime) for rel, data in entries) + bytes(1024)
-    return meta, _gzip(tar)
 
 
 def read_text(root: Path, rel: str) -> str | None:
@@ -749,72 +758,101 @@ def _check_name(root: Path, rel: str) -> None:
 
 def _collect(root: Path, rules: Sequence[_Rule], warn: Callable[[str], None]) -> dict[str, bytes]:
     """Every file helm's LoadDir would load, by chart-relative path, read through symlinks."""
-    root_real = os.path.realpath(root)
-    found: dict[str, bytes] = {}
-    total = 0
+    walk = _Walk(root, os.path.realpath(root), rules, warn)
+    walk.directory(walk.root_real, "", frozenset({walk.root_real}))
+    return walk.found
 
-    def walk(directory: str, rel: str, active: frozenset[str]) -> None:
-        nonlocal total
+
+@dataclass
+class _Walk:
+    """One LoadDir walk over a chart directory: what it has loaded so far, and how many bytes that is."""
+
+    root: Path
+    root_real: str
+    rules: Sequence[_Rule]
+    warn: Callable[[str], None]
+    found: dict[str, bytes] = field(default_factory=dict)
+    total: int = 0
+
+    def directory(self, directory: str, rel: str, active: frozenset[str]) -> None:
+        """Load `directory` (chart-relative `rel`, ending in '/') in lexical order; `active` holds the real
+        paths of the directories being walked, to catch a symlink that loops back into one of them."""
         for name in sorted(os.listdir(directory)):
             if any(0xDC80 <= ord(c) <= 0xDCFF for c in name):
-                raise ReleaseError(f"{root}/{rel}{name!r}: file name is not UTF-8", "rename it")
-            full = os.path.join(directory, name)
+                raise ReleaseError(f"{self.root}/{rel}{name!r}: file name is not UTF-8", "rename it")
             path = f"{rel}{name}"
-            info = os.lstat(full)
-            target = full
-            link = None
-            if stat.S_ISLNK(info.st_mode):
-                # sympath.Walk follows links; their target is loaded under the link's own name.
-                link = os.readlink(full)
-                target = os.path.realpath(full)
-                try:
-                    info = os.stat(target)
-                except OSError as error:
-                    why = "a symlink loop" if error.errno == errno.ELOOP else "which does not exist"
-                    raise ReleaseError(f"{root}/{path}: symlink to {link!r}, {why}", "fix or remove the link") from None
-                if not _inside(target, root_real):
-                    if _ignored(rules, path, stat.S_ISDIR(info.st_mode)):
-                        continue
-                    raise ReleaseError(
-                        f"{root}/{path}: symlink leaves the chart directory ({os.readlink(full)!r})",
-                        f"copy the file into the chart, or list it in {HELMIGNORE}",
-                    )
+            entry = self._resolve(os.path.join(directory, name), path)
+            if entry is None:
+                continue
+            target, info, link = entry
             if stat.S_ISDIR(info.st_mode):
-                if _ignored(rules, path, True):
-                    continue  # LoadDir skips an ignored directory whole
-                real = os.path.realpath(target)
-                if real in active:
-                    raise ReleaseError(f"{root}/{path}: symlink loop back to {real}", "remove the link")
-                if link is not None:
-                    warn(f"warning: {root}/{path}: symlink to {link!r}; its files are packaged in its place (as helm)")
-                walk(target, f"{path}/", active | {real})
-                continue
-            if _ignored(rules, path, False):
-                continue
-            if not stat.S_ISREG(info.st_mode):
-                raise ReleaseError(
-                    f"{root}/{path}: not a regular file (a socket, pipe or device); helm refuses it",
-                    f"remove it, or list it in {HELMIGNORE}",
-                )
-            if info.st_size > MAX_FILE_SIZE:
-                raise ReleaseError(
-                    f"{root}/{path}: {info.st_size} bytes, over helm's {MAX_FILE_SIZE}-byte limit for one chart file",
-                    f"add it to {HELMIGNORE}",
-                )
-            if link is not None:
-                warn(f"warning: {root}/{path}: symlink to {link!r}; its content is packaged in its place (as helm)")
-            with open(target, "rb") as handle:
-                data = handle.read(MAX_FILE_SIZE + 1)  # it may have grown since the stat
-            total += len(data)
-            if len(data) > MAX_FILE_SIZE or total > 2 * MAX_CHART_SIZE:  # package() checks the exact limits
-                raise ReleaseError(
-                    f"{root}/{path}: over helm's limits ({MAX_FILE_SIZE} bytes a file, {MAX_CHART_SIZE} in all)",
-                    f"leave large files out with {HELMIGNORE}",
-                )
-            found[path] = data
+                self._enter(path, target, link, active)
+            elif not _ignored(self.rules, path, False):
+                self._load(path, target, info, link)
 
-    walk(root_real, "", frozenset({root_real}))
-    return found
+    def _resolve(self, full: str, path: str) -> tuple[str, os.stat_result, str | None] | None:
+        """What the entry at `full` stands for: (file to read, its stat, the link's text if it is a symlink).
+
+        sympath.Walk follows links and loads their target under the link's own name. None for a link out of
+        the chart that .helmignore leaves out anyway.
+        """
+        info = os.lstat(full)
+        if not stat.S_ISLNK(info.st_mode):
+            return full, info, None
+        link = os.readlink(full)
+        target = os.path.realpath(full)
+        try:
+            info = os.stat(target)
+        except OSError as error:
+            why = "a symlink loop" if error.errno == errno.ELOOP else "which does not exist"
+            raise ReleaseError(f"{self.root}/{path}: symlink to {link!r}, {why}", "fix or remove the link") from None
+        if not _inside(target, self.root_real):
+            if _ignored(self.rules, path, stat.S_ISDIR(info.st_mode)):
+                return None
+            raise ReleaseError(
+                f"{self.root}/{path}: symlink leaves the chart directory ({os.readlink(full)!r})",
+                f"copy the file into the chart, or list it in {HELMIGNORE}",
+            )
+        return target, info, link
+
+    def _enter(self, path: str, target: str, link: str | None, active: frozenset[str]) -> None:
+        """Walk a subdirectory (or a symlink to one), unless .helmignore leaves it out."""
+        if _ignored(self.rules, path, True):
+            return  # LoadDir skips an ignored directory whole
+        real = os.path.realpath(target)
+        if real in active:
+            raise ReleaseError(f"{self.root}/{path}: symlink loop back to {real}", "remove the link")
+        if link is not None:
+            self.warn(
+                f"warning: {self.root}/{path}: symlink to {link!r}; its files are packaged in its place (as helm)"
+            )
+        self.directory(target, f"{path}/", active | {real})
+
+    def _load(self, path: str, target: str, info: os.stat_result, link: str | None) -> None:
+        """Read one file the chart keeps, refusing what helm refuses: special files and oversized ones."""
+        if not stat.S_ISREG(info.st_mode):
+            raise ReleaseError(
+                f"{self.root}/{path}: not a regular file (a socket, pipe or device); helm refuses it",
+                f"remove it, or list it in {HELMIGNORE}",
+            )
+        if info.st_size > MAX_FILE_SIZE:
+            raise ReleaseError(
+                f"{self.root}/{path}: {info.st_size} bytes, over helm's {MAX_FILE_SIZE}-byte limit for one chart file",
+                f"add it to {HELMIGNORE}",
+            )
+        if link is not None:
+            self.warn(
+                f"warning: {self.root}/{path}: symlink to {link!r}; its content is packaged in its place (as helm)"
+            )
+        with open(target, "rb") as handle:
+            data = handle.read(MAX_FILE_SIZE + 1)  # it may have grown since the stat
+        self.total += len(data)
+        if len(data) > MAX_FILE_SIZE or self.total > 2 * MAX_CHART_SIZE:  # package() checks the exact limits
+            raise ReleaseError(
+                f"{self.root}/{path}: over helm's limits ({MAX_FILE_SIZE} bytes a file, {MAX_CHART_SIZE} in all)",
+                f"leave large files out with {HELMIGNORE}",
+            )
+        self.found[path] = data
 
 
 def inside(path: Path, root: Path) -> bool:
@@ -857,26 +895,42 @@ def _arrange(files: Mapping[str, bytes], where: str, *, top: bool) -> tuple[Char
     if "Chart.yaml" not in files:
         raise ReleaseError(f"{where}/Chart.yaml: missing", "a chart directory needs a Chart.yaml")
     meta = _parse_chart_yaml(files["Chart.yaml"], f"{where}/Chart.yaml")
-    v1 = meta.api_version == "v1"
-    head: list[tuple[str, bytes]] = [("Chart.yaml", files["Chart.yaml"])]
-    values: dict[str, bytes] = {}  # values.yaml, then values.schema.json
-    templates: list[tuple[str, bytes]] = []
-    others: list[tuple[str, bytes]] = []
-    subcharts: dict[str, dict[str, bytes]] = {}
-    requirements: Any = None
+    groups = _group(files, where, v1=meta.api_version == "v1")
+    dependencies, names = _subchart_entries(groups.subcharts, where)
+    if top:
+        _check_dependencies(meta, groups.requirements, names, where)
+    values = [(rel, groups.values[rel]) for rel in ("values.yaml", "values.schema.json") if rel in groups.values]
+    return meta, groups.head + values + groups.templates + groups.others + dependencies
+
+
+@dataclass
+class _Groups:
+    """A chart's files sorted into the groups writeTarContents writes one after the other."""
+
+    head: list[tuple[str, bytes]]  # Chart.yaml, then Chart.lock
+    values: dict[str, bytes] = field(default_factory=dict)  # values.yaml, values.schema.json
+    templates: list[tuple[str, bytes]] = field(default_factory=list)
+    others: list[tuple[str, bytes]] = field(default_factory=list)
+    subcharts: dict[str, dict[str, bytes]] = field(default_factory=dict)  # charts/<directory> → its files
+    requirements: Any = None  # requirements.yaml of a v1 chart, as parsed
+
+
+def _group(files: Mapping[str, bytes], where: str, *, v1: bool) -> _Groups:
+    """Sort a chart's files into helm's groups, checking the ones helm parses when it loads the chart."""
+    groups = _Groups(head=[("Chart.yaml", files["Chart.yaml"])])
     for rel, data in files.items():
         if rel == "Chart.yaml":
             continue
         if rel == "Chart.lock":
             _load_yaml(data, f"{where}/{rel}", mapping=True)
             if not v1:  # save.go writes the lock of v2 charts only
-                head.append((rel, data))
+                groups.head.append((rel, data))
         elif rel == "values.yaml":
             _load_values(data, f"{where}/{rel}")
-            values[rel] = data
+            groups.values[rel] = data
         elif rel == "values.schema.json":
             _load_json(data, f"{where}/{rel}")  # save.go refuses a schema that is not valid JSON
-            values[rel] = data
+            groups.values[rel] = data
         elif rel in ("requirements.yaml", "requirements.lock"):
             if not v1:
                 raise ReleaseError(
@@ -884,59 +938,64 @@ def _arrange(files: Mapping[str, bytes], where: str, *, top: bool) -> tuple[Char
                     "move them there; helm would rewrite Chart.yaml while packaging",
                 )
             if rel == "requirements.yaml":
-                requirements = _load_yaml(data, f"{where}/{rel}", mapping=True)
-            others.append((rel, data))
+                groups.requirements = _load_yaml(data, f"{where}/{rel}", mapping=True)
+            groups.others.append((rel, data))
         elif rel.startswith("templates/"):
-            templates.append((rel, data))
+            groups.templates.append((rel, data))
         elif rel.startswith("charts/") and not rel.endswith(".prov"):
             name, _, rest = rel[len("charts/") :].partition("/")
-            subcharts.setdefault(name, {})[rest] = data
+            groups.subcharts.setdefault(name, {})[rest] = data
         else:
-            others.append((rel, data))
+            groups.others.append((rel, data))
+    return groups
 
-    dependencies: list[tuple[str, bytes]] = []
+
+def _subchart_entries(
+    subcharts: Mapping[str, Mapping[str, bytes]], where: str
+) -> tuple[list[tuple[str, bytes]], dict[str, str]]:
+    """Every subchart's entries, in name order, and which charts/ directory each subchart name came from."""
+    entries: list[tuple[str, bytes]] = []
     names: dict[str, str] = {}
     for directory in sorted(subcharts):
-        content = subcharts[directory]
-        sub_where = f"{where}/charts/{directory}"
         if directory.startswith(("_", ".")):
             continue  # load.go skips charts/_* and charts/.*: helm's own archive leaves them out
-        if directory.endswith(".tgz"):
-            if set(content) != {""}:
-                raise ReleaseError(f"{sub_where}: a directory named like a chart archive", "rename it")
-            sub_name = _archive_chart_name(content[""], sub_where)
-            sub_entries = [(f"charts/{directory}", content[""])]
-        else:
-            inner = {rest: data for rest, data in content.items() if rest}
-            if not inner:
-                raise ReleaseError(
-                    f"{sub_where}: not a subchart; helm loads everything in charts/ as one",
-                    f"move it elsewhere, or list it in {HELMIGNORE}",
-                )
-            sub_meta, sub_files = _arrange(inner, sub_where, top=False)
-            sub_name = sub_meta.name
-            # writeTarContents names the folder after the subchart's Chart.yaml name, not its directory.
-            sub_entries = [(f"charts/{sub_name}/{rel}", data) for rel, data in sub_files]
-        if sub_name in names:
-            raise ReleaseError(
-                f"{where}/charts: two subcharts named {sub_name!r} ({names[sub_name]}, {directory})", "keep one"
-            )
-        names[sub_name] = directory
-        dependencies.extend(sub_entries)
+        name, sub_entries = _subchart(directory, subcharts[directory], f"{where}/charts/{directory}")
+        if name in names:
+            raise ReleaseError(f"{where}/charts: two subcharts named {name!r} ({names[name]}, {directory})", "keep one")
+        names[name] = directory
+        entries.extend(sub_entries)
+    return entries, names
 
-    if top:
-        declared = list(meta.raw.get("dependencies") or [])
-        if v1 and isinstance(requirements, dict):
-            declared += list(requirements.get("dependencies") or [])
-        missing = [d.get("name") for d in declared if isinstance(d, dict) and d.get("name") not in names]
-        if missing:  # pkg/action/package.go CheckDependencies
-            raise MissingDependencies(
-                f"{where}/Chart.yaml: dependencies missing from charts/: {', '.join(map(str, missing))}",
-                "run 'helm dependency build' first, or vendor them under charts/",
-                [d for d in declared if isinstance(d, dict) and d.get("name") in missing],
-            )
-    values_entries = [(rel, values[rel]) for rel in ("values.yaml", "values.schema.json") if rel in values]
-    return meta, head + values_entries + templates + others + dependencies
+
+def _subchart(directory: str, content: Mapping[str, bytes], where: str) -> tuple[str, list[tuple[str, bytes]]]:
+    """One entry of charts/ (a vendored archive or a chart directory) → its chart name and its entries."""
+    if directory.endswith(".tgz"):
+        if set(content) != {""}:
+            raise ReleaseError(f"{where}: a directory named like a chart archive", "rename it")
+        return _archive_chart_name(content[""], where), [(f"charts/{directory}", content[""])]
+    inner = {rest: data for rest, data in content.items() if rest}
+    if not inner:
+        raise ReleaseError(
+            f"{where}: not a subchart; helm loads everything in charts/ as one",
+            f"move it elsewhere, or list it in {HELMIGNORE}",
+        )
+    meta, files = _arrange(inner, where, top=False)
+    # writeTarContents names the folder after the subchart's Chart.yaml name, not its directory.
+    return meta.name, [(f"charts/{meta.name}/{rel}", data) for rel, data in files]
+
+
+def _check_dependencies(meta: ChartMeta, requirements: Any, names: Mapping[str, str], where: str) -> None:
+    """pkg/action/package.go CheckDependencies: every declared dependency must be in charts/."""
+    declared = list(meta.raw.get("dependencies") or [])
+    if meta.api_version == "v1" and isinstance(requirements, dict):
+        declared += list(requirements.get("dependencies") or [])
+    missing = [d.get("name") for d in declared if isinstance(d, dict) and d.get("name") not in names]
+    if missing:
+        raise MissingDependencies(
+            f"{where}/Chart.yaml: dependencies missing from charts/: {', '.join(map(str, missing))}",
+            "run 'helm dependency build' first, or vendor them under charts/",
+            [d for d in declared if isinstance(d, dict) and d.get("name") in missing],
+        )
 
 
 def _load_yaml(data: bytes, where: str, *, mapping: bool) -> Any:

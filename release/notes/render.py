@@ -32,49 +32,9 @@ def default_template() -> str:
 
 def render(data: NotesInput, template: Path | None = None) -> str:
     """Markdown notes, ending with exactly one newline."""
-    if template is None:
-        source, name = default_template(), "default.md.j2"
-    else:
-        try:
-            source, name = template.read_text(encoding="utf-8"), str(template)
-        except OSError as exc:
-            raise ReleaseError(
-                f"cannot read notes template {template}: {exc.strerror}", "check notes.template"
-            ) from None
-        except UnicodeDecodeError as exc:
-            raise ReleaseError(
-                f"cannot read notes template {template}: not UTF-8 text ({exc.reason})", "save it as UTF-8"
-            ) from None
-    env = jinja2.Environment(
-        # User templates may {% include %} / {% import %} files next to them.
-        loader=jinja2.FileSystemLoader(str(template.parent)) if template is not None else None,
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        autoescape=False,
-        trim_blocks=False,
-    )
-    env.filters["linkify"] = data.links.linkify
-    try:
-        compiled = env.from_string(source)
-        compiled.name = name
-        compiled.filename = name
-    except jinja2.TemplateSyntaxError as exc:
-        raise ReleaseError(
-            f"{name}:{exc.lineno}: template error: {_one_line(exc.message)}", "fix the template at that line"
-        ) from None
-    compare = data.links.compare(data.previous_tag, data.tag) if data.previous_tag and data.tag else None
-    context = {
-        "version": data.version,
-        "tag": data.tag,
-        "previous": {"version": data.previous_version, "tag": data.previous_tag},
-        "date": data.date,
-        "component": data.component,
-        "compare_url": compare,
-        "project_url": data.links.project_url,
-        "forge": data.links.forge,
-        "sections": data.sections,
-        "commits": [{**vars(e), "group": s.title} for s in data.sections for e in s.entries],
-    }
+    source, name = (default_template(), "default.md.j2") if template is None else _read_template(template)
+    compiled = _compile(source, name, template, data.links)
+    context = _context(data)
     try:
         text = compiled.render(context)
     except jinja2.TemplateSyntaxError as exc:  # in an included template, compiled only now
@@ -89,6 +49,57 @@ def render(data: NotesInput, template: Path | None = None) -> str:
         message = str(exc) if isinstance(exc, jinja2.TemplateError) else f"{type(exc).__name__}: {exc}"
         raise ReleaseError(f"{where}: template error: {_one_line(message)}", "fix the template at that line") from None
     return text.rstrip("\n") + "\n"
+
+
+def _read_template(template: Path) -> tuple[str, str]:
+    """A user's template: its text, and the name its errors are reported under."""
+    try:
+        return template.read_text(encoding="utf-8"), str(template)
+    except OSError as exc:
+        raise ReleaseError(f"cannot read notes template {template}: {exc.strerror}", "check notes.template") from None
+    except UnicodeDecodeError as exc:
+        raise ReleaseError(
+            f"cannot read notes template {template}: not UTF-8 text ({exc.reason})", "save it as UTF-8"
+        ) from None
+
+
+def _compile(source: str, name: str, template: Path | None, links: Links) -> jinja2.Template:
+    """The template compiled under `name`, so that errors and tracebacks point at its file and line."""
+    env = jinja2.Environment(
+        # User templates may {% include %} / {% import %} files next to them.
+        loader=jinja2.FileSystemLoader(str(template.parent)) if template is not None else None,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+        trim_blocks=False,
+    )
+    env.filters["linkify"] = links.linkify
+    try:
+        compiled = env.from_string(source)
+        compiled.name = name
+        compiled.filename = name
+    except jinja2.TemplateSyntaxError as exc:
+        raise ReleaseError(
+            f"{name}:{exc.lineno}: template error: {_one_line(exc.message)}", "fix the template at that line"
+        ) from None
+    return compiled
+
+
+def _context(data: NotesInput) -> dict[str, object]:
+    """The variables a notes template sees."""
+    compare = data.links.compare(data.previous_tag, data.tag) if data.previous_tag and data.tag else None
+    return {
+        "version": data.version,
+        "tag": data.tag,
+        "previous": {"version": data.previous_version, "tag": data.previous_tag},
+        "date": data.date,
+        "component": data.component,
+        "compare_url": compare,
+        "project_url": data.links.project_url,
+        "forge": data.links.forge,
+        "sections": data.sections,
+        "commits": [{**vars(e), "group": s.title} for s in data.sections for e in s.entries],
+    }
 
 
 def _one_line(text: str | None) -> str:

@@ -138,15 +138,7 @@ def make_plan(
     all_tags = pol.tag_format.release_tags(reader.all_refs)
 
     at_head = [t for t in all_tags if t.commit == reader.head]  # a tag on HEAD is reachable from it
-    head_tag = planner.last_on_channel(at_head, chan)
-    if at_head and chan.branch is None and not chan.prerelease and forced is None:
-        # A tag pipeline (or a checked-out tag): no branch, so the release tag at HEAD says which channel this is,
-        # the pipeline's own tag first (an rc and its final release can sit on one commit).
-        named = next((t for t in at_head if t.name == ctx.ci.tag), None)
-        head_tag = named or head_tag or max(at_head, key=lambda t: t.version)
-        if head_tag.version.prerelease:
-            token = str(head_tag.version.prerelease).split(".", 1)[0]
-            chan = Channel(None, prerelease=token)
+    head_tag, chan = _release_at_head(ctx, at_head, chan, forced)
     if head_tag is not None and forced is None and not ctx.options.prerelease:
         # A tag pipeline, or a rerun after `release cut`: this commit's version is already decided.
         before = [t for t in all_tags if t.commit != reader.head]
@@ -181,3 +173,19 @@ def make_plan(
         all_tags=all_tags,
         forced_bump=forced,
     )
+
+
+def _release_at_head(
+    ctx: Context, at_head: list[ReleaseTag], chan: Channel, forced: Bump | None
+) -> tuple[ReleaseTag | None, Channel]:
+    """The release tag on HEAD that this channel builds on, and the channel, which such a tag may decide."""
+    head_tag = planner.last_on_channel(at_head, chan)
+    if at_head and chan.branch is None and not chan.prerelease and forced is None:
+        # A tag pipeline (or a checked-out tag): no branch, so the release tag at HEAD says which channel this is,
+        # the pipeline's own tag first (an rc and its final release can sit on one commit).
+        named = next((t for t in at_head if t.name == ctx.ci.tag), None)
+        head_tag = named or head_tag or max(at_head, key=lambda t: t.version)
+        if head_tag.version.prerelease:
+            token = str(head_tag.version.prerelease).split(".", 1)[0]
+            chan = Channel(None, prerelease=token)
+    return head_tag, chan

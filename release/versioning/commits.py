@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 HEADER = re.compile(r"^(?P<type>[A-Za-z][A-Za-z0-9_-]*)(?:\((?P<scope>[^()\r\n]*)\))?(?P<bang>!)?: +(?P<subject>\S.*)$")
 GIT_REVERT_HEADER = re.compile(r'^Revert "(?P<reverted>.+)"\s*$')
@@ -107,78 +107,79 @@ def _is_breaking_token(match: re.Match[str] | None) -> bool:
 
 
 def parse(commit: Commit) -> ParsedCommit:
+    """Read a commit as a Conventional Commit; a message outside the convention gets `type` None (or the type
+    its GitLab `Changelog:` trailer maps to), never an error."""
     message = commit.message.replace("\r\n", "\n").strip("\n")
     header, _, rest = message.partition("\n")
     header = header.strip()
     body_lines, footers = _split_footers(rest.strip("\n").split("\n") if rest.strip() else [])
-    body = "\n".join(body_lines).strip()
-    skip = any(marker in message.lower() for marker in SKIP_MARKERS)
     reverts_match = REVERTS_SHA.search(message)
-    reverts = reverts_match["sha"].lower() if reverts_match else None
-
-    breaking_description = None
-    for token, value in footers:
-        if token.upper() in ("BREAKING CHANGE", "BREAKING-CHANGE"):
-            breaking_description = value
-    release_as = next((v.strip() for k, v in footers if k.lower() == "release-as"), None)
-
+    # What the message says whatever form its header takes; the header's form decides the rest.
+    unread = ParsedCommit(
+        commit=commit,
+        type=None,
+        scope=None,
+        subject=header,
+        breaking=False,
+        breaking_description=None,
+        body="\n".join(body_lines).strip(),
+        footers=tuple(footers),
+        reverts=reverts_match["sha"].lower() if reverts_match else None,
+        release_as=next((v.strip() for k, v in footers if k.lower() == "release-as"), None),
+        skip=any(marker in message.lower() for marker in SKIP_MARKERS),
+    )
     git_revert = GIT_REVERT_HEADER.match(header)
     if git_revert:
-        return ParsedCommit(
-            commit=commit,
-            type="revert",
-            scope=None,
-            subject=git_revert["reverted"],
-            breaking=False,
-            breaking_description=None,
-            body=body,
-            footers=tuple(footers),
-            reverts=reverts,
-            reverted_header=git_revert["reverted"],
-            release_as=release_as,
-            skip=skip,
-        )
-
+        return replace(unread, type="revert", subject=git_revert["reverted"], reverted_header=git_revert["reverted"])
     match = HEADER.match(header)
-    if not match:
-        trailer = next((v.strip().lower() for k, v in footers if k.lower() == "changelog"), None)
-        mapped = CHANGELOG_TRAILER_TYPES.get(trailer or "")
-        return ParsedCommit(
-            commit=commit,
-            type=mapped,
-            scope=None,
-            subject=header,
-            breaking=breaking_description is not None,
-            breaking_description=breaking_description,
-            body=body,
-            footers=tuple(footers),
-            release_as=release_as,
-            skip=skip,
-        )
+    return _conventional(unread, match) if match else _unconventional(unread)
 
-    commit_type = match["type"].lower()
-    bang = match["bang"] is not None
-    subject = match["subject"].strip()
-    if bang and breaking_description is None:
-        breaking_description = subject
-    reverted_header = None
+
+def _conventional(unread: ParsedCommit, header: re.Match[str]) -> ParsedCommit:
+    """A commit whose header matched HEADER: `type(scope)!: subject`."""
+    commit_type = header["type"].lower()
+    bang = header["bang"] is not None
+    subject = header["subject"].strip()
+    description = _breaking_description(unread.footers)
+    if bang and description is None:
+        description = subject  # `type!:` without a BREAKING CHANGE footer: the subject is all it says
+    reverts, reverted_header = unread.reverts, None
     if commit_type == "revert":
-        reverts = reverts or _sha_like(next((v for k, v in footers if k.lower() == "refs"), ""))
+        # `revert: <header of the reverted commit>`, with the sha (if any) in a Refs footer
+        reverts = reverts or _sha_like(unread.footer("refs") or "")
         reverted_header = subject
-    return ParsedCommit(
-        commit=commit,
+    return replace(
+        unread,
         type=commit_type,
-        scope=(match["scope"] or "").strip() or None,
+        scope=(header["scope"] or "").strip() or None,
         subject=subject,
-        breaking=bang or breaking_description is not None,
-        breaking_description=breaking_description,
-        body=body,
-        footers=tuple(footers),
+        breaking=bang or description is not None,
+        breaking_description=description,
         reverts=reverts,
         reverted_header=reverted_header,
-        release_as=release_as,
-        skip=skip,
     )
+
+
+def _unconventional(unread: ParsedCommit) -> ParsedCommit:
+    """A header outside the convention: typed only by a GitLab `Changelog:` trailer, and never a revert."""
+    trailer = unread.footer("changelog")
+    description = _breaking_description(unread.footers)
+    return replace(
+        unread,
+        type=CHANGELOG_TRAILER_TYPES.get((trailer or "").strip().lower()),
+        breaking=description is not None,
+        breaking_description=description,
+        reverts=None,
+    )
+
+
+def _breaking_description(footers: tuple[tuple[str, str], ...]) -> str | None:
+    """The text of the last BREAKING CHANGE (or BREAKING-CHANGE) footer, None when there is none."""
+    description = None
+    for token, value in footers:
+        if token.upper() in ("BREAKING CHANGE", "BREAKING-CHANGE"):
+            description = value
+    return description
 
 
 def _sha_like(text: str) -> str | None:

@@ -8,7 +8,7 @@ their prereleases from every tag that exists; maintenance branches stay inside t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import semver
 
@@ -158,79 +158,113 @@ def decide(
     newest first, merges excluded. `since_current is None` means the two ranges are the same.
     """
     since_current_list = since_base if since_current is None else since_current
-    considered = len(since_current_list)
-    ignored = sum(1 for c in since_current_list if not c.conventional)
     kept_base = drop_reverted_pairs(since_base)
     kept_current = kept_base if since_current is None else drop_reverted_pairs(since_current)
-
-    bumps = [(bump_for(c, policy.rules), c) for c in kept_base]
-    bump = max((b for b, _ in bumps), default=Bump.NONE)
-    new_work = max((bump_for(c, policy.rules) for c in kept_current), default=Bump.NONE)
-    reasons = tuple(c for b, c in bumps if b == bump and b is not Bump.NONE)
     base_version = base.version if base else None
+
+    bump, reasons = _commits_bump(policy, base_version, kept_base)
+    release_as = next((c for c in kept_base if c.release_as), None)
+    new_work = _new_work(policy, kept_current, release_as)
+    if release_as is None and forced_bump is not None:
+        bump = forced_bump  # --bump overrides the commits, but not a Release-As footer
+    target, forced = _target(policy, base_version, bump, release_as, forced_bump)
+
+    unreleasable = Plan(
+        component=component,
+        channel=channel,
+        current=current,
+        base=base,
+        next_version=None,
+        bump=bump,
+        tag=None,
+        commits=tuple(kept_current),
+        considered=len(since_current_list),
+        ignored=sum(1 for c in since_current_list if not c.conventional),
+        reasons=reasons,
+        forced=forced,
+    )
+    if target is None or (new_work is Bump.NONE and forced_bump is None):
+        return unreleasable
+    _check_channel_allows(channel, target, bump, reasons, forced)
+    if channel.prerelease:
+        target = _next_prerelease(target, channel.prerelease, all_tags)
+    tag = policy.tag_format.format(target)
+    _check_not_tagged_elsewhere(target, tag, all_tags)
+    return replace(unreleasable, next_version=target, tag=tag)
+
+
+def _commits_bump(
+    policy: Policy, base_version: semver.Version | None, commits: list[ParsedCommit]
+) -> tuple[Bump, tuple[ParsedCommit, ...]]:
+    """The bump the commits ask for, after the pre-1.0 rules, and the commits that ask for the largest one."""
+    bumps = [(bump_for(c, policy.rules), c) for c in commits]
+    bump = max((b for b, _ in bumps), default=Bump.NONE)
+    reasons = tuple(c for b, c in bumps if b == bump and b is not Bump.NONE)
     if base_version is not None and base_version.major == 0:
         bump = pre_major(
             bump,
             bump_minor_pre_major=policy.bump_minor_pre_major,
             bump_patch_for_minor_pre_major=policy.bump_patch_for_minor_pre_major,
         )
+    return bump, reasons
 
-    forced = None
-    release_as = next((c for c in kept_base if c.release_as), None)
-    target: semver.Version | None
-    if release_as is not None and release_as.release_as:
+
+def _new_work(policy: Policy, kept_current: list[ParsedCommit], release_as: ParsedCommit | None) -> Bump:
+    """How far the commits since the last release on this channel alone would push the version."""
+    new_work = max((bump_for(c, policy.rules) for c in kept_current), default=Bump.NONE)
+    if release_as is not None and any(c.commit.sha == release_as.commit.sha for c in kept_current):
+        # New since the last release on this channel; once a prerelease carries it, it forces nothing new.
+        new_work = max(new_work, Bump.PATCH)
+    return new_work
+
+
+def _target(
+    policy: Policy,
+    base_version: semver.Version | None,
+    bump: Bump,
+    release_as: ParsedCommit | None,
+    forced_bump: Bump | None,
+) -> tuple[semver.Version | None, str | None]:
+    """The next version before any prerelease suffix (None when nothing asks for one), and what forced it."""
+    if release_as is not None:
         target = _release_as(release_as, base_version)
-        forced = f"Release-As: {target} in {release_as.commit.short_sha}"
-        if any(c.commit.sha == release_as.commit.sha for c in kept_current):
-            # New since the last release on this channel; once a prerelease carries it, it forces nothing new.
-            new_work = max(new_work, Bump.PATCH)
-    elif forced_bump is not None:
-        bump = forced_bump
-        target = policy.initial if base_version is None else _bumped(base_version, forced_bump)
+        return target, f"Release-As: {target} in {release_as.commit.short_sha}"
+    if forced_bump is not None:
         forced = f"--bump {forced_bump.label}"
     elif bump is Bump.NONE:
-        target = None
+        return None, None
     else:
-        target = policy.initial if base_version is None else _bumped(base_version, bump)
+        forced = None
+    return (policy.initial if base_version is None else _bumped(base_version, bump)), forced
 
-    def plan(next_version: semver.Version | None) -> Plan:
-        return Plan(
-            component=component,
-            channel=channel,
-            current=current,
-            base=base,
-            next_version=next_version,
-            bump=bump,
-            tag=policy.tag_format.format(next_version) if next_version else None,
-            commits=tuple(kept_current),
-            considered=considered,
-            ignored=ignored,
-            reasons=reasons,
-            forced=forced,
-        )
 
-    if target is None or (new_work is Bump.NONE and forced_bump is None):
-        return plan(None)
-    if not channel.allows(target):
-        culprit = reasons[0] if reasons and forced is None else None  # a forced version names its cause
-        why = (
-            f"commit {culprit.commit.short_sha} ({culprit.subject}) asks for a {bump.label} release"
-            if culprit
-            else (forced or "the next version")
-        )
-        raise ReleaseError(
-            f"branch {channel.branch} only releases {channel.describe().split()[-1]}, but {why} → {target}",
-            "release it from the main branch, or revert it on this branch",
-        )
-    if channel.prerelease:
-        taken = [
-            t.version
-            for t in all_tags
-            if t.version.finalize_version() == target and _token(t.version) == channel.prerelease
-        ]
-        number = max((_prerelease_number(v) for v in taken), default=0) + 1
-        target = target.replace(prerelease=f"{channel.prerelease}.{number}")
-    tag = policy.tag_format.format(target)
+def _check_channel_allows(
+    channel: Channel, target: semver.Version, bump: Bump, reasons: tuple[ParsedCommit, ...], forced: str | None
+) -> None:
+    """A maintenance branch refuses a version outside its range, naming what asks for it."""
+    if channel.allows(target):
+        return
+    culprit = reasons[0] if reasons and forced is None else None  # a forced version names its cause
+    why = (
+        f"commit {culprit.commit.short_sha} ({culprit.subject}) asks for a {bump.label} release"
+        if culprit
+        else (forced or "the next version")
+    )
+    raise ReleaseError(
+        f"branch {channel.branch} only releases {channel.describe().split()[-1]}, but {why} → {target}",
+        "release it from the main branch, or revert it on this branch",
+    )
+
+
+def _next_prerelease(target: semver.Version, token: str, all_tags: list[ReleaseTag]) -> semver.Version:
+    """`target` as the channel's next prerelease: numbered after every tag of it, reachable from HEAD or not."""
+    taken = [t.version for t in all_tags if t.version.finalize_version() == target and _token(t.version) == token]
+    number = max((_prerelease_number(v) for v in taken), default=0) + 1
+    return target.replace(prerelease=f"{token}.{number}")
+
+
+def _check_not_tagged_elsewhere(target: semver.Version, tag: str, all_tags: list[ReleaseTag]) -> None:
+    """`all_tags` holds tags HEAD cannot reach too: the next tag must not be one of them."""
     clash = next((t for t in all_tags if t.name == tag), None)
     if clash is not None:
         raise ReleaseError(
@@ -238,7 +272,6 @@ def decide(
             "ancestor of HEAD",
             "merge that release into this branch, or fetch it (git fetch --tags) if it is missing locally",
         )
-    return plan(target)
 
 
 def _bumped(version: semver.Version, bump: Bump) -> semver.Version:
