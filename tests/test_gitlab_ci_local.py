@@ -233,6 +233,8 @@ def gitlab_ci_local(app_dir: Path, server: Server, *args: str, timeout: float = 
         GIT_CONFIG_VALUE_1="true",
         FORCE_COLOR="0",
         GCL_IGNORE_PREDEFINED_VARS="CI_API_V4_URL,CI_PROJECT_ID",  # the fake forge stands in for GitLab's API
+        # `--variable PATH=…` does not reach child pipelines: their jobs find `release` through the runner's PATH.
+        PATH=f"{VENV_BIN}:{os.environ['PATH']}",
     )
     done = subprocess.run(
         [tool("gitlab-ci-local"), "--no-color", *args],
@@ -494,7 +496,7 @@ def test_monorepo_component_releases_each_component_in_a_child_pipeline(server, 
     child = work / ".gitlab-ci-local" / "artifacts" / "release-generate" / "release-pipeline.yml"
     generated = yaml.safe_load(child.read_text())
     assert sorted(k for k in generated if k.startswith("release:")) == ["release:api", "release:web"]
-    assert sorted(git(origin, "tag", "-l").split()) == ["api-v0.1.0", "web-v0.1.0"]
+    assert sorted(git(origin, "tag", "-l").split()) == ["api-v0.1.0", "web-v0.1.0"], done.out[-3000:]
     assert git(origin, "rev-parse", "api-v0.1.0^{commit}") == git(work, "rev-parse", "HEAD")
 
 
