@@ -35,9 +35,9 @@ import pytest
 from release.adapters import http
 from tests.conftest import Repo, Result
 from tests.faultproxy import FaultProxy, Rule
+from tests.gitops.test_promote import INFRA_FILES, make_infra
 from tests.gitserver import GitHTTP
 from tests.services import Podman, Registry, scratch_context
-from tests.test_promote import INFRA_FILES, make_infra
 
 USER, TOKEN = "releaser", "git-token-faults-3f1a"
 STAGES = ("images", "charts", "publish", "promote")  # the stages with a remote result, in pipeline order

@@ -25,9 +25,9 @@ from release import pipeline
 from release.adapters.git import Git
 from release.source import claims
 from tests.conftest import Repo, Result
+from tests.gitops.test_promote import VALUES, git, make_infra, show
 from tests.gitserver import GitHTTP
 from tests.services import MANIFEST_TYPES, Registry, scratch_context
-from tests.test_promote import VALUES, git, make_infra, show
 
 TOKEN = "race-token-51f0"
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.ci.test_github_action import parse_outputs
 from tests.conftest import Repo, assert_one_line_error
+from tests.gitops.test_promote import INFRA_FILES, make_infra, show
 from tests.gitserver import GitHTTP
-from tests.test_github_action import parse_outputs
-from tests.test_promote import INFRA_FILES, make_infra, show
 
 TESTS_OK = """\
 tests:

@@ -33,9 +33,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Repo
+from tests.gitops.test_promote import INFRA_FILES, git, make_infra, show
 from tests.gitserver import GitHTTP
 from tests.services import Podman, Registry, free_port, scratch_context
-from tests.test_promote import INFRA_FILES, git, make_infra, show
 
 TOP = Path(__file__).resolve().parent.parent
 GIT_USER = "releaser"

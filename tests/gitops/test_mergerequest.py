@@ -9,7 +9,7 @@ import pytest
 
 from release.errors import ReleaseError
 from tests.fakes.forge import DEFAULT_GITHUB_TOKEN, DEFAULT_GITLAB_TOKEN
-from tests.test_promote import INFRA_FILES, VALUES, git, head, make_infra, show
+from tests.gitops.test_promote import INFRA_FILES, VALUES, git, head, make_infra, show
 
 GITLAB = """\
 environments:

@@ -13,7 +13,7 @@ import pytest
 
 from release.charts import package as chartpkg
 from tests import helm_oracle
-from tests.test_charts import chart_repo
+from tests.charts.test_publish import chart_repo
 
 
 def files_of(path: Path) -> list[str]:

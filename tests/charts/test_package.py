@@ -23,7 +23,7 @@ from release.charts import package as chartpkg
 from release.errors import ReleaseError
 from tests import helm_oracle
 
-FIXTURE = Path(__file__).parent / "fixtures" / "charts" / "app"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "charts" / "app"
 MTIME = 1_700_000_000
 
 EXPECTED = [  # save.go writeTarContents: Chart.yaml, values, schema, templates, other files, then subcharts

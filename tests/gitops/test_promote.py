@@ -18,8 +18,8 @@ import pytest
 
 from release.context import Context, Options
 from release.gitops import promote as promote_module
+from tests.charts.test_gitbranch import GitHTTP
 from tests.conftest import Repo
-from tests.test_chartbranch import GitHTTP
 
 VALUES = """\
 # Valeurs pour l'environnement {env} — ne pas éditer à la main

@@ -16,9 +16,9 @@ import pytest
 
 from release.charts import helmrepo
 from release.errors import ReleaseError
+from tests.charts.test_publish import chart_repo
 from tests.conftest import Repo
 from tests.fakes.forge import DEFAULT_JOB_TOKEN, Forge, recompress
-from tests.test_charts import chart_repo
 
 GITLAB_UPLOAD = r"/packages/helm/api/stable/charts$"
 

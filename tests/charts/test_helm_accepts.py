@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests import helm_oracle
-from tests.test_charts import chart_repo
+from tests.charts.test_publish import chart_repo
 
 MANIFEST = ["application/vnd.oci.image.manifest.v1+json"]
 

@@ -25,13 +25,13 @@ from release.adapters import http, tls
 from release.adapters.gitclone import auth_env
 from release.charts import helmrepo
 from release.errors import ReleaseError
+from tests.charts.test_gitbranch import configure as chart_branch_repo
+from tests.charts.test_gitbranch import tree
+from tests.charts.test_publish import chart_repo
 from tests.conftest import Result
+from tests.gitops.test_promote import INFRA_FILES, configure, git, make_infra, show
 from tests.gitserver import GitHTTP
 from tests.services import Registry
-from tests.test_chartbranch import configure as chart_branch_repo
-from tests.test_chartbranch import tree
-from tests.test_charts import chart_repo
-from tests.test_promote import INFRA_FILES, configure, git, make_infra, show
 
 TOKEN = "glpat-tls-s3cr3t-token"
 TRUST_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "GIT_SSL_CAINFO", "GIT_SSL_NO_VERIFY")

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from release.charts import package as chartpkg
+from tests.charts.test_publish import archive_files, chart_repo
 from tests.conftest import Repo, assert_one_line_error
-from tests.test_charts import archive_files, chart_repo
 
 SECRET = "hunter2-do-not-leak"
 CHART = "charts/demo"

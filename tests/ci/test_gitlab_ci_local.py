@@ -42,8 +42,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.ci.test_templates import CI_TEMPLATES, PROJECT_PIPELINE, ROOT, readme_snippet, tool
 from tests.gitserver import GitHTTP
-from tests.test_ci_templates import CI_TEMPLATES, PROJECT_PIPELINE, ROOT, readme_snippet, tool
 
 VENV_BIN = str(Path(sys.executable).parent)
 GIT_USER, GIT_PASSWORD = "ci-bot", "git-password-51c7"

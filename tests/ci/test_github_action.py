@@ -25,10 +25,10 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.ci.test_templates import ROOT
 from tests.conftest import Repo
 from tests.fakes.forge import DEFAULT_GITHUB_TOKEN
-from tests.test_ci_templates import ROOT
-from tests.test_promote import INFRA_FILES, make_infra, show
+from tests.gitops.test_promote import INFRA_FILES, make_infra, show
 
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 VENV_BIN = str(Path(sys.executable).parent)

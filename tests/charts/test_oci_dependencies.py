@@ -9,7 +9,7 @@ import semver
 
 from release.charts import package as chartpkg
 from release.charts.ranges import parse
-from tests.test_charts import chart_repo
+from tests.charts.test_publish import chart_repo
 
 
 def publish_dep(registry, tmp_path, version: str) -> None:

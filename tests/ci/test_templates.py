@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CI_TEMPLATES = ROOT / "ci-templates"
 COMPONENTS = sorted((CI_TEMPLATES / "templates").glob("*.yml"))
 LEGACY = CI_TEMPLATES / "release.gitlab-ci.yml"

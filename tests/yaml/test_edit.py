@@ -17,7 +17,7 @@ from release.errors import ReleaseError
 from release.yaml import edit as yamledit
 from release.yaml.edit import get_value, parse_path, set_kustomize_image, set_values
 
-FIXTURES = Path(__file__).parent / "fixtures" / "yamledit"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "yamledit"
 DIGEST = "sha256:" + "ab" * 32
 
 Edit = Callable[[str], str]

@@ -27,9 +27,9 @@ from release.charts import index as helmindex
 from release.context import Context, Options
 from release.errors import ReleaseError
 from tests import helm_oracle
+from tests.charts.test_publish import chart_repo
 from tests.conftest import Repo
 from tests.gitserver import GitHTTP
-from tests.test_charts import chart_repo
 
 
 def git(cwd: Path, *args: str, input: str | None = None) -> str:
