@@ -128,8 +128,16 @@ def _push_and_open(
         delay = backoff(attempt, BACKOFF_SECONDS)
         say(f"{branch} moved while promoting {env.name} ({problem}); redoing on the target tip in {delay:.1f}s")
         time.sleep(delay)
-    title = text.splitlines()[0]
     description = _description(ctx, env, version, [e.file for e in edits], fields.get("source") or "", target)
+    url = _open_mr(env, forge, branch, target, text.splitlines()[0], description, say)
+    record(ctx, env, commit, version, branch=branch, merge_request=url)
+    return Outcome(env.name, env.repo, version, commit, url=url)
+
+
+def _open_mr(
+    env: EnvironmentConfig, forge: forge_api.Forge, branch: str, target: str, title: str, description: str, say: Say
+) -> str:
+    """The one open merge/pull request from `branch` into `target`, opened or brought up to date; its URL."""
     found = forge.find_open_mr(branch, target)
     if found is None:
         mr = forge.create_mr(branch, target, title, description)
@@ -140,8 +148,7 @@ def _push_and_open(
     else:
         mr = found
         say(f"{env.name}: {forge.noun} {mr.url} is up to date")
-    record(ctx, env, commit, version, branch=branch, merge_request=mr.url)
-    return Outcome(env.name, env.repo, version, commit, url=mr.url)
+    return mr.url
 
 
 def release_notes(ctx: Context, version: str) -> str | None:
