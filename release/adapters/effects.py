@@ -1,4 +1,4 @@
-"""Side effects: every write a release makes outside `.release/`'s reads goes through one of these.
+"""Side effects: every write a release makes (git pushes, registries, the engine, forges, files) goes through here.
 
 `Live` does it. `Recording` (`--dry-run`) does none of it: it prints what it would have done (`would …`) through
 the run's `say`, records that line, and returns what the real one would where that is knowable (or a clear
