@@ -188,6 +188,7 @@ def cut(bump: str | None, prerelease: str | None, push: bool, dry_run: bool, **o
 def build(push: bool, force: bool, dry_run: bool, **opts: Any) -> None:
     """Build the configured container images (and push them with --push)."""
     ctx = context(**opts, dry_run=dry_run)
+    ctx.say = say  # a dry run's "would build …" lines
     if not ctx.config.images:
         say("no images configured in release.yaml (images:); nothing to build")
         return
@@ -195,7 +196,7 @@ def build(push: bool, force: bool, dry_run: bool, **opts: Any) -> None:
         plan_stage.run(ctx)  # the State names the release the images belong to
     from release.images import publish as images_publish  # imports requests and the docker SDK: only here
 
-    jobs = images_publish.publish(ctx, push=push, force=force, say=say, dry_run=dry_run)
+    jobs = images_publish.publish(ctx, push=push, force=force, say=say)
     if not jobs:
         say("nothing to release: no image built")
     if push and not dry_run:
@@ -214,12 +215,13 @@ def chart(publish: bool, output: str, dry_run: bool, **opts: Any) -> None:
     from release.charts import publish as chart_publish
 
     ctx = context(**opts, dry_run=dry_run)
+    ctx.say = say  # a dry run's "would publish …" lines
     if not ctx.config.charts:
         say("no charts configured in release.yaml (charts:); nothing to package")
         return
     if publish and not dry_run:
         plan_stage.run(ctx)
-    jobs = chart_publish.publish(ctx, say=say, push=publish, dry_run=dry_run)
+    jobs = chart_publish.publish(ctx, say=say, push=publish)
     if not jobs:
         say("nothing to release: no chart packaged")
         return
@@ -252,7 +254,7 @@ def promote(environment: str, version: str | None, mode: str | None, dry_run: bo
     from release.gitops import promote as promote_module  # git plumbing and jinja2: only here
 
     ctx = context(**opts, dry_run=dry_run)
-    outcome = promote_module.promote(ctx, environment, version, dry_run=dry_run, say=say, mode=mode)
+    outcome = promote_module.promote(ctx, environment, version, say=say, mode=mode)
     _promoted(ctx, outcome, dry_run)
 
 
@@ -267,7 +269,7 @@ def rollback(environment: str, to: str | None, mode: str | None, dry_run: bool, 
     from release.gitops import promote as promote_module
 
     ctx = context(**opts, dry_run=dry_run)
-    outcome = promote_module.rollback(ctx, environment, to, dry_run=dry_run, say=say, mode=mode)
+    outcome = promote_module.rollback(ctx, environment, to, say=say, mode=mode)
     _promoted(ctx, outcome, dry_run)
 
 

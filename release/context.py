@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from release import config as config_module
+from release.adapters import effects as side_effects
 from release.adapters.git import Git
 from release.ciinfo import CIInfo, detect
 from release.config import Config
@@ -83,6 +84,7 @@ class Context:
     state: State = field(default_factory=State)
     cache: dict[str, Any] = field(default_factory=dict)  # facts computed once per run (the plans)
     say: Callable[[str], None] = field(default=lambda line: None)  # progress lines (stderr, secrets masked)
+    effects: side_effects.Effects = field(default_factory=side_effects.Live)  # every side effect; recorded in a dry run
 
     @property
     def root(self) -> Path:
@@ -98,6 +100,7 @@ class Context:
         git = Git.open(Path(options.directory))
         config = config_module.load(git.cwd, options.config_path)
         ctx = cls(git=git, config=config, ci=detect(env), options=options, env=env)
+        ctx.effects = side_effects.choose(options.dry_run, lambda line: ctx.say(line))
         ctx.state = State.load(ctx.state_path)
         return ctx
 

@@ -53,8 +53,7 @@ def run(
         started = time.monotonic()
         reason = stage.skip(ctx)
         summary = reason if reason is not None else stage.run(ctx)
-        if not ctx.options.dry_run:
-            ctx.state.save(ctx.state_path)
+        ctx.effects.save_state(lambda: ctx.state.save(ctx.state_path))
         result = Result(stage.NAME, reason is not None, summary, time.monotonic() - started)
         results.append(result)
         if report:

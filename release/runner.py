@@ -78,12 +78,14 @@ def run(ctx: Context, only: str | None, skip: str | None, say: Say) -> list[Resu
     except ReleaseError as exc:
         failed = next(s.NAME for s in stages if s.NAME not in {r.stage for r in results})
         results.append(Result(failed, False, f"FAILED: {exc.message}", 0.0))
-        if not ctx.options.dry_run:
-            outputs.append_summary(ctx.env, ctx.state, results)
+        ctx.effects.write_outputs(lambda: outputs.append_summary(ctx.env, ctx.state, results))
         raise
     finally:
         claims.release(ctx)
-    if not ctx.options.dry_run:
+
+    def write() -> None:
         for where in outputs.write(ctx.root, ctx.env, ctx.ci.provider, ctx.state, results):
             say(f"wrote {where}")
+
+    ctx.effects.write_outputs(write)
     return results

@@ -91,7 +91,7 @@ def push_target(ctx: Context, job: ChartJob, target: str, say: Say) -> None:
         raise ReleaseError(f"publish target {target!r} is not supported", "see charts[].publish in release.yaml")
 
 
-def publish(ctx: Context, *, say: Say, push: bool = True, dry_run: bool = False) -> list[ChartJob]:
+def publish(ctx: Context, *, say: Say, push: bool = True) -> list[ChartJob]:
     jobs = prepare(ctx, say)
     for job in jobs:
         say(f"packaged {job.filename} (sha256 {job.sha256[:12]})")
@@ -99,17 +99,21 @@ def publish(ctx: Context, *, say: Say, push: bool = True, dry_run: bool = False)
         # A rerun asks the registry first: identical content already everywhere needs no second lint.
         if not (push and job.targets and all(_same_on_oci(ctx, job, t) for t in job.targets)):
             job.checks()
-    if dry_run or not push:
-        for job in jobs:
-            for target in job.targets:
-                say(f"would publish {job.filename} to {target}")
+    what = [f"publish {job.filename} to {target}" for job in jobs for target in job.targets]
+    if not push:
+        for line in what:
+            say(f"would {line}")
         return jobs
+    ctx.effects.push_charts(what, lambda: push_all(ctx, jobs, say))
+    return jobs
+
+
+def push_all(ctx: Context, jobs: list[ChartJob], say: Say) -> None:
     for job in jobs:
         for target in job.targets:
             push_target(ctx, job, target, say)
         record(ctx, job)
-        ctx.state.save(ctx.state_path)
-    return jobs
+        ctx.effects.save_state(lambda: ctx.state.save(ctx.state_path))
 
 
 def record(ctx: Context, job: ChartJob) -> None:

@@ -22,12 +22,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from release.adapters.effects import Effects, Live
 from release.adapters.forge import Forge
 from release.errors import ReleaseError
 
 LinkKind = Literal["image", "package", "other"]
 Action = Literal["created", "updated", "unchanged"]
 
+_LinkWrite = tuple[str, str, str, dict[str, str]]  # method, URL, what (for errors), body
 ARTIFACTS_HEADING = "### Artifacts"
 _LABELS: dict[str, str] = {"image": "Container image", "package": "Package", "other": "Link"}
 
@@ -54,15 +56,17 @@ def upsert(
     links: Sequence[Link],
     sha: str,
     prerelease: bool,
-    dry_run: bool = False,
+    effects: Effects | None = None,
 ) -> ReleaseObject:
     """The release of `tag` with this name, notes and links: created, updated, or left alone when it already is.
 
-    `sha` is where the forge creates the tag if it does not exist yet. A dry run only reads.
+    `sha` is where the forge creates the tag if it does not exist yet. Reads go to the forge; every write goes
+    through `effects` (a dry run's records it and gets a placeholder answer).
     """
+    writes = effects or Live()
     if forge.kind == "gitlab":
-        return _GitLab(forge, tag, dry_run).upsert(name, notes, links, sha)
-    return _GitHub(forge, tag, dry_run).upsert(name, github_body(notes, links), sha, prerelease)
+        return _GitLab(forge, tag, writes).upsert(name, notes, links, sha)
+    return _GitHub(forge, tag, writes).upsert(name, github_body(notes, links), sha, prerelease)
 
 
 def github_body(notes: str, links: Sequence[Link]) -> str:
@@ -79,6 +83,11 @@ def _same_text(a: Any, b: str) -> bool:
     return str(a or "").replace("\r\n", "\n").strip() == b.replace("\r\n", "\n").strip()
 
 
+def _not_made_yet() -> dict[str, Any] | None:
+    """What a dry run's create call answers: a release with nothing in it yet (no URL)."""
+    return {}
+
+
 def _dict(data: Any, forge: Forge, what: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ReleaseError(f"{forge.kind} ({forge.api}) answered {what} with something unexpected", "check the API URL")
@@ -86,8 +95,8 @@ def _dict(data: Any, forge: Forge, what: str) -> dict[str, Any]:
 
 
 class _GitLab:
-    def __init__(self, forge: Forge, tag: str, dry_run: bool) -> None:
-        self.forge, self.tag, self.dry_run = forge, tag, dry_run
+    def __init__(self, forge: Forge, tag: str, effects: Effects) -> None:
+        self.forge, self.tag, self.effects = forge, tag, effects
         self.base = f"{forge.project_api}/releases"
         self.one = f"{self.base}/{urllib.parse.quote(tag, safe='')}"
         self.access = f"create releases in {forge.project}"
@@ -98,21 +107,31 @@ class _GitLab:
     def upsert(self, name: str, notes: str, links: Sequence[Link], sha: str) -> ReleaseObject:
         status, found = self._send("GET", self.one, f"read release {self.tag}", expect=(404,))
         if status == 404:
-            if self.dry_run:
-                return ReleaseObject("", "created")
-            made = self._create(name, notes, links, sha)
+            what = f"create release {self.tag} in {self.forge.kind} project {self.forge.project}"
+            made = self.effects.forge_write(what, lambda: self._create(name, notes, links, sha), _not_made_yet())
             if made is not None:
                 return ReleaseObject(self._url(made), "created")
             found = self._send("GET", self.one, f"read release {self.tag}")[1]  # made meanwhile by another job
         release = _dict(found, self.forge, f"release {self.tag}")
-        changed = False
-        if release.get("name") != name or not _same_text(release.get("description"), notes):
-            changed = True
-            if not self.dry_run:
-                body = {"name": name, "description": notes}
-                release = _dict(self._send("PUT", self.one, f"update release {self.tag}", json=body)[1], self.forge, "")
-        changed = self._sync_links(release, links) or changed
-        return ReleaseObject(self._url(release), "updated" if changed else "unchanged")
+        renamed = release.get("name") != name or not _same_text(release.get("description"), notes)
+        link_writes = self._link_writes(release, links)
+        if not (renamed or link_writes):
+            return ReleaseObject(self._url(release), "unchanged")
+        what = f"update {self._url(release) or f'release {self.tag}'}"
+        updated = self.effects.forge_write(
+            what, lambda: self._update(release, name, notes, renamed, link_writes), release
+        )
+        return ReleaseObject(self._url(updated), "updated")
+
+    def _update(
+        self, release: dict[str, Any], name: str, notes: str, renamed: bool, link_writes: list[_LinkWrite]
+    ) -> dict[str, Any]:
+        if renamed:
+            body = {"name": name, "description": notes}
+            release = _dict(self._send("PUT", self.one, f"update release {self.tag}", json=body)[1], self.forge, "")
+        for method, url, what, link in link_writes:
+            self._send(method, url, what, json=link)
+        return release
 
     def _create(self, name: str, notes: str, links: Sequence[Link], sha: str) -> dict[str, Any] | None:
         """The new release, or None when GitLab says it exists already (409)."""
@@ -133,36 +152,33 @@ class _GitLab:
         data = self._send("GET", f"{self.one}/assets/links", f"list the links of release {self.tag}")[1]
         return [ln for ln in data if isinstance(ln, dict)] if isinstance(data, list) else []
 
-    def _sync_links(self, release: dict[str, Any], links: Sequence[Link]) -> bool:
-        """Add missing links, fix ours that changed (same name); True when anything had to change."""
+    def _link_writes(self, release: dict[str, Any], links: Sequence[Link]) -> list[_LinkWrite]:
+        """The calls that add missing links and fix ours that changed (same name); none when all are there."""
         existing = self._existing_links(release)
         by_name = {str(ln.get("name")): ln for ln in existing}
         urls = {str(ln.get("url")) for ln in existing}
-        changed = False
+        writes: list[_LinkWrite] = []
         for link in links:
             have = by_name.get(link.name)
             if have is None and link.url in urls:
                 continue  # someone linked the same artifact under another name: GitLab refuses a second one
             if have is not None and (have.get("url"), have.get("link_type")) == (link.url, link.kind):
                 continue
-            changed = True
-            if self.dry_run:
-                continue
             body = {"name": link.name, "url": link.url, "link_type": link.kind}
             if have is None:
-                self._send("POST", f"{self.one}/assets/links", f"add link {link.name} to release {self.tag}", json=body)
+                writes.append(("POST", f"{self.one}/assets/links", f"add link {link.name} to release {self.tag}", body))
             else:
                 url = f"{self.one}/assets/links/{have.get('id')}"
-                self._send("PUT", url, f"update link {link.name} of release {self.tag}", json=body)
-        return changed
+                writes.append(("PUT", url, f"update link {link.name} of release {self.tag}", body))
+        return writes
 
     def _url(self, release: dict[str, Any]) -> str:
         return str((release.get("_links") or {}).get("self") or "")
 
 
 class _GitHub:
-    def __init__(self, forge: Forge, tag: str, dry_run: bool) -> None:
-        self.forge, self.tag, self.dry_run = forge, tag, dry_run
+    def __init__(self, forge: Forge, tag: str, effects: Effects) -> None:
+        self.forge, self.tag, self.effects = forge, tag, effects
         self.base = f"{forge.project_api}/releases"
         self.access = f"create releases in {forge.project} (contents: write)"
 
@@ -177,9 +193,8 @@ class _GitHub:
     def upsert(self, name: str, body: str, sha: str, prerelease: bool) -> ReleaseObject:
         found = self._get()
         if found is None:
-            if self.dry_run:
-                return ReleaseObject("", "created")
-            made = self._create(name, body, sha, prerelease)
+            what = f"create release {self.tag} in {self.forge.kind} project {self.forge.project}"
+            made = self.effects.forge_write(what, lambda: self._create(name, body, sha, prerelease), _not_made_yet())
             if made is not None:
                 return ReleaseObject(str(made.get("html_url") or ""), "created")
             found = self._get()  # made meanwhile by another job
@@ -196,9 +211,13 @@ class _GitHub:
         )
         if same:
             return ReleaseObject(str(found.get("html_url") or ""), "unchanged")
-        if not self.dry_run:
-            url = f"{self.base}/{found.get('id')}"
-            found = _dict(self._send("PATCH", url, f"update release {self.tag}", json=wanted)[1], self.forge, "")
+        url = f"{self.base}/{found.get('id')}"
+        update = f"update {found.get('html_url') or f'release {self.tag}'}"
+        found = self.effects.forge_write(
+            update,
+            lambda: _dict(self._send("PATCH", url, f"update release {self.tag}", json=wanted)[1], self.forge, ""),
+            found,
+        )
         return ReleaseObject(str(found.get("html_url") or ""), "updated")
 
     def _create(self, name: str, body: str, sha: str, prerelease: bool) -> dict[str, Any] | None:

@@ -18,6 +18,7 @@ What each link points at (GitLab shows them as release assets, GitHub in the bod
 
 from __future__ import annotations
 
+import functools
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -63,7 +64,7 @@ def skip(ctx: Context) -> str | None:
     return prepared if isinstance(prepared, str) else None
 
 
-def publish(ctx: Context, say: Say, dry_run: bool = False) -> str:
+def publish(ctx: Context, say: Say) -> str:
     """Create or update the release object of every released tag; one line for the stage summary.
 
     Returns the skip reason when there is nothing to do here, else "created URL", "updated URL",
@@ -76,28 +77,30 @@ def publish(ctx: Context, say: Say, dry_run: bool = False) -> str:
     forge, releases = prepared
     lines = []
     for item in releases:
-        result = upsert(
-            forge,
-            tag=item.tag,
-            name=release_name(ctx, item),
-            notes=notes_for(ctx, item),
-            links=links_for(ctx, item),
-            sha=item.sha,
-            prerelease=item.version.prerelease is not None,
-            dry_run=dry_run,
-        )
-        line = _summary(result, item, forge, dry_run)
+        line = ctx.effects.outcome(functools.partial(_upsert, ctx, forge, item))
         say(f"{item.tag}: {line}")
         lines.append(line)
     return ", ".join(lines)
 
 
-def _summary(result: ReleaseObject, item: Released, forge: Forge, dry_run: bool) -> str:
+def _upsert(ctx: Context, forge: Forge, item: Released) -> str:
+    """Create or update one release object; its summary ("would …" lines instead, in a dry run)."""
+    result = upsert(
+        forge,
+        tag=item.tag,
+        name=release_name(ctx, item),
+        notes=notes_for(ctx, item),
+        links=links_for(ctx, item),
+        sha=item.sha,
+        prerelease=item.version.prerelease is not None,
+        effects=ctx.effects,
+    )
+    return _summary(result, item)
+
+
+def _summary(result: ReleaseObject, item: Released) -> str:
     if result.action == "unchanged":
         return f"already up to date {result.url}".rstrip()
-    if dry_run:
-        verb = "would create" if result.action == "created" else "would update"
-        return f"{verb} {result.url or f'release {item.tag} in {forge.kind} project {forge.project}'}"
     return f"{result.action} {result.url or f'release {item.tag}'}"
 
 

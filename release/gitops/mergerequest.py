@@ -9,6 +9,7 @@ import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 
 from release.adapters import forge as forge_api
+from release.adapters.effects import Preview
 from release.adapters.retry import backoff
 from release.config import EnvironmentConfig, UpdateConfig
 from release.context import Context
@@ -35,7 +36,6 @@ def write_mr(
     *,
     version: str,
     fields: dict[str, str],
-    dry_run: bool,
     say: Say,
 ) -> Outcome:
     """Merge-request mode: the commit on `release/<env>/<version>`, then one open merge/pull request for it.
@@ -44,7 +44,46 @@ def write_mr(
     tree, nothing is pushed; otherwise it is replaced with `--force-with-lease` (that branch only, and only if
     it is still where we saw it), so the merge request always shows a single commit on the current target tip.
     The target branch itself is never pushed to."""
-    forge = None if dry_run else resolve_forge(ctx, env, clone.where.url)  # config and token errors come first
+    branch, target = release_branch(env, version), clone.where.branch
+    would = (
+        f"{fields['action']} {version} to {env.name}: a merge request from {branch} into {target} of {clone.where.url}"
+    )
+    return ctx.effects.infra_write(
+        lambda: _push_and_open(ctx, env, clone, updates, values, version=version, fields=fields, say=say),
+        lambda: changes(env, clone, updates, values, version, say, would),
+    )
+
+
+def changes(
+    env: EnvironmentConfig,
+    clone: InfraClone,
+    updates: Sequence[UpdateConfig],
+    values: Mapping[str, str],
+    version: str,
+    say: Say,
+    would: str,
+) -> Preview[Outcome]:
+    """What promoting would change, without writing: the diff (or "already at", said as a real run says it)."""
+    edits = [e for e in plan_edits(env, updates, clone.read, values, clone.label) if e.changed]
+    if not edits:
+        say(f"{env.name} is already at {version} ({clone.label} at {clone.head()[:12]}); nothing to commit")
+        return Preview(Outcome(env.name, env.repo, version, None))
+    diff = "".join(e.diff() for e in edits)
+    return Preview(Outcome(env.name, env.repo, version, None, diff), would, diff)
+
+
+def _push_and_open(
+    ctx: Context,
+    env: EnvironmentConfig,
+    clone: InfraClone,
+    updates: Sequence[UpdateConfig],
+    values: Mapping[str, str],
+    *,
+    version: str,
+    fields: dict[str, str],
+    say: Say,
+) -> Outcome:
+    forge = resolve_forge(ctx, env, clone.where.url)  # config and token errors come first
     branch, target = release_branch(env, version), clone.where.branch
     for attempt in range(1, ATTEMPTS + 1):
         if attempt > 1:
@@ -54,9 +93,6 @@ def write_mr(
             head = clone.head()
             say(f"{env.name} is already at {version} ({clone.label} at {head[:12]}); nothing to commit")
             return Outcome(env.name, env.repo, version, None)
-        if dry_run:
-            return Outcome(env.name, env.repo, version, None, "".join(e.diff() for e in edits))
-        assert forge is not None
         clone.write(edits)
         again = [e for e in plan_edits(env, updates, clone.read, values, clone.label) if e.changed]
         if again:
@@ -92,9 +128,16 @@ def write_mr(
         delay = backoff(attempt, BACKOFF_SECONDS)
         say(f"{branch} moved while promoting {env.name} ({problem}); redoing on the target tip in {delay:.1f}s")
         time.sleep(delay)
-    assert forge is not None
-    title = text.splitlines()[0]
     description = _description(ctx, env, version, [e.file for e in edits], fields.get("source") or "", target)
+    url = _open_mr(env, forge, branch, target, text.splitlines()[0], description, say)
+    record(ctx, env, commit, version, branch=branch, merge_request=url)
+    return Outcome(env.name, env.repo, version, commit, url=url)
+
+
+def _open_mr(
+    env: EnvironmentConfig, forge: forge_api.Forge, branch: str, target: str, title: str, description: str, say: Say
+) -> str:
+    """The one open merge/pull request from `branch` into `target`, opened or brought up to date; its URL."""
     found = forge.find_open_mr(branch, target)
     if found is None:
         mr = forge.create_mr(branch, target, title, description)
@@ -105,8 +148,7 @@ def write_mr(
     else:
         mr = found
         say(f"{env.name}: {forge.noun} {mr.url} is up to date")
-    record(ctx, env, commit, version, branch=branch, merge_request=mr.url)
-    return Outcome(env.name, env.repo, version, commit, url=mr.url)
+    return mr.url
 
 
 def release_notes(ctx: Context, version: str) -> str | None:

@@ -11,6 +11,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 
+from release.adapters.effects import Preview
 from release.adapters.retry import backoff
 from release.config import EnvironmentConfig, UpdateConfig
 from release.context import Context
@@ -18,17 +19,15 @@ from release.errors import ReleaseError
 from release.gitops.clone import ATTEMPTS, BACKOFF_SECONDS, InfraClone, open_clone
 from release.gitops.edits import current_value, literal_updates, message, plan_edits
 from release.gitops.environments import NotYet, Outcome, environment, record, resolve_version, waiting_for
-from release.gitops.mergerequest import notes_summary, write_mr
+from release.gitops.mergerequest import changes, notes_summary, write_mr
 from release.source.fields import release_fields
 from release.yaml import edit as yamledit
 
 Say = Callable[[str], None]
 
 
-def promote(
-    ctx: Context, name: str, version: str | None, *, dry_run: bool, say: Say, mode: str | None = None
-) -> Outcome:
-    """Write `version` into environment `name`'s files: one commit, pushed (or the diff, with dry_run).
+def promote(ctx: Context, name: str, version: str | None, *, say: Say, mode: str | None = None) -> Outcome:
+    """Write `version` into environment `name`'s files: one commit, pushed (in a dry run: the diff it would push).
 
     In merge-request mode the commit goes to `release/<env>/<version>` and a merge/pull request is opened."""
     env = environment(ctx, name)
@@ -50,7 +49,6 @@ def promote(
                 values,
                 version=str(ver),
                 fields={"action": "deploy", "source": source},
-                dry_run=dry_run,
                 say=say,
             )
         return _write(
@@ -61,12 +59,11 @@ def promote(
             values,
             version=str(ver),
             fields={"action": "deploy", "source": source},
-            dry_run=dry_run,
             say=say,
         )
 
 
-def rollback(ctx: Context, name: str, to: str | None, *, dry_run: bool, say: Say, mode: str | None = None) -> Outcome:
+def rollback(ctx: Context, name: str, to: str | None, *, say: Say, mode: str | None = None) -> Outcome:
     """Write back the values the environment's files held at its previous version, as a new commit (or an MR)."""
     env = environment(ctx, name)
     if mode is not None:
@@ -109,7 +106,6 @@ def rollback(ctx: Context, name: str, to: str | None, *, dry_run: bool, say: Say
             {},
             version=version,
             fields={"action": "roll back", "source": clone.trailer(commit, "Release-Source") or ""},
-            dry_run=dry_run,
             say=say,
         )
 
@@ -123,10 +119,30 @@ def _write(
     *,
     version: str,
     fields: dict[str, str],
-    dry_run: bool,
     say: Say,
 ) -> Outcome:
     """Apply, verify, commit, push; on a race, redo all of it on the new tip (never a forced push)."""
+
+    def preview() -> Preview[Outcome]:
+        would = f"{fields['action']} {version} to {env.name}: a commit pushed to {clone.label}"
+        return changes(env, clone, updates, values, version, say, would)
+
+    return ctx.effects.infra_write(
+        lambda: _commit_push(ctx, env, clone, updates, values, version=version, fields=fields, say=say), preview
+    )
+
+
+def _commit_push(
+    ctx: Context,
+    env: EnvironmentConfig,
+    clone: InfraClone,
+    updates: Sequence[UpdateConfig],
+    values: Mapping[str, str],
+    *,
+    version: str,
+    fields: dict[str, str],
+    say: Say,
+) -> Outcome:
     text = None
     for attempt in range(1, ATTEMPTS + 1):
         if attempt > 1:
@@ -135,11 +151,8 @@ def _write(
         if not edits:
             head = clone.head()
             say(f"{env.name} is already at {version} ({clone.label} at {head[:12]}); nothing to commit")
-            if not dry_run:  # a rerun after a crash: the State still records where the version is
-                record(ctx, env, head, version)
+            record(ctx, env, head, version)  # a rerun after a crash: the State still records where the version is
             return Outcome(env.name, env.repo, version, None)
-        if dry_run:
-            return Outcome(env.name, env.repo, version, None, "".join(e.diff() for e in edits))
         clone.write(edits)
         again = [e for e in plan_edits(env, updates, clone.read, values, clone.label) if e.changed]
         if again:  # a second pass must change nothing: the values are where they should be

@@ -106,19 +106,21 @@ def check_published(job: Job, head: str, force: bool) -> None:
         )
 
 
-def publish(ctx: Context, *, push: bool, force: bool, say: Say, dry_run: bool = False) -> list[Job]:
+def publish(ctx: Context, *, push: bool, force: bool, say: Say) -> list[Job]:
     jobs = prepare(ctx, push, force)
     todo = [j for j in jobs if j.done_digest is None]
     for job in jobs:
         if job.done_digest is not None:
             say(f"skipped: already published {job.repo.name}:{job.version_tag} ({job.done_digest})")
             record(ctx, job)
-    if dry_run:
-        for job in todo:
-            say(f"would build {job.image.name} and push {', '.join(job.refs)}")
-        return jobs
-    if not todo:
-        return jobs
+    if todo:
+        what = [f"build {job.image.name} and push {', '.join(job.refs)}" for job in todo]
+        ctx.effects.push_images(what, lambda: build_and_push(ctx, todo, push, say))
+    return jobs
+
+
+def build_and_push(ctx: Context, todo: list[Job], push: bool, say: Say) -> None:
+    """Build every image through the engine, tag it, and (with `push`) push its tags, the version tag last."""
     eng = engine.connect(ctx.env)
     for job in todo:
         say(f"building {job.image.name} ({job.image.context}/{job.image.dockerfile}) with {eng.url}")
@@ -135,7 +137,7 @@ def publish(ctx: Context, *, push: bool, force: bool, say: Say, dry_run: bool = 
             eng.tag(job.image_id, job.repo.name, tag)
         say(f"built {job.image.name}: {job.image_id[:19]} tagged {', '.join(job.tags)}")
     if not push:
-        return jobs
+        return
     for job in todo:
         for tag in [t for t in job.tags if t != job.version_tag] + [job.version_tag]:
             say(f"pushing {job.repo.name}:{tag}")
@@ -148,9 +150,8 @@ def publish(ctx: Context, *, push: bool, force: bool, say: Say, dry_run: bool = 
             )
         job.done_digest = manifest.digest
         record(ctx, job)
-        ctx.state.save(ctx.state_path)
+        ctx.effects.save_state(lambda: ctx.state.save(ctx.state_path))
         say(f"published {job.repo.name}@{job.done_digest}")
-    return jobs
 
 
 def prefixed(say: Say, name: str) -> Say:

@@ -45,9 +45,12 @@ TRAILER = "Release-Claim-Holder"
 
 
 def claim(ctx: Context) -> None:
-    """Reserve every tag this run releases for HEAD (once per run; nothing in a dry run or without origin)."""
-    if ctx.options.dry_run or "claims" in ctx.cache:
-        return
+    """Reserve every tag this run releases for HEAD (once per run; nothing without origin, or in a dry run)."""
+    if "claims" not in ctx.cache:
+        ctx.effects.take_claims(lambda: _claim(ctx))
+
+
+def _claim(ctx: Context) -> None:
     held: list[Claim] = []
     ctx.cache["claims"] = held
     where, head = release_tag.remote(ctx), ctx.git.head()

@@ -144,12 +144,8 @@ def write_files(ctx: Context) -> list[Path]:
         path = notes_file(ctx, plan.component)
         text = for_plan(ctx, plan)
         written.append(path)
-        if ctx.options.dry_run:
-            ctx.say(f"would write {path.relative_to(ctx.root)}:\n{text.rstrip()}")
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
         where = str(path.relative_to(ctx.root))
+        ctx.effects.write_file(path, text, where)
         if plan.component is None:
             ctx.state.notes_path = where
         for entry in ctx.state.components:

@@ -51,8 +51,14 @@ def publish_tag(ctx: Context, plan: Plan, head: str, where: tuple[str, Mapping[s
     on_remote = _taken(ctx, plan, head, where) if where else None
     if on_remote == head:
         return f"{tag} already published"
-    if ctx.options.dry_run:
-        return f"would tag {head[:12]} as {tag}" + (f" and push it to {REMOTE}" if where else "")
+    what = f"tag {head[:12]} as {tag}" + (f" and push it to {REMOTE}" if where else "")
+    return ctx.effects.push_tag(what, lambda: _tag_and_push(ctx, plan, head, where, local))
+
+
+def _tag_and_push(
+    ctx: Context, plan: Plan, head: str, where: tuple[str, Mapping[str, str] | None] | None, local: str | None
+) -> str:
+    tag = str(plan.tag)
     if local is None:
         label = f"{plan.component} {plan.next_version}" if plan.component else str(plan.next_version)
         ctx.git.tag_annotated(tag, f"{label}\n\n{repo_notes.for_plan(ctx, plan)}", head)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from release.charts.build import ChartJob
 from release.charts.publish import publish
 from release.context import Context
 from release.source import claims
@@ -18,6 +19,11 @@ def skip(ctx: Context) -> str | None:
 
 def run(ctx: Context) -> str:
     claims.claim(ctx)  # before the registry is read: another commit's pipeline may be publishing this version
-    jobs = publish(ctx, say=ctx.say, dry_run=ctx.options.dry_run)
-    dry = " (dry run: not published)" if ctx.options.dry_run else ""
-    return ", ".join(f"{j.meta.name} {j.meta.version}" for j in jobs) + dry if jobs else "nothing to release"
+    jobs: list[ChartJob] = []
+
+    def done() -> str:
+        jobs.extend(publish(ctx, say=ctx.say))
+        return ", ".join(f"{j.meta.name} {j.meta.version}" for j in jobs)
+
+    summary = ctx.effects.outcome(done)  # in a dry run: "would publish …"
+    return summary if jobs else "nothing to release"

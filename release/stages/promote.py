@@ -6,6 +6,8 @@ An environment whose `after:` environment does not hold the version yet is skipp
 
 from __future__ import annotations
 
+import functools
+
 from release.context import Context
 from release.gitops.targets import targets, version
 
@@ -23,25 +25,26 @@ def skip(ctx: Context) -> str | None:
 
 
 def run(ctx: Context) -> str:
-    from release.gitops import environments, promote  # git plumbing and jinja2: only when promoting
+    from release.gitops import environments  # git plumbing and jinja2: only when promoting
 
     ver = version(ctx)
     assert ver is not None  # skip() said so
     done = []
     for name in targets(ctx):
         try:
-            outcome = promote.promote(ctx, name, str(ver), dry_run=ctx.options.dry_run, say=ctx.say)
+            done.append(ctx.effects.outcome(functools.partial(_one, ctx, name, str(ver))))  # dry run: "would …"
         except environments.NotYet as exc:  # only this: every other error stops the run
             ctx.say(f"{name}: skipped: {exc.message}")
             done.append(f"{name} waits for {environments.environment(ctx, name).after}")
-            continue
-        if ctx.options.dry_run:
-            ctx.say(outcome.diff.rstrip("\n") or f"{name}: no change")
-            done.append(f"{name} (dry run)")
-        elif outcome.url:
-            done.append(f"{name} {outcome.url}")
-        elif outcome.commit:
-            done.append(f"{name} {outcome.commit[:12]}")
-        else:
-            done.append(f"{name} already at {ver}")
     return ", ".join(done)
+
+
+def _one(ctx: Context, name: str, ver: str) -> str:
+    from release.gitops import promote
+
+    outcome = promote.promote(ctx, name, ver, say=ctx.say)
+    if outcome.url:
+        return f"{name} {outcome.url}"
+    if outcome.commit:
+        return f"{name} {outcome.commit[:12]}"
+    return f"{name} already at {ver}"

@@ -20,5 +20,5 @@ def run(ctx: Context) -> str:
     done = []
     for plan in releases(ctx):
         done.append(publish_tag(ctx, plan, head, where))
-    ctx.state.released = not ctx.options.dry_run
+    ctx.state.released = True
     return "; ".join(done)

@@ -14,9 +14,7 @@ def skip(ctx: Context) -> str | None:
         return "no tests configured (tests: in release.yaml)"
     if not any(p.releasable for p in planning.make_plans(ctx)):
         return "nothing to release"
-    if ctx.options.dry_run:
-        return f"dry run: would run {', '.join(t.name for t in ctx.config.tests)}"
-    return None
+    return ctx.effects.tests_skipped([t.name for t in ctx.config.tests])
 
 
 def run(ctx: Context) -> str:

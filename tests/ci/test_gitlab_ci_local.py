@@ -529,7 +529,7 @@ include:
     assert done.passed() == RELEASE_JOBS
     # dev has no `automatic: true` in deploy/release.yaml: the environments input made promote show its diff
     assert '+  tag: "0.2.0"  # mis à jour à chaque livraison' in done.out
-    assert "[promote] dev (dry run)" in done.out
+    assert "[promote] would deploy 0.2.0 to dev: a commit pushed to " in done.out
     assert "[publish] would tag" in done.out
     state = json.loads((app.path / "out" / "release" / "state.json").read_text())
     assert state["version"] == "0.2.0" and state["released"] is False

@@ -111,8 +111,8 @@ class Run:
         self.lines: list[str] = []
 
     def __call__(self, env: dict[str, str], dry_run: bool = False) -> str:
-        ctx = Context.build(Options(directory=str(self.repo.path)), env=env)
-        summary = forgerelease.publish(ctx, self.lines.append, dry_run=dry_run)
+        ctx = Context.build(Options(directory=str(self.repo.path), dry_run=dry_run), env=env)
+        summary = forgerelease.publish(ctx, self.lines.append)
         self.lines.append(summary)
         return summary
 

@@ -287,7 +287,7 @@ def test_ten_concurrent_promotes_of_different_apps_all_land(tmp_path):
     def run(ctx: Context) -> None:
         try:
             start.wait()
-            promote_module.promote(ctx, "dev", "2.0.0", dry_run=False, say=said.append)
+            promote_module.promote(ctx, "dev", "2.0.0", say=said.append)
         except BaseException as exc:  # reported below
             errors.append(exc)
 
