@@ -153,6 +153,7 @@ def notes(start: str | None, end: str | None, template: str | None, output: str 
 def cut(bump: str | None, prerelease: str | None, push: bool, dry_run: bool, **opts: Any) -> None:
     """Tag a release here: CHANGELOG.md commit + annotated tag, pushed when asked."""
     ctx = context(**opts, bump=bump, prerelease=prerelease, dry_run=dry_run)
+    ctx.say = say  # a dry run's "would release …" lines
     cuts, idle = cut_module.prepare(ctx)
     for p in idle:
         name = f"{p.component}: " if p.component else ""
@@ -165,19 +166,23 @@ def cut(bump: str | None, prerelease: str | None, push: bool, dry_run: bool, **o
             )
     finished = [str(p.tag) for p in idle if p.head_tagged]
     if not cuts:
-        if push and finished and not dry_run:
+        if push and finished:
             # A rerun after a cut whose push failed: the commit and tag exist here, so push them now.
-            cut_module.push_release(ctx, finished, say)
+            what = f"push {', '.join(finished)} and the branch to origin"
+            ctx.effects.push_release(what, lambda: cut_module.push_release(ctx, finished, say))
         return
-    if dry_run:
-        for c in cuts:
-            say(f"would release {c.plan.next_version} as {c.plan.tag}")
-            click.echo(cut_module.diff(c, ctx.root), nl=False)
-        say("dry run: nothing was written")
-        return
-    cut_module.apply(ctx, cuts, push, say)
-    for c in cuts:
-        click.echo(f"{c.plan.component} {c.plan.next_version}" if c.plan.component else str(c.plan.next_version))
+    made: list[str] = []
+
+    def commit() -> None:
+        cut_module.apply(ctx, cuts, push, say)
+        made.extend(
+            f"{c.plan.component} {c.plan.next_version}" if c.plan.component else str(c.plan.next_version) for c in cuts
+        )
+
+    lines = [f"release {c.plan.next_version} as {c.plan.tag}" for c in cuts]
+    ctx.effects.release_commit(lines, "".join(cut_module.diff(c, ctx.root) for c in cuts), commit)
+    for line in made:
+        click.echo(line)
 
 
 @cli.command()
@@ -192,17 +197,18 @@ def build(push: bool, force: bool, dry_run: bool, **opts: Any) -> None:
     if not ctx.config.images:
         say("no images configured in release.yaml (images:); nothing to build")
         return
-    if push and not dry_run:
+    if push:
         plan_stage.run(ctx)  # the State names the release the images belong to
     from release.images import publish as images_publish  # imports requests and the docker SDK: only here
 
     jobs = images_publish.publish(ctx, push=push, force=force, say=say)
     if not jobs:
         say("nothing to release: no image built")
-    if push and not dry_run:
-        ctx.state.save(ctx.state_path)
+    if push:
+        ctx.effects.save_state(lambda: ctx.state.save(ctx.state_path))
         for job in jobs:
-            click.echo(f"{job.repo.name}@{job.done_digest}")
+            if job.done_digest:  # a dry run pushed nothing: no digest to name
+                click.echo(f"{job.repo.name}@{job.done_digest}")
 
 
 @cli.command()
@@ -219,18 +225,18 @@ def chart(publish: bool, output: str, dry_run: bool, **opts: Any) -> None:
     if not ctx.config.charts:
         say("no charts configured in release.yaml (charts:); nothing to package")
         return
-    if publish and not dry_run:
+    if publish:
         plan_stage.run(ctx)
     jobs = chart_publish.publish(ctx, say=say, push=publish)
     if not jobs:
         say("nothing to release: no chart packaged")
         return
-    if dry_run:
-        return
-    for path in chart_publish.write_archives(jobs, ctx.root / output):
+    directory = ctx.root / output
+    names = [str(directory / job.filename) for job in jobs]
+    for path in ctx.effects.write_archives(names, lambda: chart_publish.write_archives(jobs, directory)):
         say(f"wrote {path.relative_to(ctx.root) if path.is_relative_to(ctx.root) else path}")
     if publish:
-        ctx.state.save(ctx.state_path)
+        ctx.effects.save_state(lambda: ctx.state.save(ctx.state_path))
         for job in jobs:
             for ref, digest in sorted(job.published.items()):
                 click.echo(f"{ref}@{digest}")

@@ -108,3 +108,21 @@ def test_the_private_name_check_sees_both_forms(tmp_path: Path) -> None:
         "imports release.adapters.gitclone._ci_identity",
         "uses release.adapters.git._RETRY",
     ]
+
+
+DRY_RUN_ALLOWED = {
+    "release/cli.py": "options are parsed (and the face prints a dry run's diff)",
+    "release/context.py": "the Options that carry it to Context.build",
+    "release/adapters/effects.py": "the one place that chooses the recording adapter",
+}
+
+
+def test_dry_run_is_an_adapter_not_a_flag() -> None:
+    """Stages and domains never ask whether this is a dry run: they call ctx.effects, real or recording."""
+    found = sorted(
+        f"{shown(path)}:{number}"
+        for path in modules()
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if "dry_run" in line and shown(path) not in DRY_RUN_ALLOWED
+    )
+    assert not found, "go through ctx.effects instead of reading dry_run: " + ", ".join(found)

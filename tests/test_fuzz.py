@@ -569,6 +569,7 @@ def kustomization_case(draw: st.DrawFn) -> tuple[str, str, dict[str, str | None]
 @given(kustomization_case())
 @example(("? ''\n: null\n\n---", "app", {"new_tag": ""}))  # [yamledit] images: landed in the empty 2nd document
 @example(("a: |+\n  x\n\n---\n", "app", {"new_tag": "1"}))  # [yamledit] and must not cut a kept block scalar
+@example(("images:\n- name: !!null redis\n  newTag: '7'\n", "redis", {"new_tag": ""}))  # [yamledit] a null is no name
 def test_kustomization_image_edits_are_exact_or_refused(case: tuple[str, str, dict[str, str | None]]) -> None:
     text, name, fields = case
     new = user_error_or_success(yamledit.set_kustomize_image, text, name, filename="kustomization.yaml", **fields)

@@ -11,6 +11,7 @@ what it is about to do and how, the adapter decides whether it happens.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,15 @@ class Effects(Protocol):
 
     def write_file(self, path: Path, text: str, shown: str) -> None:
         """A file in the workspace (`shown`: its path as the user knows it)."""
+
+    def write_archives(self, what: Sequence[str], write: Callable[[], Sequence[Path]]) -> Sequence[Path]:
+        """Chart archives written to a folder (`what`: their file names); the paths written."""
+
+    def release_commit(self, what: Sequence[str], diff: str, commit: Callable[[], None]) -> None:
+        """`release cut`: the CHANGELOG commit and the tags made here (pushed too, when asked); `diff` shows it."""
+
+    def push_release(self, what: str, push: Callable[[], None]) -> None:
+        """Push a release made here earlier (the branch and its tags) to origin."""
 
     def tag_published(self, recorded: bool) -> bool:
         """Whether the release tag is on the remote by now (`recorded`: what the State says)."""
@@ -88,6 +98,15 @@ class Live:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
 
+    def write_archives(self, what: Sequence[str], write: Callable[[], Sequence[Path]]) -> Sequence[Path]:
+        return write()
+
+    def release_commit(self, what: Sequence[str], diff: str, commit: Callable[[], None]) -> None:
+        commit()
+
+    def push_release(self, what: str, push: Callable[[], None]) -> None:
+        push()
+
     def tag_published(self, recorded: bool) -> bool:
         return recorded
 
@@ -115,6 +134,7 @@ class Recording:
     """Does none of it: says `would …` (through `say`), records the line, returns what the real one would."""
 
     say: Say = field(default=lambda line: None)
+    show: Say = field(default=lambda text: _stdout(text))  # what a real write would change (a diff)
     lines: list[str] = field(default_factory=list)  # every `would …` line, in order
 
     def _would(self, what: str, body: str = "", *, show: bool = True) -> None:
@@ -139,6 +159,20 @@ class Recording:
 
     def write_file(self, path: Path, text: str, shown: str) -> None:
         self._would(f"write {shown}", text)
+
+    def write_archives(self, what: Sequence[str], write: Callable[[], Sequence[Path]]) -> Sequence[Path]:
+        for name in what:
+            self._would(f"write {name}")
+        return []
+
+    def release_commit(self, what: Sequence[str], diff: str, commit: Callable[[], None]) -> None:
+        for line in what:
+            self._would(line)
+        self.show(diff)
+        self.say("dry run: nothing was written")
+
+    def push_release(self, what: str, push: Callable[[], None]) -> None:
+        self._would(what)
 
     def tag_published(self, recorded: bool) -> bool:
         return True  # as a real run would have by now: its publish stage (or job) pushed the tag
@@ -171,6 +205,10 @@ class Recording:
         start = len(self.lines)
         summary = run()
         return "; ".join(self.lines[start:]) or summary
+
+
+def _stdout(text: str) -> None:
+    sys.stdout.write(text)
 
 
 def choose(dry_run: bool, say: Say) -> Effects:

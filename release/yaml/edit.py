@@ -1030,7 +1030,12 @@ def _entry_name(item: yaml.Node) -> str | None:
     if not isinstance(item, yaml.MappingNode):
         return None
     names = [v for k, v in item.value if _is_key(k, "name")]
-    return str(names[0].value) if names and isinstance(names[0], yaml.ScalarNode) else None
+    if not names or not isinstance(names[0], yaml.ScalarNode):
+        return None
+    tag = str(names[0].tag)
+    # `name: !!null redis` or `name: 123` is no image name to kustomize (null, a number); a custom tag keeps the text
+    core = tag.startswith("tag:yaml.org,2002:")
+    return str(names[0].value) if not core or tag == "tag:yaml.org,2002:str" else None
 
 
 def _entry_lines(name: str, fields: dict[str, str], dash: int, content: int) -> list[str]:
