@@ -232,9 +232,9 @@ def chart(publish: bool, output: str, dry_run: bool, **opts: Any) -> None:
         say("nothing to release: no chart packaged")
         return
     directory = ctx.root / output
-    names = [str(directory / job.filename) for job in jobs]
+    names = [_shown(ctx, directory / job.filename) for job in jobs]
     for path in ctx.effects.write_archives(names, lambda: chart_publish.write_archives(jobs, directory)):
-        say(f"wrote {path.relative_to(ctx.root) if path.is_relative_to(ctx.root) else path}")
+        say(f"wrote {_shown(ctx, path)}")
     if publish:
         ctx.effects.save_state(lambda: ctx.state.save(ctx.state_path))
         for job in jobs:
@@ -277,6 +277,10 @@ def rollback(environment: str, to: str | None, mode: str | None, dry_run: bool, 
     ctx = context(**opts, dry_run=dry_run)
     outcome = promote_module.rollback(ctx, environment, to, say=say, mode=mode)
     _promoted(ctx, outcome, dry_run)
+
+
+def _shown(ctx: Context, path: Path) -> str:
+    return str(path.relative_to(ctx.root) if path.is_relative_to(ctx.root) else path)
 
 
 def _promoted(ctx: Context, outcome: Any, dry_run: bool) -> None:
