@@ -1,13 +1,17 @@
-"""GitLab merge requests and GitHub pull requests over their REST APIs: find the open one, create, update.
+"""GitLab merge requests and GitHub pull requests over their REST APIs: find, list, create, update, comment, close.
 
 Thin: no decisions. A `Forge` names the API base, the project and the auth header; every call is one request
 and returns `MergeRequest` (the number, the web URL) or raises a one-line ReleaseError that never shows the token.
 `Forge.send` is that request for other endpoints too (release objects: `release.forges.objects`).
 
-- GitLab (Merge requests API): GET /projects/:id/merge_requests?source_branch=&target_branch=&state=opened,
-  POST /projects/:id/merge_requests, PUT /projects/:id/merge_requests/:iid; `PRIVATE-TOKEN` or `JOB-TOKEN`.
-- GitHub (REST API pulls): GET /repos/:owner/:repo/pulls?head=owner:branch&base=&state=open,
-  POST /repos/:owner/:repo/pulls, PATCH /repos/:owner/:repo/pulls/:number; `Authorization: Bearer`.
+- GitLab (Merge requests API): GET /projects/:id/merge_requests?source_branch=&target_branch=&state=&per_page=,
+  POST /projects/:id/merge_requests (remove_source_branch), PUT /projects/:id/merge_requests/:iid (title,
+  description, remove_source_branch, state_event=close); notes: POST /projects/:id/merge_requests/:iid/notes;
+  `PRIVATE-TOKEN` or `JOB-TOKEN`.
+- GitHub (REST API pulls): GET /repos/:owner/:repo/pulls?head=owner:branch&base=&state=&per_page=,
+  POST /repos/:owner/:repo/pulls, PATCH /repos/:owner/:repo/pulls/:number (title, body, state=closed);
+  comments: POST /repos/:owner/:repo/issues/:number/comments; `Authorization: Bearer`. GitHub has no
+  per-pull-request "delete the branch on merge": that is the repository's `delete_branch_on_merge` setting.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from release.adapters import http
 from release.errors import ReleaseError
 
 Kind = Literal["gitlab", "github"]
+State = Literal["open", "closed", "merged"]  # closed: closed without being merged
+_GITLAB_STATES: dict[str, State] = {"opened": "open", "locked": "open", "merged": "merged", "closed": "closed"}
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,10 @@ class MergeRequest:
     url: str  # the web page
     title: str = ""
     description: str = ""
+    source: str = ""  # the source (head) branch
+    state: State = "open"
+    remove_source_branch: bool | None = None  # GitLab's force_remove_source_branch; None on GitHub
+    same_repository: bool = True  # GitHub: the head branch is in the base repository (not a fork)
 
 
 @dataclass(frozen=True)
@@ -112,38 +122,98 @@ class Forge:
         if not isinstance(data, dict):
             raise ReleaseError(f"{self.kind} ({self.api}) answered with an unexpected {self.noun}", "check `api:`")
         if self.kind == "gitlab":
+            state = _GITLAB_STATES.get(str(data.get("state")), "closed")
             return MergeRequest(
-                int(data["iid"]), str(data.get("web_url") or ""), data.get("title") or "", data.get("description") or ""
+                int(data["iid"]),
+                str(data.get("web_url") or ""),
+                data.get("title") or "",
+                data.get("description") or "",
+                str(data.get("source_branch") or ""),
+                state,
+                bool(data.get("force_remove_source_branch")),
             )
+        head = data.get("head") or {}
+        repo = head.get("repo") or {}
+        gh_state: State = "open" if data.get("state") == "open" else "merged" if data.get("merged_at") else "closed"
         return MergeRequest(
-            int(data["number"]), str(data.get("html_url") or ""), data.get("title") or "", data.get("body") or ""
+            int(data["number"]),
+            str(data.get("html_url") or ""),
+            data.get("title") or "",
+            data.get("body") or "",
+            str(head.get("ref") or ""),
+            gh_state,
+            None,
+            str(repo.get("full_name") or "").lower() == self.project.lower(),
         )
+
+    def _list(self, what: str, params: dict[str, str]) -> list[MergeRequest]:
+        data = self._call("GET", self._base(), what, params={**params, "per_page": "100"})
+        if not isinstance(data, list):
+            raise ReleaseError(f"{self.kind} ({self.api}) answered the list with something else", "check `api:`")
+        return [self._mr(item) for item in data]
+
+    def find_mrs(self, source: str, target: str) -> list[MergeRequest]:
+        """Every merge/pull request from `source` into `target`, open, closed or merged, newest first."""
+        what = f"list the {self.noun}s of {source}"
+        if self.kind == "gitlab":
+            return self._list(what, {"source_branch": source, "target_branch": target, "state": "all"})
+        owner = self.project.split("/")[0]
+        return self._list(what, {"head": f"{owner}:{source}", "base": target, "state": "all"})
 
     def find_open_mr(self, source: str, target: str) -> MergeRequest | None:
         what = f"list the open {self.noun}s of {source}"
         if self.kind == "gitlab":
-            params = {"source_branch": source, "target_branch": target, "state": "opened"}
+            found = self._list(what, {"source_branch": source, "target_branch": target, "state": "opened"})
         else:
             owner = self.project.split("/")[0]
-            params = {"head": f"{owner}:{source}", "base": target, "state": "open"}
-        data = self._call("GET", self._base(), what, params=params)
-        if not isinstance(data, list):
-            raise ReleaseError(f"{self.kind} ({self.api}) answered the list with something else", "check `api:`")
-        return self._mr(data[0]) if data else None
+            found = self._list(what, {"head": f"{owner}:{source}", "base": target, "state": "open"})
+        return found[0] if found else None
 
-    def create_mr(self, source: str, target: str, title: str, description: str) -> MergeRequest:
+    def open_mrs(self, target: str | None = None) -> list[MergeRequest]:
+        """The open merge/pull requests (into `target` when given), newest first, at most 100."""
+        what = f"list the open {self.noun}s of {self.project}"
+        if self.kind == "gitlab":
+            return self._list(what, {"state": "opened", **({"target_branch": target} if target else {})})
+        return self._list(what, {"state": "open", **({"base": target} if target else {})})
+
+    def create_mr(
+        self, source: str, target: str, title: str, description: str, *, remove_source_branch: bool = False
+    ) -> MergeRequest:
+        """Open one; `remove_source_branch` (GitLab only) deletes the source branch when it is merged."""
         what = f"open a {self.noun} from {source} to {target}"
+        body: dict[str, Any]
         if self.kind == "gitlab":
             body = {"source_branch": source, "target_branch": target, "title": title, "description": description}
+            if remove_source_branch:
+                body["remove_source_branch"] = True
         else:
             body = {"head": source, "base": target, "title": title, "body": description}
         return self._mr(self._call("POST", self._base(), what, json=body))
 
-    def update_mr(self, number: int, title: str, description: str) -> MergeRequest:
+    def update_mr(
+        self, number: int, title: str, description: str, *, remove_source_branch: bool | None = None
+    ) -> MergeRequest:
         what = f"update {self.noun} {number}"
-        key = "description" if self.kind == "gitlab" else "body"
+        body: dict[str, Any] = {"title": title, "description" if self.kind == "gitlab" else "body": description}
+        if self.kind == "gitlab" and remove_source_branch is not None:
+            body["remove_source_branch"] = remove_source_branch
         method = "PUT" if self.kind == "gitlab" else "PATCH"
-        return self._mr(self._call(method, f"{self._base()}/{number}", what, json={"title": title, key: description}))
+        return self._mr(self._call(method, f"{self._base()}/{number}", what, json=body))
+
+    def comment(self, number: int, text: str) -> None:
+        """Add a comment (GitLab: a note) to merge/pull request `number`."""
+        what = f"comment on {self.noun} {number}"
+        if self.kind == "gitlab":
+            self._call("POST", f"{self._base()}/{number}/notes", what, json={"body": text})
+        else:
+            self._call("POST", f"{self.project_api}/issues/{number}/comments", what, json={"body": text})
+
+    def close_mr(self, number: int) -> MergeRequest:
+        """Close merge/pull request `number` without merging it."""
+        what = f"close {self.noun} {number}"
+        if self.kind == "gitlab":
+            return self._mr(self._call("PUT", f"{self._base()}/{number}", what, json={"state_event": "close"}))
+        return self._mr(self._call("PATCH", f"{self._base()}/{number}", what, json={"state": "closed"}))
 
 
 _NOT_JSON = object()

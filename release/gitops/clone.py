@@ -42,7 +42,7 @@ class InfraClone:
     """A throwaway clone of one branch of an environment's infra repository."""
 
     def __init__(self, ctx: Context, env: EnvironmentConfig, tmp: Path, *, history: bool) -> None:
-        url = env.repo if "://" in env.repo else str((ctx.root / env.repo).resolve())
+        url = repo_url(ctx, env)
         git_env = gitclone.auth_env(ctx.env, url)
         self.git = CloneGit(tmp, git_env, authenticated=any(v.startswith("Authorization:") for v in git_env.values()))
         self.git.run("init", "-q")
@@ -131,6 +131,16 @@ class InfraClone:
             raise gitclone.fetch_error(self.git, BranchTarget(self.where.url, branch), proc)
         return self.git.run("rev-parse", ref).strip()
 
+    def delete_branch(self, branch: str, expect: str) -> str | None:
+        """Delete `branch` of the remote (a release branch we made, never the target) if it is still at `expect`.
+
+        None when it is gone; otherwise why the remote refused (protected, moved meanwhile)."""
+        if branch == self.where.branch:
+            raise AssertionError(f"refusing to delete the target branch {branch}")
+        lease = f"--force-with-lease=refs/heads/{branch}:{expect}"
+        proc = self.git.call("push", "--porcelain", lease, "origin", f":refs/heads/{branch}")
+        return None if proc.returncode == 0 else gitclone.push_refusal(proc)
+
     def tree(self, commit: str) -> str:
         return self.git.run("rev-parse", f"{commit}^{{tree}}").strip()
 
@@ -163,6 +173,11 @@ class InfraClone:
     def trailer(self, commit: str, key: str) -> str | None:
         out = self.git.run("log", "-1", f"--format=%(trailers:key={key},valueonly)", commit).strip()
         return out.splitlines()[0].strip() if out else None
+
+
+def repo_url(ctx: Context, env: EnvironmentConfig) -> str:
+    """The environment's infra repository as git reaches it: a URL, or a local path made absolute."""
+    return env.repo if "://" in env.repo else str((ctx.root / env.repo).resolve())
 
 
 def _decode(data: bytes, file: str) -> str:

@@ -1,5 +1,11 @@
 """Promote through a merge request (GitLab) or pull request (GitHub): a release branch in the infra repository,
-and the request that merges it."""
+and the request that merges it.
+
+The merge request cleans up after itself: GitLab removes the source branch when it is merged
+(`remove_source_branch`; on GitHub that is the repository's "Automatically delete head branches" setting), and a
+newer release of the same environment closes the older open one (with a last comment naming its replacement) and
+deletes its branch, only when the branch's tip is the commit we made. A merge request someone closed without
+merging is never reopened or recreated by a rerun of the same version."""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import re
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from release.adapters import forge as forge_api
 from release.adapters.effects import Preview
@@ -15,9 +22,9 @@ from release.config import EnvironmentConfig, UpdateConfig
 from release.context import Context
 from release.errors import ReleaseError
 from release.forges import releases as forgerelease
-from release.gitops.clone import ATTEMPTS, BACKOFF_SECONDS, InfraClone
+from release.gitops.clone import ATTEMPTS, BACKOFF_SECONDS, InfraClone, repo_url
 from release.gitops.edits import message, plan_edits
-from release.gitops.environments import Outcome, record
+from release.gitops.environments import Outcome, environment, record
 from release.yaml import edit as yamledit
 
 Say = Callable[[str], None]
@@ -25,6 +32,39 @@ Say = Callable[[str], None]
 
 def release_branch(env: EnvironmentConfig, version: str) -> str:
     return f"release/{env.name}/{version}"
+
+
+def branch_version(env: EnvironmentConfig, branch: str) -> str | None:
+    """The version a release branch of `env` carries (`release/<env>/<version>`), or None for any other branch."""
+    version = branch.removeprefix(f"release/{env.name}/")
+    return version if version != branch and version and "/" not in version else None
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An open merge/pull request of ours waiting to promote a version to an environment."""
+
+    env: str
+    version: str
+    url: str
+    number: int
+    branch: str
+
+
+def pending(ctx: Context, env: EnvironmentConfig | str) -> Pending | None:
+    """Our open merge/pull request for `env` (the newest, from a `release/<env>/<version>` branch), or None.
+
+    Only environments in merge-request mode are asked (a push-mode environment has no forge to ask); forge and
+    token errors are ReleaseErrors, as for a promote."""
+    env = environment(ctx, env) if isinstance(env, str) else env
+    if env.mode != "merge-request":
+        return None
+    forge = resolve_forge(ctx, env, repo_url(ctx, env))
+    for mr in forge.open_mrs(env.branch):
+        version = branch_version(env, mr.source)
+        if version is not None and mr.same_repository:
+            return Pending(env.name, version, mr.url, mr.number, mr.source)
+    return None
 
 
 def write_mr(
@@ -85,6 +125,31 @@ def _push_and_open(
 ) -> Outcome:
     forge = resolve_forge(ctx, env, clone.where.url)  # config and token errors come first
     branch, target = release_branch(env, version), clone.where.branch
+    pushed = _push(ctx, env, clone, forge, updates, values, version=version, fields=fields, say=say)
+    if pushed is None:
+        return Outcome(env.name, env.repo, version, None)
+    commit, text, files = pushed
+    description = _description(ctx, env, version, files, fields.get("source") or "", target)
+    mr = _open_mr(env, forge, branch, target, text.splitlines()[0], description, say)
+    _close_older(env, forge, clone, mr, f"{fields['action']} {version}", say)
+    record(ctx, env, commit, version, branch=branch, merge_request=mr.url)
+    return Outcome(env.name, env.repo, version, commit, url=mr.url)
+
+
+def _push(
+    ctx: Context,
+    env: EnvironmentConfig,
+    clone: InfraClone,
+    forge: forge_api.Forge,
+    updates: Sequence[UpdateConfig],
+    values: Mapping[str, str],
+    *,
+    version: str,
+    fields: dict[str, str],
+    say: Say,
+) -> tuple[str, str, list[str]] | None:
+    """The release branch holds the commit: (commit, message, files); None when the target is already there."""
+    branch = release_branch(env, version)
     for attempt in range(1, ATTEMPTS + 1):
         if attempt > 1:
             clone.sync()
@@ -92,7 +157,7 @@ def _push_and_open(
         if not edits:
             head = clone.head()
             say(f"{env.name} is already at {version} ({clone.label} at {head[:12]}); nothing to commit")
-            return Outcome(env.name, env.repo, version, None)
+            return None
         clone.write(edits)
         again = [e for e in plan_edits(env, updates, clone.read, values, clone.label) if e.changed]
         if again:
@@ -109,17 +174,17 @@ def _push_and_open(
         )
         commit = clone.commit(text)
         remote = clone.fetch_branch(branch)
+        _refuse_closed(env, forge, branch, clone.where.branch, version, remote)
         if remote is not None and clone.tree(remote) == clone.tree(commit):
             say(f"{env.name}: {branch} already holds these changes ({remote[:12]}); nothing pushed")
-            commit = remote
-            break
+            return remote, text, [e.file for e in edits]
         problem = clone.push_branch(branch, remote)
         if problem is None:
             say(
                 f"{env.name}: {fields['action']} {version}: commit {commit[:12]} pushed to {branch} "
                 f"of {clone.where.url}"
             )
-            break
+            return commit, text, [e.file for e in edits]
         if attempt == ATTEMPTS:
             raise ReleaseError(
                 f"could not push {branch} for {env.name}: it kept moving ({ATTEMPTS} attempts, last: {problem})",
@@ -128,27 +193,69 @@ def _push_and_open(
         delay = backoff(attempt, BACKOFF_SECONDS)
         say(f"{branch} moved while promoting {env.name} ({problem}); redoing on the target tip in {delay:.1f}s")
         time.sleep(delay)
-    description = _description(ctx, env, version, [e.file for e in edits], fields.get("source") or "", target)
-    url = _open_mr(env, forge, branch, target, text.splitlines()[0], description, say)
-    record(ctx, env, commit, version, branch=branch, merge_request=url)
-    return Outcome(env.name, env.repo, version, commit, url=url)
+    raise AssertionError("unreachable")
+
+
+def _refuse_closed(
+    env: EnvironmentConfig, forge: forge_api.Forge, branch: str, target: str, version: str, remote: str | None
+) -> None:
+    """A rerun never reopens or recreates a merge request someone closed without merging it.
+
+    Closed by someone: its branch is still there (when a newer release closes one, it deletes the branch too)."""
+    if remote is None:
+        return
+    found = forge.find_mrs(branch, target)
+    if found and found[0].state == "closed":
+        raise ReleaseError(
+            f"{env.name}: the {forge.noun} for {version} ({found[0].url}) was closed by someone without merging; "
+            "not reopening it",
+            f"reopen it and run `release promote {env.name} --version {version}`, or release a newer version",
+        )
 
 
 def _open_mr(
     env: EnvironmentConfig, forge: forge_api.Forge, branch: str, target: str, title: str, description: str, say: Say
-) -> str:
-    """The one open merge/pull request from `branch` into `target`, opened or brought up to date; its URL."""
+) -> forge_api.MergeRequest:
+    """The one open merge/pull request from `branch` into `target`, opened or brought up to date.
+
+    GitLab: the source branch is removed when it is merged (set on one we find, too)."""
     found = forge.find_open_mr(branch, target)
     if found is None:
-        mr = forge.create_mr(branch, target, title, description)
+        mr = forge.create_mr(branch, target, title, description, remove_source_branch=True)
         say(f"{env.name}: opened {forge.noun} {mr.url}")
-    elif (found.title, found.description) != (title, description):
-        mr = forge.update_mr(found.number, title, description)
+    elif (found.title, found.description) != (title, description) or found.remove_source_branch is False:
+        mr = forge.update_mr(found.number, title, description, remove_source_branch=True)
         say(f"{env.name}: updated {forge.noun} {mr.url}")
     else:
         mr = found
         say(f"{env.name}: {forge.noun} {mr.url} is up to date")
-    return mr.url
+    return mr
+
+
+def _close_older(
+    env: EnvironmentConfig, forge: forge_api.Forge, clone: InfraClone, mr: forge_api.MergeRequest, what: str, say: Say
+) -> None:
+    """Close our other open merge requests of this environment (`mr` replaces them), with a last comment, and
+    delete their branches. A branch whose tip is not the release commit we made is left alone, and so is its MR."""
+    for old in forge.open_mrs(clone.where.branch):
+        version = branch_version(env, old.source)
+        if version is None or old.number == mr.number or not old.same_repository:
+            continue
+        tip = clone.fetch_branch(old.source)
+        if tip is not None and clone.trailer(tip, "Release-Version") != version:
+            say(f"{env.name}: left {forge.noun} {old.url} open: {old.source} holds commits release did not make")
+            continue
+        forge.comment(
+            old.number,
+            f"Replaced by {mr.url} ({what} to {env.name}): closed by `release`, and its branch `{old.source}` deleted.",
+        )
+        forge.close_mr(old.number)
+        say(f"{env.name}: closed {forge.noun} {old.url} ({version}): replaced by {mr.url}")
+        if tip is None:
+            continue
+        problem = clone.delete_branch(old.source, tip)
+        if problem is not None:
+            say(f"{env.name}: could not delete {old.source} ({problem}); delete it by hand")
 
 
 def release_notes(ctx: Context, version: str) -> str | None:

@@ -15,13 +15,19 @@
 
 - GitLab Merge requests (doc/api/merge_requests.md): GET /api/v4/projects/:id/merge_requests (filters
   source_branch, target_branch, state opened|closed|merged|all), POST (source_branch, target_branch, title required,
-  description; 409 "Another open merge request already exists for this source branch: !<iid>"), PUT .../:iid
-  (title, description, target_branch, state_event close|reopen). Auth: `PRIVATE-TOKEN` (a token in
-  `gitlab_tokens`) or `JOB-TOKEN` (the job token); 401 otherwise. Projects: `merge_requests.projects`.
+  description, remove_source_branch; 409 "Another open merge request already exists for this source branch:
+  !<iid>"), PUT .../:iid (title, description, target_branch, remove_source_branch, state_event close|reopen). An
+  MR's JSON has `force_remove_source_branch` (what remove_source_branch set). Notes (doc/api/notes.md):
+  POST .../merge_requests/:iid/notes (body required), kept in `merge_requests.notes`: (project ID, iid) → list.
+  Auth: `PRIVATE-TOKEN` (a token in `gitlab_tokens`) or `JOB-TOKEN` (the job token); 401 otherwise. Projects:
+  `merge_requests.projects`.
 - GitHub Pull requests (REST "pulls"): GET /repos/:owner/:repo/pulls (state open|closed|all, head `owner:branch`,
   base), POST (title, head, base required, body; 422 "A pull request already exists for owner:branch."),
-  PATCH .../pulls/:number (title, body, base, state). Auth: `Authorization: Bearer|token <a github_tokens entry>`;
-  401 {"message": "Bad credentials"} otherwise. Repositories: `pulls.repos`.
+  PATCH .../pulls/:number (title, body, base, state). A pull's JSON has `merged_at` (null unless merged) and
+  `head.repo.full_name`. Issue comments (REST "issues/comments", a pull request is an issue):
+  POST /repos/:owner/:repo/issues/:number/comments (body required), kept in `pulls.comments`: (owner/repo,
+  number) → list. Auth: `Authorization: Bearer|token <a github_tokens entry>`; 401 {"message": "Bad credentials"}
+  otherwise. Repositories: `pulls.repos`.
 
 - GitLab Releases (doc/api/releases/index.md, releases/links.md): GET /api/v4/projects/:id/releases/:tag_name
   (404 "404 Not Found" when absent), POST /api/v4/projects/:id/releases (tag_name required; name, description,
@@ -560,16 +566,19 @@ class GitLabMergeRequests:
         self.forge = forge
         self.projects: dict[str, str] = {}
         self.mrs: dict[str, list[dict[str, Any]]] = {}
+        self.notes: dict[tuple[str, int], list[dict[str, Any]]] = {}
 
     def reset(self) -> None:
         self.projects = {"7": "team/infra"}
         self.mrs = {}
+        self.notes = {}
 
     def routes(self) -> list[Route]:
         return [
             ("GET", re.compile(rf"{PROJECT}/merge_requests"), self.list),
             ("POST", re.compile(rf"{PROJECT}/merge_requests"), self.create),
             ("PUT", re.compile(rf"{PROJECT}/merge_requests/(?P<iid>\d+)"), self.update),
+            ("POST", re.compile(rf"{PROJECT}/merge_requests/(?P<iid>\d+)/notes"), self.create_note),
         ]
 
     def _project(self, request: Request, match: re.Match[str]) -> tuple[str | None, Response | None]:
@@ -631,6 +640,7 @@ class GitLabMergeRequests:
             "state": "opened",
             "source_branch": data["source_branch"],
             "target_branch": data["target_branch"],
+            "force_remove_source_branch": _true(data.get("remove_source_branch")),
             "web_url": f"{self.forge.url}/{self.projects[project]}/-/merge_requests/{iid}",
         }
         mrs.append(mr)
@@ -647,9 +657,38 @@ class GitLabMergeRequests:
         for key in ("title", "description", "target_branch"):
             if key in data:
                 mr[key] = data[key]
-        if data.get("state_event") in ("close", "reopen"):
+        if "remove_source_branch" in data:
+            mr["force_remove_source_branch"] = _true(data["remove_source_branch"])
+        if data.get("state_event") in ("close", "reopen") and mr["state"] in ("opened", "closed"):
             mr["state"] = "closed" if data["state_event"] == "close" else "opened"
         return json_response(200, mr)
+
+    def create_note(self, request: Request, match: re.Match[str]) -> Response:
+        project, error = self._project(request, match)
+        if project is None:
+            return error or json_response(500, {})
+        iid = int(match["iid"])
+        if not any(m["iid"] == iid for m in self.mrs.get(project, [])):
+            return json_response(404, {"message": "404 Not found"})
+        body = self._params(request).get("body")
+        if not body:
+            return json_response(400, {"error": "body is missing"})
+        notes = self.notes.setdefault((project, iid), [])
+        note = {
+            "id": 300 + sum(len(v) for v in self.notes.values()) + 1,
+            "body": body,
+            "noteable_type": "MergeRequest",
+            "noteable_iid": iid,
+            "created_at": _now(),
+            "system": False,
+        }
+        notes.append(note)
+        return json_response(201, note)
+
+
+def _true(value: Any) -> bool:
+    """A GitLab boolean parameter: JSON true, or "true" in a form body."""
+    return value is True or str(value).lower() == "true"
 
 
 # --- GitHub: pull requests --------------------------------------------------------------------------
@@ -662,10 +701,12 @@ class GitHubPulls:
         self.forge = forge
         self.repos: set[str] = set()
         self.prs: dict[str, list[dict[str, Any]]] = {}
+        self.comments: dict[tuple[str, int], list[dict[str, Any]]] = {}
 
     def reset(self) -> None:
         self.repos = {"team/infra"}
         self.prs = {}
+        self.comments = {}
 
     def routes(self) -> list[Route]:
         repo = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/pulls"
@@ -673,6 +714,11 @@ class GitHubPulls:
             ("GET", re.compile(repo), self.list),
             ("POST", re.compile(repo), self.create),
             ("PATCH", re.compile(rf"{repo}/(?P<number>\d+)"), self.update),
+            (
+                "POST",
+                re.compile(r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/issues/(?P<number>\d+)/comments"),
+                self.comment,
+            ),
         ]
 
     def _repo(self, request: Request, match: re.Match[str]) -> tuple[str | None, Response | None]:
@@ -730,8 +776,13 @@ class GitHubPulls:
             "state": "open",
             "title": data["title"],
             "body": data.get("body"),
-            "head": {"label": head, "ref": head.split(":", 1)[1]},
+            "head": {
+                "label": head,
+                "ref": head.split(":", 1)[1],
+                "repo": {"full_name": f"{head.split(':', 1)[0]}/{match['repo']}"},
+            },
             "base": {"ref": data["base"]},
+            "merged_at": None,
             "html_url": f"https://github.example/{repo}/pull/{number}",
             "url": f"{self.forge.url}/repos/{repo}/pulls/{number}",
         }
@@ -752,6 +803,27 @@ class GitHubPulls:
         if "base" in data:
             pr["base"] = {"ref": data["base"]}
         return json_response(200, pr)
+
+    def comment(self, request: Request, match: re.Match[str]) -> Response:
+        repo, error = self._repo(request, match)
+        if repo is None:
+            return error or json_response(500, {})
+        number = int(match["number"])
+        if not any(p["number"] == number for p in self.prs.get(repo, [])):
+            return json_response(404, {"message": "Not Found", "status": "404"})
+        body = request.json().get("body")
+        if not body:
+            return json_response(422, {"message": "Validation Failed", "errors": [{"field": "body"}]})
+        comments = self.comments.setdefault((repo, number), [])
+        comment_id = 9000 + sum(len(v) for v in self.comments.values()) + 1
+        comment = {
+            "id": comment_id,
+            "body": body,
+            "html_url": f"https://github.example/{repo}/pull/{number}#issuecomment-{comment_id}",
+            "created_at": _now(),
+        }
+        comments.append(comment)
+        return json_response(201, comment)
 
 
 # --- GitLab: releases ------------------------------------------------------------------------------
