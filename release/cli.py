@@ -33,7 +33,7 @@ def say(message: str) -> None:
 def common(func: F) -> F:
     """Options every command takes: where the repo is, which config, which branch and component."""
     decorators = [
-        click.option("-C", "directory", default=".", metavar="DIR", help="Run as if started in DIR."),
+        click.option("-C", "directory", metavar="DIR", help="Run as if started in DIR."),
         click.option(
             "--config", "config_path", metavar="FILE", help="release.yaml to use (default: found in the repo)."
         ),
@@ -45,18 +45,39 @@ def common(func: F) -> F:
     return func
 
 
+def given(name: str, value: str | None) -> str | None:
+    """A subcommand's own option, else the same option given before the subcommand (`release -C app plan`)."""
+    if value is not None:
+        return value
+    current = click.get_current_context(silent=True)
+    top = current.find_root().obj if current is not None else None
+    return top.get(name) if isinstance(top, dict) else None
+
+
 def context(
-    directory: str, config_path: str | None, branch: str | None, component: str | None, **extra: Any
+    directory: str | None, config_path: str | None, branch: str | None, component: str | None, **extra: Any
 ) -> Context:
     return Context.build(
-        Options(directory=directory, config_path=config_path, branch=branch, component=component, **extra)
+        Options(
+            directory=given("directory", directory) or ".",
+            config_path=given("config_path", config_path),
+            branch=branch,
+            component=component,
+            **extra,
+        )
     )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-C", "directory", metavar="DIR", help="Run as if started in DIR (before or after the command).")
+@click.option("--config", "config_path", metavar="FILE", help="release.yaml to use (before or after the command).")
 @click.version_option(__version__, prog_name="release")
-def cli() -> None:
-    """From a commit to a GitOps deployment: version, notes, images, charts, promote."""
+@click.pass_context
+def cli(click_ctx: click.Context, directory: str | None, config_path: str | None) -> None:
+    """From a commit to a GitOps deployment: version, notes, images, charts, promote.
+
+    -C and --config go before the command or after it; after it, they win."""
+    click_ctx.obj = {"directory": directory, "config_path": config_path}
 
 
 @cli.command()
@@ -356,14 +377,15 @@ def test_command(**opts: Any) -> None:
 
 
 @cli.command(name="init")
-@click.option("-C", "directory", default=".", metavar="DIR", help="Run as if started in DIR.")
+@click.option("-C", "directory", metavar="DIR", help="Run as if started in DIR.")
 @click.option("--force", is_flag=True, help="Overwrite an existing release.yaml.")
 @click.option("--stdout", "to_stdout", is_flag=True, help="Print the starter config instead of writing it.")
-def init_command(directory: str, force: bool, to_stdout: bool) -> None:
+def init_command(directory: str | None, force: bool, to_stdout: bool) -> None:
     """Write a starter release.yaml from what is in the repo (Dockerfiles, charts/, CI files), with comments."""
     from release.ci import init as init_module
 
-    init_module.main(Path(directory), force=force, to_stdout=to_stdout, say=say, echo=click.echo)
+    where = Path(given("directory", directory) or ".")
+    init_module.main(where, force=force, to_stdout=to_stdout, say=say, echo=click.echo)
 
 
 @cli.group(name="ci")
