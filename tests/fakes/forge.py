@@ -14,20 +14,20 @@
   GitLab does (IndexPresenter: apiVersion v1, entries.<name>[] with created, digest, urls charts/<file>).
 
 - GitLab Merge requests (doc/api/merge_requests.md): GET /api/v4/projects/:id/merge_requests (filters
-  source_branch, target_branch, state opened|closed|merged|all), POST (source_branch, target_branch, title required,
-  description, remove_source_branch; 409 "Another open merge request already exists for this source branch:
-  !<iid>"), PUT .../:iid (title, description, target_branch, remove_source_branch, state_event close|reopen). An
-  MR's JSON has `force_remove_source_branch` (what remove_source_branch set). Notes (doc/api/notes.md):
-  POST .../merge_requests/:iid/notes (body required), kept in `merge_requests.notes`: (project ID, iid) → list.
-  Auth: `PRIVATE-TOKEN` (a token in `gitlab_tokens`) or `JOB-TOKEN` (the job token); 401 otherwise. Projects:
-  `merge_requests.projects`.
+  source_branch, target_branch, state opened|closed|merged|all; the first page only, per_page default 20),
+  POST (source_branch, target_branch, title required, description, remove_source_branch; 409 "Another open
+  merge request already exists for this source branch: !<iid>"), PUT .../:iid (title, description,
+  target_branch, remove_source_branch, state_event close|reopen). An MR's JSON has `force_remove_source_branch`
+  (what remove_source_branch set). Notes (doc/api/notes.md): POST .../merge_requests/:iid/notes (body
+  required), kept in `merge_requests.notes`: (project ID, iid) → list. Auth: `PRIVATE-TOKEN` (a token in
+  `gitlab_tokens`) or `JOB-TOKEN` (the job token); 401 otherwise. Projects: `merge_requests.projects`.
 - GitHub Pull requests (REST "pulls"): GET /repos/:owner/:repo/pulls (state open|closed|all, head `owner:branch`,
-  base), POST (title, head, base required, body; 422 "A pull request already exists for owner:branch."),
-  PATCH .../pulls/:number (title, body, base, state). A pull's JSON has `merged_at` (null unless merged) and
-  `head.repo.full_name`. Issue comments (REST "issues/comments", a pull request is an issue):
-  POST /repos/:owner/:repo/issues/:number/comments (body required), kept in `pulls.comments`: (owner/repo,
-  number) → list. Auth: `Authorization: Bearer|token <a github_tokens entry>`; 401 {"message": "Bad credentials"}
-  otherwise. Repositories: `pulls.repos`.
+  base; the first page only, per_page default 30), POST (title, head, base required, body; 422 "A pull request
+  already exists for owner:branch."), PATCH .../pulls/:number (title, body, base, state). A pull's JSON has
+  `merged_at` (null unless merged) and `head.repo.full_name`. Issue comments (REST "issues/comments", a pull
+  request is an issue): POST /repos/:owner/:repo/issues/:number/comments (body required), kept in
+  `pulls.comments`: (owner/repo, number) → list. Auth: `Authorization: Bearer|token <a github_tokens entry>`;
+  401 {"message": "Bad credentials"} otherwise. Repositories: `pulls.repos`.
 
 - GitLab Releases (doc/api/releases/index.md, releases/links.md): GET /api/v4/projects/:id/releases/:tag_name
   (404 "404 Not Found" when absent), POST /api/v4/projects/:id/releases (tag_name required; name, description,
@@ -610,7 +610,7 @@ class GitLabMergeRequests:
             if (state == "all" or mr["state"] == state)
             and all(mr[key] == q[key] for key in ("source_branch", "target_branch") if key in q)
         ]
-        return json_response(200, out)
+        return json_response(200, out[: int(q.get("per_page", 20))])  # one page: 20 by default, at most 100
 
     def create(self, request: Request, match: re.Match[str]) -> Response:
         project, error = self._project(request, match)
@@ -743,7 +743,7 @@ class GitHubPulls:
             and ("head" not in q or pr["head"]["label"] == q["head"])
             and ("base" not in q or pr["base"]["ref"] == q["base"])
         ]
-        return json_response(200, out)
+        return json_response(200, out[: int(q.get("per_page", 30))])  # one page: 30 by default, at most 100
 
     def create(self, request: Request, match: re.Match[str]) -> Response:
         repo, error = self._repo(request, match)
