@@ -40,11 +40,19 @@ def preflight(ctx: Context, stages: Sequence[Stage]) -> None:
             "write one with `release init` (or pass --config FILE)",
         )
     names = [s.NAME for s in stages]
-    if "plan" in names or not names:
-        return
+    if names and "plan" not in names:
+        _state_is_this_commits(ctx, names[0])
+    if "promote" in names:
+        from release.gitops import preflight as environments  # git plumbing: only when environments are promoted
+
+        environments.check(ctx)  # before any stage: a wrong path in an infra file stops the run, not the promote
+
+
+def _state_is_this_commits(ctx: Context, first: str) -> None:
+    """A later stage run alone (its own CI job) continues the plan's State, which must be this commit's."""
     if not ctx.state_path.exists():
         raise ReleaseError(
-            f"the {names[0]} stage needs the State of this release ({_rel(ctx)}), and there is none",
+            f"the {first} stage needs the State of this release ({_rel(ctx)}), and there is none",
             f"run the plan stage first: release run --only plan (in CI, keep {_rel(ctx)} as an artifact of that job)",
         )
     head = ctx.git.head()

@@ -355,7 +355,7 @@ def test_no_canary_appears_anywhere(repo: Repo, tmp_path, forge, canary_registry
         "rejected the token (GITLAB_TOKEN)",  # merge request with a wrong forge token
         "rejected the credentials from RELEASE_REGISTRY_USER/PASSWORD",
         "cannot reach registry",
-        "charts.git refused the credentials",  # the chart branch is the first push with the wrong git token
+        "infra.git refused the credentials",  # a wrong git token: the preflight of environment dev, before publishing
         "rejected the token (GITLAB_TOKEN) while trying to read release v0.3.0",
     ]
     assert len(lasts) == len(expected) and all(e in line for e, line in zip(expected, lasts, strict=True)), lasts

@@ -63,6 +63,9 @@ class Effects(Protocol):
     def push_tag(self, what: str, push: Callable[[], str]) -> str:
         """Make the release tag and push it (`what`: "tag SHA as TAG …"); the summary line."""
 
+    def published_digest(self, ref: str, found: str | None) -> str | None:
+        """The digest of an image or chart this run publishes (`found`: what its registry holds; None: nothing)."""
+
     def push_images(self, what: Sequence[str], push: Callable[[], None]) -> None:
         """Engine build and registry push of images (`what`: "build NAME and push REFS", one per image)."""
 
@@ -112,6 +115,9 @@ class Live:
 
     def push_tag(self, what: str, push: Callable[[], str]) -> str:
         return push()
+
+    def published_digest(self, ref: str, found: str | None) -> str | None:
+        return found
 
     def push_images(self, what: Sequence[str], push: Callable[[], None]) -> None:
         push()
@@ -180,6 +186,9 @@ class Recording:
     def push_tag(self, what: str, push: Callable[[], str]) -> str:
         self._would(what, show=False)  # the stage's summary line says it
         return self.lines[-1]
+
+    def published_digest(self, ref: str, found: str | None) -> str | None:
+        return found or f"<digest of {ref} once pushed>"  # as a real run would have pushed it by now
 
     def push_images(self, what: Sequence[str], push: Callable[[], None]) -> None:
         for line in what:

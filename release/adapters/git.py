@@ -243,6 +243,11 @@ class Git:
         """The raw commit object (headers, then the message), or "" when it is not here."""
         return self.run("cat-file", "commit", sha, check=False)
 
+    def file_at(self, commit: str, path: str) -> str | None:
+        """A file's text as `commit` holds it (`path` from the repository's top), or None when it has none."""
+        proc = self.call("show", f"{commit}:{path}")
+        return proc.stdout.decode("utf-8", errors="replace") if proc.returncode == 0 else None
+
     def local_tag(self, tag: str) -> str | None:
         """The commit a local tag points at, or None."""
         out = self.run("rev-parse", "-q", "--verify", f"refs/tags/{tag}^{{commit}}", check=False).strip()

@@ -11,7 +11,7 @@ from release.context import Context
 from release.errors import ReleaseError
 from release.gitops.clone import open_clone
 from release.gitops.edits import mismatches
-from release.source.fields import release_fields
+from release.gitops.resolve import released
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def waiting_for(ctx: Context, env: EnvironmentConfig, ver: semver.Version) -> st
         return None
     before = environment(ctx, env.after)
     with open_clone(ctx, before) as clone:
-        problems = mismatches(before.updates, clone.read, release_fields(ctx, ver))
+        problems = mismatches(before.updates, clone.read, released(ctx, ver).values)
     if not problems:
         return None
     return f"{env.name} is promoted after {before.name}, and {before.name} is not at {ver} yet ({problems[0]})"

@@ -16,11 +16,11 @@ from release.adapters.retry import backoff
 from release.config import EnvironmentConfig, UpdateConfig
 from release.context import Context
 from release.errors import ReleaseError
+from release.gitops import resolve
 from release.gitops.clone import ATTEMPTS, BACKOFF_SECONDS, InfraClone, open_clone
 from release.gitops.edits import current_value, literal_updates, message, plan_edits
 from release.gitops.environments import NotYet, Outcome, environment, record, resolve_version, waiting_for
 from release.gitops.mergerequest import changes, notes_summary, write_mr
-from release.source.fields import release_fields
 from release.yaml import edit as yamledit
 
 Say = Callable[[str], None]
@@ -34,11 +34,12 @@ def promote(ctx: Context, name: str, version: str | None, *, say: Say, mode: str
     if mode is not None:
         env = dataclasses.replace(env, mode="merge-request" if mode == "merge-request" else "push")
     ver = resolve_version(ctx, version)
-    values = release_fields(ctx, ver)
+    published = resolve.released(ctx, ver)  # refuses a version that was never (fully) released: nothing is written
+    values = published.values
     waiting = waiting_for(ctx, env, ver)
     if waiting is not None:
         raise NotYet(waiting, f"promote {env.after} first: release promote {env.after} --version {ver}")
-    source = ctx.state.sha or ctx.git.head() or ""
+    source = published.commit
     with open_clone(ctx, env) as clone:
         if env.mode == "merge-request":
             return write_mr(

@@ -46,6 +46,13 @@ def releases(ctx: Context) -> dict[str | None, Plan]:
     return {p.component: p for p in planning.make_plans(ctx) if p.releasable}
 
 
+def image_tags(image: ImageConfig, facts: ReleaseFacts) -> tuple[list[str], str]:
+    """The image's tags for a release, and the one carrying its version (pushed last, read back to resume)."""
+    tags = render_tags(image.tags, facts)
+    version_tag = next((t for t, tpl in zip(tags, image.tags, strict=False) if "{version}" in tpl), tags[0])
+    return tags, version_tag
+
+
 def prepare(ctx: Context, push: bool, force: bool) -> list[Job]:
     plans = releases(ctx)
     head = ctx.git.head() or ""
@@ -57,8 +64,7 @@ def prepare(ctx: Context, push: bool, force: bool) -> list[Job]:
         if plan is None or plan.next_version is None:
             continue
         facts = ReleaseFacts(plan.next_version, head, ctx.branch())
-        tags = render_tags(image.tags, facts)
-        version_tag = next((t for t, tpl in zip(tags, image.tags, strict=False) if "{version}" in tpl), tags[0])
+        tags, version_tag = image_tags(image, facts)
         context_dir = ctx.root / image.context
         dockerfile = context_dir / image.dockerfile
         if not context_dir.is_dir():

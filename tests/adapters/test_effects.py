@@ -53,6 +53,8 @@ def test_live_does_every_write_and_returns_its_answer(tmp_path: Path) -> None:
     assert answers[4] == "pushed v1.0.0" and answers[7] == {"id": 1} and answers[8] == "committed"
     assert effects.Live().tests_skipped(["unit"]) is None
     assert effects.Live().tag_published(False) is False
+    assert effects.Live().published_digest("r/app:1.0.0", None) is None  # not published: the caller refuses
+    assert effects.Live().published_digest("r/app:1.0.0", "sha256:ab") == "sha256:ab"
 
 
 def test_recording_does_none_and_says_what_it_would_have_done(tmp_path: Path) -> None:
@@ -91,6 +93,8 @@ def test_recording_summarises_a_step_by_what_it_would_do() -> None:
     assert side.outcome(step) == "would publish a.tgz to oci://r; would publish b.tgz to oci://r"
     assert side.tests_skipped(["unit", "lint"]) == "dry run: would run unit, lint"
     assert side.tag_published(False) is True
+    assert side.published_digest("r/app:1.0.0", None) == "<digest of r/app:1.0.0 once pushed>"  # a placeholder
+    assert side.published_digest("r/app:1.0.0", "sha256:ab") == "sha256:ab"
 
 
 @pytest.mark.parametrize("dry_run", [False, True])

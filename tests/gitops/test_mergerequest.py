@@ -46,6 +46,7 @@ def infra(tmp_path):
 
 def setup(repo, infra, forge, config, **kw):
     repo.commit("chore: release config", {"release.yaml": config.format(url=f"file://{infra}", api=forge.url, **kw)})
+    repo.tag("v1.4.0")  # only a released version is promoted
     return repo
 
 

@@ -152,8 +152,11 @@ def infra(tmp_path: Path) -> Path:
     return make_infra(tmp_path, INFRA_FILES)
 
 
-def configure(repo: Repo, url: str, config: str = CONFIG) -> None:
+def configure(repo: Repo, url: str, config: str = CONFIG, released: tuple[str, ...] = ("1.4.0", "1.5.0")) -> None:
+    """The app's release.yaml, and the releases a promote may take (their tags: only a released version is)."""
     repo.commit("chore: release config", {"release.yaml": config.format(url=url)})
+    for version in released:
+        repo.tag(f"v{version}")
 
 
 @pytest.fixture
@@ -279,6 +282,7 @@ def test_ten_concurrent_promotes_of_different_apps_all_land(tmp_path):
                 f'      - {{file: apps/app{i}/values.yaml, set: {{image.tag: "2.0.{i}"}}}}\n'
             },
         )
+        project.tag("v2.0.0")
         contexts.append(Context.build(Options(directory=str(path)), env=dict(os.environ)))
     errors: list[BaseException] = []
     said: list[str] = []
@@ -349,6 +353,7 @@ def one_env(update: str, url: str) -> str:
 def test_bad_input_exits_1_with_one_line_and_pushes_nothing(repo, release, tmp_path, update, files, expected):
     infra = make_infra(tmp_path, {"README.md": "infra\n", **files})
     repo.commit("chore: release config", {"release.yaml": one_env(update, f"file://{infra}")})
+    repo.tag("v1.4.0")
     before = head(infra)
     result = release(repo, "promote", "dev", "--version", "1.4.0")
     assert result.code == 1, result.err
@@ -396,6 +401,7 @@ def test_an_anchored_value_is_edited_when_the_update_allows_it(repo, release, tm
     infra = make_infra(tmp_path, {"v.yaml": values})
     update = '{file: v.yaml, set: {defaults.tag: "{version}"}, allow_anchor: true}'
     repo.commit("chore: release config", {"release.yaml": one_env(update, f"file://{infra}")})
+    repo.tag("v1.4.0")
     result = release(repo, "promote", "dev", "--version", "1.4.0")
     assert result.code == 0, result.err
     assert show(infra, "v.yaml") == values.replace("1.0.0", "1.4.0").rstrip("\n")  # show() strips
@@ -460,15 +466,18 @@ def test_an_argo_cd_application_gets_the_chart_version_and_image_tag(repo, relea
         'set: {spec.source.targetRevision: "{version}", spec.source.helm.valuesObject.image.tag: "{version}"}}'
     )
     repo.commit("chore: release config", {"release.yaml": one_env(update, f"file://{infra}")})
+    repo.tag("v1.4.0")
     result = release(repo, "promote", "dev", "--version", "1.4.0")
     assert result.code == 0, result.err
     assert show(infra, "argocd/app-dev.yaml") == ARGO_APPLICATION.replace("1.0.0", "1.4.0").rstrip("\n")
 
 
-def test_the_commit_message_carries_the_release_notes(app, release, infra):
-    app.tag("v1.3.0")
-    app.commit("feat(api): a new endpoint")
-    result = release(app, "promote", "dev")  # no --version: the plan's (1.4.0)
+def test_the_commit_message_carries_the_release_notes(repo, release, infra):
+    configure(repo, f"file://{infra}", released=("1.3.0",))
+    repo.commit("feat(api): a new endpoint")
+    repo.tag("v1.4.0")
+    app = repo
+    result = release(app, "promote", "dev")  # no --version: the release at HEAD (1.4.0)
     assert result.code == 0, result.err
     message = git(infra, "log", "-1", "--format=%B", "main")
     assert message.splitlines()[0].endswith(" 1.4.0")
