@@ -59,6 +59,7 @@ def test_gitlab_merge_request_removes_its_source_branch_on_merge(repo, release, 
 
 def test_gitlab_newer_release_closes_the_older_merge_request_and_deletes_its_branch(repo, release, infra, forge):
     app = setup(repo, infra, forge, GITLAB)
+    app.tag("v1.5.0")  # a second released version, on the same commit
     assert release(app, "promote", "dev", "--version", "1.4.0", env=GITLAB_TOKEN).code == 0
     assert branches(infra) == ["release/dev/1.4.0"]
     main_before = head(infra)
@@ -85,6 +86,7 @@ def test_gitlab_newer_release_closes_the_older_merge_request_and_deletes_its_bra
 
 def test_github_newer_release_closes_the_older_pull_request_with_a_comment(repo, release, infra, forge):
     app = setup(repo, infra, forge, GITHUB, mode="mode: merge-request")
+    app.tag("v1.5.0")  # a second released version, on the same commit
     assert release(app, "promote", "dev", "--version", "1.4.0", env=GITHUB_TOKEN).code == 0
     newer = release(app, "promote", "dev", "--version", "1.5.0", env=GITHUB_TOKEN)
     assert newer.code == 0, newer.err
@@ -157,6 +159,7 @@ def test_github_pull_request_closed_by_someone_is_not_recreated(repo, release, i
 
 def test_a_version_whose_merge_request_a_newer_release_closed_can_be_promoted_again(repo, release, infra, forge):
     app = setup(repo, infra, forge, GITLAB)
+    app.tag("v1.5.0")  # a second released version, on the same commit
     for version in ("1.4.0", "1.5.0"):
         assert release(app, "promote", "dev", "--version", version, env=GITLAB_TOKEN).code == 0
     back = release(app, "promote", "dev", "--version", "1.4.0", env=GITLAB_TOKEN)
@@ -178,6 +181,7 @@ def context_for(monkeypatch):
 
 def test_pending_finds_our_open_merge_request(repo, release, infra, forge, context_for):
     app = setup(repo, infra, forge, GITLAB)
+    app.tag("v1.5.0")  # a second released version, on the same commit
     ctx = context_for(app, **GITLAB_TOKEN)
     assert mergerequest.pending(ctx, "dev") is None
     assert release(app, "promote", "dev", "--version", "1.4.0", env=GITLAB_TOKEN).code == 0
