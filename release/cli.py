@@ -292,12 +292,36 @@ def promote(environment: str, version: str | None, mode: str | None, dry_run: bo
 @click.option("--mode", type=click.Choice(["push", "merge-request"]), help="Override the environment's mode.")
 @click.option("--dry-run", is_flag=True, help="Print the diff that would be committed; push nothing.")
 def rollback(environment: str, to: str | None, mode: str | None, dry_run: bool, **opts: Any) -> None:
-    """Write ENVIRONMENT's previous version back as a new commit or merge request (history is never rewritten)."""
+    """Write back what ENVIRONMENT's previous release wrote, as a new commit or merge request, and hold it.
+
+    Automatic promotes (`release run`) skip a held environment until a person promotes a newer version or runs
+    `release unhold ENVIRONMENT`. History is never rewritten."""
     from release.gitops import promote as promote_module
 
     ctx = context(**opts, dry_run=dry_run)
     outcome = promote_module.rollback(ctx, environment, to, say=say, mode=mode)
     _promoted(ctx, outcome, dry_run)
+
+
+@cli.command()
+@common
+@click.argument("environment")
+@click.option("--mode", type=click.Choice(["push", "merge-request"]), help="Override the environment's mode.")
+@click.option("--dry-run", is_flag=True, help="Say what would be committed; push nothing.")
+def unhold(environment: str, mode: str | None, dry_run: bool, **opts: Any) -> None:
+    """Release the hold a rollback put on ENVIRONMENT: automatic promotes reach it again.
+
+    An empty commit whose trailers say `Release-Hold: false`: no file changes, history is never rewritten."""
+    from release.gitops import promote as promote_module
+
+    ctx = context(**opts, dry_run=dry_run)
+    outcome = promote_module.unhold(ctx, environment, say=say, mode=mode)
+    if dry_run:
+        if outcome.diff:  # the message of the empty commit it would push
+            say(f"would push an empty commit to {environment}'s branch:\n{outcome.diff.rstrip()}")
+        say("dry run: nothing was committed or pushed")
+    elif outcome.commit:
+        click.echo(f"{outcome.env} {outcome.commit}")
 
 
 def _shown(ctx: Context, path: Path) -> str:
@@ -318,7 +342,10 @@ def _promoted(ctx: Context, outcome: Any, dry_run: bool) -> None:
 @common
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status(as_json: bool, **opts: Any) -> None:
-    """For every environment: the version its infra repository holds, and the commit that set it."""
+    """For every environment: the version its record says (the last commit of release that wrote its files), that
+    commit, when, the source commit and pipeline, and whether it is held or drifted (its files edited since).
+
+    One tab-separated line per environment: env, version, commit, date, source, pipeline, state."""
     from release.gitops import status as status_module
 
     ctx = context(**opts)
@@ -330,8 +357,7 @@ def status(as_json: bool, **opts: Any) -> None:
         click.echo(json.dumps(rows, indent=2))
         return
     for row in rows:
-        commit = (row["commit"] or "")[:12] or "-"
-        click.echo(f"{row['env']}\t{row['version'] or '-'}\t{commit}\t{row['date'] or '-'}")
+        click.echo(status_module.line(row))
 
 
 @cli.command(name="run")

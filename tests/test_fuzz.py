@@ -14,6 +14,8 @@ the pinned `@example`s (regressions found by these targets, tagged with the modu
 | Chart.yaml + values.yaml bytes → `release chart` (edit, package, lint)   | 60       |
 | values files → yamledit.set_values (exact edit or ReleaseError)          | 400      |
 | kustomization.yaml → yamledit.set_kustomize_image                        | 300      |
+| a values edit, then the rollback of it (gitops.edits.Restore)            | 400      |
+| a kustomization edit, then the rollback of it                            | 300      |
 | `{field}` templates → templates.render, imageref.check_template          | 300      |
 | vendored charts/*.tgz bytes → chartpkg archive checks                    | 200      |
 | .helmignore text → chartpkg rules                                        | 200      |
@@ -51,7 +53,9 @@ from hypothesis.errors import InvalidArgument
 from release import config
 from release.charts import package as chartpkg
 from release.charts import ranges as semverrange
+from release.config import KustomizeImageConfig, UpdateConfig
 from release.errors import ReleaseError
+from release.gitops.edits import apply_update, restore_updates, values_at
 from release.naming import imageref, templates
 from release.versioning import commits as commits_mod
 from release.versioning import plan as plan_mod
@@ -580,6 +584,62 @@ def test_kustomization_image_edits_are_exact_or_refused(case: tuple[str, str, di
     entry = next(i for i in plain if isinstance(i, dict) and getattr(i.get("name"), "value", i.get("name")) == name)
     keys = {"new_name": "newName", "new_tag": "newTag", "digest": "digest"}
     assert {keys[k]: entry.get(keys[k]) for k in fields} == {keys[k]: v for k, v in fields.items()}
+
+
+def rolled_back(before: str, after: str, update: UpdateConfig) -> str | ReleaseError:
+    """`after` (an edit of `before`) with the rollback to `before` applied: what `release rollback` writes."""
+    restores = user_error_or_success(restore_updates, [update], lambda file: before, "0" * 40)
+    if isinstance(restores, ReleaseError):
+        return restores
+    back = user_error_or_success(apply_update, after, restores[0], {}, "dev")
+    if not isinstance(back, ReleaseError):  # a second pass changes nothing (what promote verifies too)
+        assert apply_update(back, restores[0], {}, "dev") == back
+    return back  # type: ignore[no-any-return]
+
+
+@settings(FAST, max_examples=400)
+@given(values_case())
+@example(("image:\n  tag: 1.0.0\n", {"image.digest": "sha256:x"}, True))
+@example(("image:\n", {"image.tag": "1"}, True))  # created under an empty value: `image:` again
+@example(("a: 1\n", {"b.c.d": "x", "b.c.e": "y"}, True))  # one created key holds both: it goes whole
+def test_a_rollback_of_a_values_edit_restores_the_values_and_removes_created_keys(
+    case: tuple[str, dict[str, str], bool],
+) -> None:
+    """Exact or refused: every path reads as before; when the edit only created keys, the bytes are as before."""
+    text, edits, create = case
+    new = user_error_or_success(yamledit.set_values, text, edits, create=create, filename="values.yaml")
+    if isinstance(new, ReleaseError):
+        return
+    update = UpdateConfig(file="values.yaml", set=edits, create=create)
+    back = rolled_back(text, new, update)
+    if isinstance(back, ReleaseError):
+        return
+    assert values_at(update, back) == values_at(update, text)
+    if all(yamledit.missing_prefix(text, path, filename="values.yaml") is not None for path in edits):
+        assert back == text
+
+
+@settings(FAST, max_examples=300)
+@given(kustomization_case())
+@example(("resources: [a.yaml]\n", "app", {"new_tag": "1.0"}))  # the block the promote added goes whole
+@example(("images:\n", "app", {"new_tag": "1.0"}))  # an empty `images:` stays
+@example(("images: []\n", "app", {"new_tag": "1.0"}))
+@example(("a: 1\n\r", "app", {"new_tag": ""}))  # [yamledit] a lone CR ends the file: only the \n added goes
+@example(("images:\n- name: app\n  newTag: null\n", "app", {"new_tag": "1"}))  # [gitops] a null: refused
+def test_a_rollback_of_a_kustomization_edit_restores_it(case: tuple[str, str, dict[str, str | None]]) -> None:
+    text, name, fields = case
+    new = user_error_or_success(yamledit.set_kustomize_image, text, name, filename="kustomization.yaml", **fields)
+    if isinstance(new, ReleaseError):
+        return
+    keys = {"new_name": "newName", "new_tag": "newTag", "digest": "digest"}
+    image = KustomizeImageConfig(name, **{keys[k]: "{version}" for k in fields})
+    update = UpdateConfig(file="kustomization.yaml", image=image)
+    back = rolled_back(text, new, update)
+    if isinstance(back, ReleaseError):
+        return
+    assert values_at(update, back) == values_at(update, text)
+    if not any(values_at(update, text).values()):  # the edit added the entry (and maybe the block): gone again
+        assert back == text
 
 
 @settings(FAST, max_examples=300)

@@ -1,12 +1,12 @@
 """Secret canaries: the whole pipeline runs with distinctive random credentials, and none of them appears anywhere.
 
 `release run` (a subprocess: everything it and its children print is captured), `release promote prod` in
-merge-request mode against the fake forge, `release status`, `release rollback`, and failing runs (wrong registry
-password, wrong git token, wrong forge token, an unreachable registry) use canary values for the registry password
-(RELEASE_REGISTRY_PASSWORD and the same in DOCKER_AUTH_CONFIG), the forge tokens (GITLAB_TOKEN, GITHUB_TOKEN,
-CI_JOB_TOKEN) and the git token (RELEASE_GIT_TOKEN), plus the wrong values the failing runs use. Each is looked for
-raw and as base64 (alone and as `user:secret`, the Basic form) in: stdout and stderr of every command, every file of
-the app's work tree (the State and all of `.release/`, release.env, chart archives), GITHUB_OUTPUT and
+merge-request mode against the fake forge, `release status`, `release rollback`, `release unhold`, and failing runs
+(wrong registry password, wrong git token, wrong forge token, an unreachable registry) use canary values for the
+registry password (RELEASE_REGISTRY_PASSWORD and the same in DOCKER_AUTH_CONFIG), the forge tokens (GITLAB_TOKEN,
+GITHUB_TOKEN, CI_JOB_TOKEN) and the git token (RELEASE_GIT_TOKEN), plus the wrong values the failing runs use. Each
+is looked for raw and as base64 (alone and as `user:secret`, the Basic form) in: stdout and stderr of every command,
+every file of the app's work tree (the State and all of `.release/`, release.env, chart archives), GITHUB_OUTPUT and
 GITHUB_STEP_SUMMARY, the infra and chart-branch repositories (`git log -p --all`, every archive in them), the app's
 origin (tags and their messages, `git log -p --all`), every request body, path and query the fake forge recorded and
 the merge requests, pull requests and release objects it holds, every file of the registry's storage (manifests,
@@ -332,6 +332,7 @@ def test_no_canary_appears_anywhere(repo: Repo, tmp_path, forge, canary_registry
         release("status", env=gitlab)
         release("rollback", "dev", env=gitlab)
         assert 'tag: "0.1.0"' in show(infra, "apps/dev/app/values.yaml")
+        release("unhold", "dev", env=gitlab)  # the rollback held dev: the next pipeline would skip it
         release("promote", "prod", "--mode", "merge-request", env={**gitlab, "GITLAB_TOKEN": wrong["forge"]}, code=1)
 
         repo.commit("feat: third", {"hello.txt": "three\n", "release.yaml": config("gitlab")})

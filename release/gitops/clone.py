@@ -41,7 +41,9 @@ class CloneGit(gitclone.CloneGit):
 class InfraClone:
     """A throwaway clone of one branch of an environment's infra repository."""
 
-    def __init__(self, ctx: Context, env: EnvironmentConfig, tmp: Path, *, history: bool) -> None:
+    def __init__(
+        self, ctx: Context, env: EnvironmentConfig, tmp: Path, *, history: bool, worktree: bool = True
+    ) -> None:
         url = repo_url(ctx, env)
         git_env = gitclone.auth_env(ctx.env, url)
         self.git = CloneGit(tmp, git_env, authenticated=any(v.startswith("Authorization:") for v in git_env.values()))
@@ -49,6 +51,7 @@ class InfraClone:
         self.git.run("remote", "add", "origin", url)
         self.git = dataclasses.replace(self.git, env={**self.git.env, **gitclone.identity(ctx.env, self.git)})
         self.history = history
+        self.worktree = worktree  # False: HEAD only, nothing checked out (`status` reads blobs by id)
         self.where = BranchTarget(url, env.branch or self._default_branch(url))
         # Sparse: the work tree holds only the files promotes touch (an infra repo has thousands); with a blobless
         # fetch, only their contents are downloaded. Every environment's files, so `after:` checks can read them.
@@ -83,6 +86,9 @@ class InfraClone:
                 raise ReleaseError(f"{self.where.url} has no branch {branch}", "create it, or fix `branch:`")
             raise gitclone.fetch_error(self.git, self.where, proc)
         self.git.run("symbolic-ref", "HEAD", f"refs/heads/{branch}")
+        if not self.worktree:
+            self.git.run("update-ref", f"refs/heads/{branch}", remote_ref)
+            return
         self.git.run("reset", "-q", "--hard", remote_ref)
         self.git.run("clean", "-q", "-d", "-f", "-x")
 
@@ -160,15 +166,72 @@ class InfraClone:
             "check your push rights on release/* branches of the infra repository",
         )
 
-    def last_change(self, file: str) -> tuple[str, str] | None:
-        out = self.git.run("log", "-1", "--format=%H%x00%cI", "--", file).strip()
-        if not out:
-            return None
-        sha, _, when = out.partition("\0")
-        return sha, when
+    def log(self, files: Sequence[str], *, names: bool = False, since: str | None = None, grep: str = "") -> str:
+        """`git log` of HEAD (after `since`) touching `files`, or, with `grep`, the commits whose message holds it
+        (any files): records separated by \x1e, fields by \x1f: sha, committer date, trailers (+ NUL-separated
+        file names with `names`)."""
+        args = ["log", "-z", "--format=%x1e%H%x1f%cI%x1f%(trailers:only,unfold)"]
+        if names:
+            args.append("--name-only")
+        if grep:
+            args += ["-F", f"--grep={grep}"]
+        args.append(f"{since}..HEAD" if since else "HEAD")
+        return self.git.run(*args, "--", *files) if files else self.git.run(*args)
 
-    def history_of(self, file: str) -> list[str]:
-        return self.git.run("log", "--format=%H", "--", file).split()
+    def shallow(self) -> set[str]:
+        """The commits where the fetched history stops (empty for a full history)."""
+        path = self.git.cwd / ".git" / "shallow"
+        return set(path.read_text(encoding="ascii").split()) if path.is_file() else set()
+
+    def deepen(self, by: int | None) -> None:
+        """Fetch `by` more commits of history (None: all of it), without blobs."""
+        depth = [f"--deepen={by}"] if by else ["--unshallow"]
+        remote_ref = f"refs/remotes/origin/{self.where.branch}"
+        refspec = f"+refs/heads/{self.where.branch}:{remote_ref}"
+        proc = self.git.call("fetch", "-q", "--no-tags", "--filter=blob:none", *depth, "origin", refspec)
+        if proc.returncode != 0:
+            raise gitclone.fetch_error(self.git, self.where, proc)
+
+    def changed(self, commits: Sequence[str], files: Sequence[str]) -> dict[str, list[tuple[str, str, str]]]:
+        """For each commit, the files (of `files`) that differ between it and HEAD: (file, blob then, blob now),
+        an all-zero blob for a file that is missing on that side. Trees only: no file contents are fetched."""
+        head = self.head()
+        # a line "C P" reads as commit C with parent P, diffed from P to C, under a line naming C: so "R HEAD"
+        # names R, and each entry's first blob is HEAD's
+        text = "".join(f"{c} {head}\n" for c in commits)
+        out = self.git.run("diff-tree", "--stdin", "-r", "-z", "--no-abbrev", "--", *files, input=text)
+        found: dict[str, list[tuple[str, str, str]]] = {}
+        current = ""
+        tokens = iter(out.split("\0"))
+        for token in tokens:
+            if token.startswith(":"):
+                _, _, now, then, _ = token[1:].split(" ")
+                found.setdefault(current, []).append((next(tokens), then, now))
+            elif token.strip():
+                current = token.strip()
+        return found
+
+    def blobs(self, oids: Sequence[str]) -> dict[str, bytes]:
+        """The contents of these blobs, fetched in one request first: a blobless clone lacks them, and git would
+        otherwise fetch them one request each (what it does itself, batched: `fetch --stdin` of the ids)."""
+        wanted = "".join(f"{oid}\n" for oid in sorted(set(oids)))
+        if not wanted:
+            return {}
+        args = ("-c", "fetch.negotiationAlgorithm=noop", "fetch", "-q", "--no-tags", "--no-write-fetch-head")
+        proc = self.git.call(*args, "--filter=blob:none", "--stdin", "origin", input=wanted)
+        if proc.returncode != 0:
+            raise gitclone.fetch_error(self.git, self.where, proc)
+        return _batch(self.git.call("cat-file", "--batch", input=wanted).stdout)
+
+    def parent(self, commit: str) -> str | None:
+        """The commit's first parent; None for the first commit (or where a shallow history stops)."""
+        out = self.git.run("rev-parse", "--verify", "-q", f"{commit}^1", check=False).strip()
+        return out or None
+
+    def commit_empty(self, text: str) -> str:
+        """A commit that changes no file: its message is all it says (`release unhold`)."""
+        self.git.run("commit", "-q", "--no-verify", "--allow-empty", "--cleanup=verbatim", "-F", "-", input=text)
+        return self.head()
 
     def trailer(self, commit: str, key: str) -> str | None:
         out = self.git.run("log", "-1", f"--format=%(trailers:key={key},valueonly)", commit).strip()
@@ -180,6 +243,21 @@ def repo_url(ctx: Context, env: EnvironmentConfig) -> str:
     return env.repo if "://" in env.repo else str((ctx.root / env.repo).resolve())
 
 
+def _batch(out: bytes) -> dict[str, bytes]:
+    """`git cat-file --batch` output: `<oid> <type> <size>\n<contents>\n` per object (`<oid> missing\n` if none)."""
+    found: dict[str, bytes] = {}
+    at = 0
+    while at < len(out):
+        end = out.index(b"\n", at)
+        header = out[at:end].decode("ascii").split(" ")
+        at = end + 1
+        if len(header) == 3:
+            size = int(header[2])
+            found[header[0]] = out[at : at + size]
+            at += size + 1
+    return found
+
+
 def _decode(data: bytes, file: str) -> str:
     try:
         return data.decode("utf-8")
@@ -188,8 +266,10 @@ def _decode(data: bytes, file: str) -> str:
 
 
 @contextmanager
-def open_clone(ctx: Context, env: EnvironmentConfig, *, history: bool = False) -> Iterator[InfraClone]:
+def open_clone(
+    ctx: Context, env: EnvironmentConfig, *, history: bool = False, worktree: bool = True
+) -> Iterator[InfraClone]:
     with tempfile.TemporaryDirectory(prefix=f"release-promote-{env.name}-") as tmp:
-        clone = InfraClone(ctx, env, Path(tmp), history=history)
+        clone = InfraClone(ctx, env, Path(tmp), history=history, worktree=worktree)
         clone.sync()
         yield clone

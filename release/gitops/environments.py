@@ -70,3 +70,7 @@ def waiting_for(ctx: Context, env: EnvironmentConfig, ver: semver.Version) -> st
 def record(ctx: Context, env: EnvironmentConfig, commit: str, version: str, **more: str) -> None:
     entry = {"env": env.name, "repo": env.repo, "commit": commit, "version": version, **more}
     ctx.state.promotions = [p for p in ctx.state.promotions if p.get("env") != env.name] + [entry]
+
+
+class Held(ReleaseError):
+    """The environment was rolled back and is held: an automatic promote (`release run`) skips it."""

@@ -1,9 +1,12 @@
-"""Promote and rollback: write a release into an environment's infra repository, one commit (or one merge request).
+"""Promote, rollback and unhold: write into an environment's infra repository, one commit (or one merge request).
 
 - Already at that version (no byte would change): no commit, and it says so.
 - `after: dev`: an environment is promoted only once `dev`'s files hold the same rendered values.
-- Rollback finds the previous distinct value in the history of the environment's first file, and writes the
-  values every update had at that commit back as a new commit. History is never rewritten."""
+- Every commit carries the record trailers (gitops/record.py): what it wrote, from where, by which pipeline.
+- Rollback writes back every update path as an earlier release's commit wrote it (default: the previous distinct
+  version in the history of the environment's files); a key or `images:` entry that did not exist then is removed.
+  It holds the environment: automatic promotes (`release run`) skip it until a person promotes a newer version or
+  runs `release unhold` (an empty commit with `Release-Hold: false`). History is never rewritten."""
 
 from __future__ import annotations
 
@@ -16,23 +19,32 @@ from release.adapters.retry import backoff
 from release.config import EnvironmentConfig, UpdateConfig
 from release.context import Context
 from release.errors import ReleaseError
+from release.gitops import record as records
 from release.gitops import resolve
 from release.gitops.clone import ATTEMPTS, BACKOFF_SECONDS, InfraClone, open_clone
-from release.gitops.edits import current_value, literal_updates, message, plan_edits
-from release.gitops.environments import NotYet, Outcome, environment, record, resolve_version, waiting_for
+from release.gitops.edits import message, plan_edits, restore_updates, values_at, with_trailers
+from release.gitops.environments import Held, NotYet, Outcome, environment, record, resolve_version, waiting_for
 from release.gitops.mergerequest import changes, notes_summary, write_mr
 from release.yaml import edit as yamledit
 
 Say = Callable[[str], None]
 
 
-def promote(ctx: Context, name: str, version: str | None, *, say: Say, mode: str | None = None) -> Outcome:
+def _with_mode(env: EnvironmentConfig, mode: str | None) -> EnvironmentConfig:
+    if mode is None:
+        return env
+    return dataclasses.replace(env, mode="merge-request" if mode == "merge-request" else "push")
+
+
+def promote(
+    ctx: Context, name: str, version: str | None, *, say: Say, mode: str | None = None, automatic: bool = False
+) -> Outcome:
     """Write `version` into environment `name`'s files: one commit, pushed (in a dry run: the diff it would push).
 
-    In merge-request mode the commit goes to `release/<env>/<version>` and a merge/pull request is opened."""
-    env = environment(ctx, name)
-    if mode is not None:
-        env = dataclasses.replace(env, mode="merge-request" if mode == "merge-request" else "push")
+    In merge-request mode the commit goes to `release/<env>/<version>` and a merge/pull request is opened.
+    `automatic` (the promote stage of `release run`): a held environment is skipped (Held). A person's promote
+    writes a new record without a hold, which releases it."""
+    env = _with_mode(environment(ctx, name), mode)
     ver = resolve_version(ctx, version)
     published = resolve.released(ctx, ver)  # refuses a version that was never (fully) released: nothing is written
     values = published.values
@@ -41,74 +53,197 @@ def promote(ctx: Context, name: str, version: str | None, *, say: Say, mode: str
         raise NotYet(waiting, f"promote {env.after} first: release promote {env.after} --version {ver}")
     source = published.commit
     with open_clone(ctx, env) as clone:
-        if env.mode == "merge-request":
-            return write_mr(
-                ctx,
-                env,
-                clone,
-                env.updates,
-                values,
-                version=str(ver),
-                fields={"action": "deploy", "source": source},
-                say=say,
-            )
-        return _write(
-            ctx,
-            env,
-            clone,
-            env.updates,
-            values,
-            version=str(ver),
-            fields={"action": "deploy", "source": source},
-            say=say,
+        if automatic:
+            _refuse_held(clone, env)
+        writer = write_mr if env.mode == "merge-request" else _write
+        fields = {"action": "deploy", "source": source}
+        outcome = writer(ctx, env, clone, env.updates, values, version=str(ver), fields=fields, say=say)
+        if not automatic and outcome.commit is None and not outcome.diff:
+            held = records.latest(clone, env)
+            if held is not None and held.held:
+                say(f"{env.name} stays {held.hold_reason()}: release unhold {env.name} lets automatic promotes in")
+        return outcome
+
+
+def _refuse_held(clone: InfraClone, env: EnvironmentConfig) -> None:
+    held = records.latest(clone, env)
+    if held is not None and held.held:
+        raise Held(
+            f"{env.name} is {held.hold_reason()}; automatic promotes skip it until a person promotes a newer version"
+            f" (release promote {env.name} --version V) or releases the hold (release unhold {env.name})"
         )
 
 
 def rollback(ctx: Context, name: str, to: str | None, *, say: Say, mode: str | None = None) -> Outcome:
-    """Write back the values the environment's files held at its previous version, as a new commit (or an MR)."""
-    env = environment(ctx, name)
-    if mode is not None:
-        env = dataclasses.replace(env, mode="merge-request" if mode == "merge-request" else "push")
-    first = env.updates[0]
+    """Write back what an earlier release wrote (`to`, or the previous distinct version), as a new commit (or an
+    MR) that holds the environment."""
+    env = _with_mode(environment(ctx, name), mode)
     with open_clone(ctx, env, history=True) as clone:
-        text = clone.read(first.file)
-        if text is None:
-            raise ReleaseError(
-                f"environment {env.name}: {first.file} does not exist in {clone.label}", "check the path"
-            )
-        now = current_value(first, text)
-        target = None
-        for commit in clone.history_of(first.file):
-            old = clone.read_at(commit, first.file)
-            value = current_value(first, old) if old is not None else None
-            if value is None:
-                continue
-            if (to is not None and to in (value, clone.trailer(commit, "Release-Version"))) or (
-                to is None and value != now
-            ):
-                target = (commit, value)
-                break
-        if target is None:
-            wanted = f"version {to}" if to else f"a version other than {now}"
-            raise ReleaseError(
-                f"environment {env.name}: the history of {first.file} holds no {wanted}",
-                "nothing to roll back to; promote the version you want instead",
-            )
-        commit, value = target
-        version = clone.trailer(commit, "Release-Version") or value
-        updates = literal_updates(env.updates, lambda file: clone.read_at(commit, file))
-        say(f"{env.name}: rolling back from {now} to {version} (as of {commit[:12]})")
+        entries, recs = records.history(clone, env)
+        current = recs[0] if recs else None
+        commit, target = _target(clone, env, entries, recs, to)
+        try:
+            updates = restore_updates(env.updates, lambda file: clone.read_at(commit, file), commit)
+        except ReleaseError as exc:
+            raise ReleaseError(f"environment {env.name}: {exc.message}", exc.hint) from None
+        shown = target.label if target else f"the files as of {commit[:12]} (no release recorded them)"
+        now = current.label if current else f"the files at {clone.head()[:12]} (no release recorded them)"
+        say(f"{env.name}: rolling back from {now} to {shown}")
+        fields = {
+            "action": "roll back",
+            "source": target.source or "" if target else "",
+            "release_version": target.version or "" if target else "",
+            "rollback_from": current.version or "" if current else "",
+            "restores": commit,
+            "hold": "true",
+        }
+        if target is None or target.version is None:
+            fields["label"] = f"the files as of {commit[:12]}"
+        label = target.version if target and target.version else f"as-of-{commit[:12]}"  # also a branch name
         writer = write_mr if env.mode == "merge-request" else _write
-        return writer(
-            ctx,
-            env,
-            clone,
-            updates,
-            {},
-            version=version,
-            fields={"action": "roll back", "source": clone.trailer(commit, "Release-Source") or ""},
-            say=say,
+        return writer(ctx, env, clone, updates, {}, version=label, fields=fields, say=say)
+
+
+def _target(
+    clone: InfraClone,
+    env: EnvironmentConfig,
+    entries: Sequence[records.Entry],
+    recs: Sequence[records.Record],
+    to: str | None,
+) -> tuple[str, records.Record | None]:
+    """The commit whose files a rollback restores, and its record (None: no release recorded those files)."""
+    if to is not None:
+        return _wanted(clone, env, entries, recs, to)
+    if recs:
+        # the previous distinct version, passing over any version a rollback went away from (it was bad)
+        seen = {recs[0].version, recs[0].rollback_from}
+        for rec in recs[1:]:
+            if rec.version and rec.version not in seen:
+                return rec.commit, rec
+            seen.add(rec.rollback_from)
+        before = clone.parent(recs[-1].commit)  # what the files held before the first release we wrote
+        if before is not None and _differs(clone, env, before):
+            return before, None
+        versions = ", ".join(dict.fromkeys(r.label for r in recs))
+        raise ReleaseError(
+            f"environment {env.name}: there is nothing earlier to roll back to: its files record only {versions}",
+            f"promote the version you want instead: release promote {env.name} --version V",
         )
+    for entry in entries:
+        if _differs(clone, env, entry.commit):
+            return entry.commit, None
+    raise ReleaseError(
+        f"environment {env.name}: the history of its files holds no other values than today's",
+        f"nothing to roll back to; promote the version you want instead: release promote {env.name} --version V",
+    )
+
+
+def _wanted(
+    clone: InfraClone,
+    env: EnvironmentConfig,
+    entries: Sequence[records.Entry],
+    recs: Sequence[records.Record],
+    to: str,
+) -> tuple[str, records.Record | None]:
+    """`--to`: the newest record of that version, else the newest commit whose first file holds it as a value."""
+    wanted = to.removeprefix("v")
+    for rec in recs:
+        if rec.version is not None and rec.version.removeprefix("v") == wanted:
+            return rec.commit, rec
+    first = env.updates[0].file
+    for entry in entries:
+        text = clone.read_at(entry.commit, first)
+        try:
+            found = [v for u in env.updates if u.file == first for v in values_at(u, text).values()]
+        except ReleaseError:  # not readable at that commit: not what we are looking for
+            continue
+        if text is not None and (to in found or wanted in found):
+            return entry.commit, records.as_record(entry, env.name)
+    versions = ", ".join(dict.fromkeys(r.version for r in recs if r.version)) or "none"
+    raise ReleaseError(
+        f"environment {env.name}: no release {to} in the history of its files (releases recorded: {versions})",
+        f"roll back to one of those, or promote it: release promote {env.name} --version {to}",
+    )
+
+
+def _differs(clone: InfraClone, env: EnvironmentConfig, commit: str) -> bool:
+    """Whether the environment's values at `commit` differ from today's (False when unreadable there)."""
+    try:
+        return _values(clone, env, commit) != _values(clone, env, None)
+    except ReleaseError:  # not YAML at that commit (or a value that is a mapping): not a state to go back to
+        return False
+
+
+def _values(clone: InfraClone, env: EnvironmentConfig, commit: str | None) -> list[dict[str, str | None]]:
+    """Every value the environment's updates write, at `commit` (None: the work tree, HEAD)."""
+    texts: dict[str, str | None] = {}
+    for update in env.updates:
+        if update.file not in texts:
+            texts[update.file] = clone.read(update.file) if commit is None else clone.read_at(commit, update.file)
+    return [values_at(u, texts[u.file]) for u in env.updates]
+
+
+def unhold(ctx: Context, name: str, *, say: Say, mode: str | None = None) -> Outcome:
+    """Release a rollback's hold: an empty commit whose trailers say `Release-Hold: false` (history stays)."""
+    env = _with_mode(environment(ctx, name), mode)
+    if env.mode == "merge-request":
+        raise ReleaseError(
+            f"environment {env.name} is in merge-request mode, and release unhold pushes to its branch directly",
+            f"promote a newer version (release promote {env.name} --version V) to release the hold through a merge"
+            f" request, or, if you may push to the branch, run release unhold {env.name} --mode push",
+        )
+    with open_clone(ctx, env) as clone:
+
+        def preview() -> Preview[Outcome]:
+            held = _held_or_say(clone, env, say)
+            if held is None:
+                return Preview(Outcome(env.name, env.repo, "", None))
+            would = f"release the hold on {env.name}: an empty commit pushed to {clone.label}"
+            text = _unhold_message(ctx, env, held)
+            return Preview(Outcome(env.name, env.repo, held.label, None, diff=text), would)
+
+        return ctx.effects.infra_write(lambda: _unhold_push(ctx, env, clone, say), preview)
+
+
+def _held_or_say(clone: InfraClone, env: EnvironmentConfig, say: Say) -> records.Record | None:
+    held = records.latest(clone, env)
+    if held is None or not held.held:
+        what = f"its record is {held.commit[:12]} ({held.label})" if held else "no commit of release wrote its files"
+        say(f"{env.name} is not held ({what}); nothing to commit")
+        return None
+    return held
+
+
+def _unhold_message(ctx: Context, env: EnvironmentConfig, held: records.Record) -> str:
+    text = (
+        f"chore({env.name}): release the hold on {env.app or ctx.root.name}\n\n"
+        f"{env.name} was {held.hold_reason()}; automatic promotes reach it again.\n"
+    )
+    trailers = [f"Release-Environment: {env.name}", records.UNHOLD]
+    if ctx.ci.pipeline_url:
+        trailers.append(f"Release-Pipeline: {ctx.ci.pipeline_url}")
+    return with_trailers(text, trailers)
+
+
+def _unhold_push(ctx: Context, env: EnvironmentConfig, clone: InfraClone, say: Say) -> Outcome:
+    for attempt in range(1, ATTEMPTS + 1):
+        if attempt > 1:
+            clone.sync()
+        held = _held_or_say(clone, env, say)
+        if held is None:
+            return Outcome(env.name, env.repo, "", None)
+        commit = clone.commit_empty(_unhold_message(ctx, env, held))
+        problem = clone.push()
+        if problem is None:
+            say(f"{env.name}: released the hold ({held.label}): commit {commit[:12]} pushed to {clone.label}")
+            return Outcome(env.name, env.repo, held.label, commit)
+        delay = backoff(attempt, BACKOFF_SECONDS)
+        say(f"{clone.where.branch} moved while releasing the hold on {env.name} ({problem}); redoing in {delay:.1f}s")
+        time.sleep(delay)
+    raise ReleaseError(
+        f"could not release the hold on {env.name}: {clone.where.branch} kept moving ({ATTEMPTS} attempts)",
+        "rerun the command",
+    )
 
 
 def _write(
@@ -145,13 +280,14 @@ def _commit_push(
     say: Say,
 ) -> Outcome:
     text = None
+    shown = fields.get("label") or version  # a rollback to files no release recorded: "the files as of <sha>"
     for attempt in range(1, ATTEMPTS + 1):
         if attempt > 1:
             clone.sync()
         edits = [e for e in plan_edits(env, updates, clone.read, values, clone.label) if e.changed]
         if not edits:
             head = clone.head()
-            say(f"{env.name} is already at {version} ({clone.label} at {head[:12]}); nothing to commit")
+            say(f"{env.name} is already at {shown} ({clone.label} at {head[:12]}); nothing to commit")
             record(ctx, env, head, version)  # a rerun after a crash: the State still records where the version is
             return Outcome(env.name, env.repo, version, None)
         clone.write(edits)
@@ -172,7 +308,8 @@ def _commit_push(
         commit = clone.commit(text)
         problem = clone.push()
         if problem is None:
-            say(f"{env.name}: {fields['action']} {version}: commit {commit[:12]} pushed to {clone.label}")
+            what = f"roll back to {shown}" if fields["action"] == "roll back" else f"{fields['action']} {shown}"
+            say(f"{env.name}: {what}: commit {commit[:12]} pushed to {clone.label}")
             record(ctx, env, commit, version)
             return Outcome(env.name, env.repo, version, commit)
         if attempt == ATTEMPTS:

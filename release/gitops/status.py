@@ -1,32 +1,109 @@
-"""`release status`: what each environment's files hold, read back from its infra repository."""
+"""`release status`: what each environment holds, from its record (gitops/record.py), and whether its files still
+hold what that record wrote.
+
+Environments that share an infra repository and branch share one clone and one `git log` of all their files; the
+drift check reads trees, and only the files that changed since a record commit."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from release.config import EnvironmentConfig
 from release.context import Context
-from release.gitops.clone import open_clone
-from release.gitops.edits import current_value
+from release.errors import ReleaseError
+from release.gitops import mergerequest
+from release.gitops import record as records
+from release.gitops.clone import InfraClone, open_clone, repo_url
 
 
 def status(ctx: Context) -> list[dict[str, Any]]:
-    """For every environment: the version its first file holds, and the commit that last changed that file."""
-    out = []
+    """For every environment, in release.yaml order: its record and drift, as `release status --json` prints."""
+    groups: dict[tuple[str, str | None], list[EnvironmentConfig]] = {}
     for env in ctx.config.environments:
-        first = env.updates[0]
-        with open_clone(ctx, env, history=True) as clone:
-            text = clone.read(first.file)
-            version = current_value(first, text) if text is not None else None
-            change = clone.last_change(first.file)
-        out.append(
-            {
-                "env": env.name,
-                "repo": env.repo,
-                "branch": clone.where.branch,
-                "file": first.file,
-                "version": version,
-                "commit": change[0] if change else None,
-                "date": change[1] if change else None,
-            }
-        )
-    return out
+        groups.setdefault((repo_url(ctx, env), env.branch), []).append(env)
+    rows: dict[str, dict[str, Any]] = {}
+    for envs in groups.values():
+        with open_clone(ctx, envs[0], history=True, worktree=False) as clone:
+            rows.update(_rows(clone, envs))
+    for env in ctx.config.environments:
+        rows[env.name].update(_pending(ctx, env))
+    return [rows[env.name] for env in ctx.config.environments]
+
+
+def _pending(ctx: Context, env: EnvironmentConfig) -> dict[str, Any]:
+    """The merge request that waits to change this environment (merge-request mode only), or why it is unknown."""
+    try:
+        found = mergerequest.pending(ctx, env)
+    except ReleaseError as exc:  # no token, forge unreachable: the rest of status still holds
+        why = f"{exc.message} ({exc.hint})" if exc.hint else exc.message
+        return {"merge_request": None, "merge_request_unknown": why}
+    if found is None:
+        return {"merge_request": None}
+    return {"merge_request": {"version": found.version, "url": found.url, "number": found.number}}
+
+
+def _rows(clone: InfraClone, envs: Sequence[EnvironmentConfig]) -> dict[str, dict[str, Any]]:
+    found = records.latest_all(clone, envs)
+    drift = records.drifts(clone, [(env, r) for env in envs if (r := found[env.name]) is not None])
+    return {env.name: row(env, clone.where.branch, found[env.name], drift.get(env.name, [])) for env in envs}
+
+
+def row(
+    env: EnvironmentConfig, branch: str, record: records.Record | None, drift: list[records.Drift]
+) -> dict[str, Any]:
+    return {
+        "env": env.name,
+        "repo": env.repo,
+        "branch": branch,
+        "files": records.files_of(env),
+        "recorded": record is not None,  # false: no commit of ours ever wrote these files
+        "version": record.version if record else None,  # null: unknown (never promoted by us, or a rollback to
+        "commit": record.commit if record else None,  # files no release recorded: see `restores`)
+        "date": record.date if record else None,
+        "source": record.source if record else None,
+        "pipeline": record.pipeline if record else None,
+        "held": bool(record and record.held),
+        "rollback_from": record.rollback_from if record else None,
+        "restores": record.restores if record else None,
+        "hold_released_by": record.released if record else None,
+        "drifted": bool(drift),
+        "drift": [{"file": d.file, "path": d.path, "recorded": d.recorded, "now": d.now} for d in drift],
+    }
+
+
+def _pending_note(entry: dict[str, Any]) -> list[str]:
+    waiting = entry.get("merge_request")
+    if waiting:
+        return [f"{waiting['version']} waits in {waiting['url']}"]
+    if entry.get("merge_request_unknown"):
+        return [f"pending merge request unknown: {entry['merge_request_unknown']}"]
+    return []
+
+
+def line(entry: dict[str, Any]) -> str:
+    """One line per environment, tab-separated: env, version, record commit, date, source, pipeline, state."""
+    if not entry["recorded"]:
+        state = "version unknown: no commit of release ever wrote these files (promote it once)"
+        return "\t".join([entry["env"], "unknown", "-", "-", "-", "-", ", ".join([state, *_pending_note(entry)])])
+    notes = []
+    if entry["version"] is None:
+        notes.append(f"no version: rolled back to the files as of {(entry['restores'] or '')[:12]}")
+    if entry["held"]:
+        went = f" from {entry['rollback_from']}" if entry["rollback_from"] else ""
+        notes.append(f"held since the rollback{went} (to release it: release unhold {entry['env']})")
+    if entry["drifted"]:
+        shown = [records.Drift(**d).describe() for d in entry["drift"]]
+        notes.append("drifted: " + "; ".join(shown))
+    notes.extend(_pending_note(entry))
+    return "\t".join(
+        [
+            entry["env"],
+            entry["version"] or "unknown",
+            entry["commit"][:12],
+            entry["date"],
+            (entry["source"] or "-")[:12],
+            entry["pipeline"] or "-",
+            ", ".join(notes) or "ok",
+        ]
+    )

@@ -1,7 +1,8 @@
 """Promote: write the released version into the infra repo of each automatic environment (or those asked for).
 
 The GitOps agent (Argo CD, Flux) deploys from that commit; CI never holds cluster credentials.
-An environment whose `after:` environment does not hold the version yet is skipped with that reason.
+An environment whose `after:` environment does not hold the version yet is skipped with that reason, and so is an
+environment held by a rollback (until a person promotes a newer version, or runs `release unhold ENV`).
 """
 
 from __future__ import annotations
@@ -33,16 +34,19 @@ def run(ctx: Context) -> str:
     for name in targets(ctx):
         try:
             done.append(ctx.effects.outcome(functools.partial(_one, ctx, name, str(ver))))  # dry run: "would …"
-        except environments.NotYet as exc:  # only this: every other error stops the run
+        except environments.NotYet as exc:  # only these two: every other error stops the run
             ctx.say(f"{name}: skipped: {exc.message}")
             done.append(f"{name} waits for {environments.environment(ctx, name).after}")
+        except environments.Held as exc:
+            ctx.say(f"{name}: skipped: {exc.message}")
+            done.append(f"{name} held")
     return ", ".join(done)
 
 
 def _one(ctx: Context, name: str, ver: str) -> str:
     from release.gitops import promote
 
-    outcome = promote.promote(ctx, name, ver, say=ctx.say)
+    outcome = promote.promote(ctx, name, ver, say=ctx.say, automatic=True)
     if outcome.url:
         return f"{name} {outcome.url}"
     if outcome.commit:

@@ -750,10 +750,9 @@ def _verify(
             raise EditVerificationError(f"{filename}: {_show(segments)} reads back as {got!r}, not {value!r}")
 
 
-def _expected_stream(
-    old: str, stream_index: int, edits: Sequence[tuple[tuple[Segment, ...], str]], filename: str
-) -> list[Any]:
-    loader = _Locator(old)
+def _roots(text: str) -> tuple[list[yaml.Node], dict[int, _Props]]:
+    """Every document's root node, empty ones included (as load_all yields them), and the nodes' properties."""
+    loader = _Locator(text)
     roots: list[yaml.Node] = []
     try:
         while loader.check_node():
@@ -762,11 +761,18 @@ def _expected_stream(
             roots.append(node)
     finally:
         loader.dispose()
+    return roots, loader.props
+
+
+def _expected_stream(
+    old: str, stream_index: int, edits: Sequence[tuple[tuple[Segment, ...], str]], filename: str
+) -> list[Any]:
+    roots, props = _roots(old)
     if stream_index == len(roots):  # the file had no document: the edits make the first one
         roots.append(yaml.MappingNode("tag:yaml.org,2002:map", []))
     elif _is_empty(roots[stream_index]):  # a bare `---`: the edits fill it
         roots[stream_index] = yaml.MappingNode("tag:yaml.org,2002:map", [])
-    doc = _Doc(roots[stream_index], 0, stream_index, loader.props, _alias_uses(roots[stream_index]))
+    doc = _Doc(roots[stream_index], 0, stream_index, props, _alias_uses(roots[stream_index]))
     for segments, value in edits:
         _mutate(_walk(doc, segments, filename), value)
     constructor = _Loader("")
@@ -941,16 +947,29 @@ def get_value(
     filename: str = "<yaml>",
 ) -> str | None:
     """The string at `path` (None when missing or null). Reading through aliases is fine."""
-    segments = parse_path(path)
+    return get_values(text, [path], document=document, match=match, filename=filename)[path]
+
+
+def get_values(
+    text: str,
+    paths: Sequence[str],
+    *,
+    document: int | None = None,
+    match: Mapping[str, str] | None = None,
+    filename: str = "<yaml>",
+) -> dict[str, str | None]:
+    """get_value for several paths, the text parsed once."""
     load_all(text, filename)
     docs = _compose(text, filename)
-    doc = _choose(docs, [segments], document, match, filename) if docs else None
-    node = _walk(doc, segments, filename).node if doc is not None else None
-    if node is None:
-        return None
-    if not isinstance(node, yaml.ScalarNode):
-        raise ReleaseError(f"{filename}:{_line(node)}: {path} is not a single value", "address a value inside it")
-    return None if node.tag == NULL else str(node.value)
+    out: dict[str, str | None] = {}
+    for path in paths:
+        segments = parse_path(path)
+        doc = _choose(docs, [segments], document, match, filename) if docs else None
+        node = _walk(doc, segments, filename).node if doc is not None else None
+        if node is not None and not isinstance(node, yaml.ScalarNode):
+            raise ReleaseError(f"{filename}:{_line(node)}: {path} is not a single value", "address a value inside it")
+        out[path] = None if node is None or node.tag == NULL else str(node.value)
+    return out
 
 
 # --------------------------------------------------------------------------------------------- kustomize
@@ -1109,9 +1128,243 @@ def _verify_new_image(
         raise EditVerificationError(f"{filename}: adding the image {name} changed something else")
 
 
+# --------------------------------------------------------------------------------------------- deletions
+# What a rollback needs: a key (or an `images:` entry) that a later release added goes again, and with it only its
+# own lines. Anything that cannot be cut out cleanly is refused with one line, never approximated.
+
+
+def delete_value(
+    text: str,
+    path: str,
+    *,
+    document: int | None = None,
+    match: Mapping[str, str] | None = None,
+    only: Sequence[str] | None = None,
+    filename: str = "<yaml>",
+) -> str:
+    """`text` without the mapping key at `path`: the lines of the key and its value go, every other byte stays
+    (comments before and after it too). Unchanged when `path` is absent. The only key of a block mapping leaves
+    the key above it empty (null): what `image:` held before a key was created under it.
+
+    `only`: the paths the key's value may hold; anything else there (a key someone added since) refuses the
+    deletion. Also refused: a key reached through an alias or a merge key, or holding an anchor used elsewhere;
+    a key sharing its line with something else (a list item's dash, `? `); the only key of a document."""
+    segments = parse_path(path)
+    load_all(text, filename)
+    docs = _compose(text, filename)
+    doc = _choose(docs, [segments], document, match, filename) if docs else None
+    walk = _walk(doc, segments, filename) if doc is not None else None
+    if doc is None or walk is None or walk.node is None:
+        return text
+    shown = _show(segments)
+    _refuse_shared(walk, doc, shown, filename)
+    step = walk.steps[-1]
+    if not isinstance(step.holder, yaml.MappingNode):
+        raise ReleaseError(f"{filename}: {shown} is a list item; only mapping keys are deleted", "remove it by hand")
+    if _walk(doc, segments[:-1], filename).node is not step.holder:
+        raise ReleaseError(f"{filename}: {shown} comes from a merge key (<<); it is not deleted", "remove it by hand")
+    _refuse_anchors_inside(step.child, doc, shown, filename)
+    if only is not None:
+        _refuse_more_than(step.child, segments, only, filename)
+    index = next(i for i, (key, _) in enumerate(step.holder.value) if key is step.key)
+    if step.holder.flow_style:
+        new = _cut_flow(text, step.holder, index)
+    elif len(step.holder.value) == 1 and len(walk.steps) == 1:
+        raise ReleaseError(
+            f"{filename}:{_line(step.child)}: {shown} is the only key of the document; it is not deleted",
+            "edit the file by hand",
+        )
+    else:
+        new = _cut_block_entry(text, step.holder, index, shown, filename)
+    _verify_data(_expected_without(text, doc.stream_index, segments, filename), new, f"deleting {shown}", filename)
+    return new
+
+
+def missing_prefix(
+    text: str,
+    path: str,
+    *,
+    document: int | None = None,
+    match: Mapping[str, str] | None = None,
+    filename: str = "<yaml>",
+) -> str | None:
+    """The shortest beginning of `path` that `text` lacks (`image` for `image.digest` when there is no `image`),
+    or None when the path is there (null included)."""
+    segments = parse_path(path)
+    load_all(text, filename)
+    docs = _compose(text, filename)
+    doc = _choose(docs, [segments], document, match, filename) if docs else None
+    if doc is None:
+        return _show(segments[:1])
+    walk = _walk(doc, segments, filename)
+    if walk.node is not None:
+        return None
+    return _show(segments[: len(segments) - len(walk.missing) + 1])
+
+
+def delete_kustomize_image(text: str, name: str, *, fields: Sequence[str] = (), filename: str = "<yaml>") -> str:
+    """kustomization.yaml without the `images:` entry for `name` (its lines only), or, given `fields`, without
+    those keys of it; unchanged when there is no such entry.
+
+    A block list left without entries reads as `images:` (null): what the file held before an entry was added
+    under an empty `images:`. To remove an `images:` key that a release created, delete `images` itself."""
+    if fields:
+        docs = _compose(text, filename)
+        walk = _walk(docs[0], ("images",), filename) if len(docs) == 1 else None
+        index = _entry_index(walk.node, name, filename) if walk and isinstance(walk.node, yaml.SequenceNode) else None
+        for key in fields if index is not None else ():
+            text = delete_value(text, f"images[{index}].{key}", document=0, filename=filename)
+        return text
+    old_data = load_all(text, filename)
+    docs = _compose(text, filename)
+    if len(docs) > 1:
+        raise ReleaseError(f"{filename}: {len(docs)} documents; a kustomization has one", "point at kustomization.yaml")
+    walk = _walk(docs[0], ("images",), filename) if docs else None
+    if walk is None or not isinstance(walk.node, yaml.SequenceNode):
+        return text
+    _refuse_shared(walk, docs[0], "images", filename)
+    images = walk.node
+    index = _entry_index(images, name, filename)
+    if index is None:
+        return text
+    what = f"the images entry {name}"
+    _refuse_anchors_inside(images.value[index], docs[0], what, filename)
+    new = _cut_flow(text, images, index) if images.flow_style else _cut_block_item(text, images, index, what, filename)
+    expected = copy.deepcopy(old_data)
+    root = expected[docs[0].stream_index]
+    del root["images"][index]
+    if not root["images"] and not images.flow_style:
+        root["images"] = None
+    _verify_data(expected, new, f"deleting {what}", filename)
+    return new
+
+
+def _refuse_anchors_inside(node: yaml.Node, doc: _Doc, what: str, filename: str) -> None:
+    """An anchor inside what goes, used by an alias: the alias would point at nothing."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, _AliasNode):
+            continue
+        uses = doc.alias_uses.get(id(current))
+        if uses:
+            raise ReleaseError(
+                f"{filename}:{_line(current)}: {what} holds an anchor used at line {_line(uses[0])}; it is not deleted",
+                "remove it by hand",
+            )
+        stack.extend(_children(current))
+
+
+def _leaves(node: yaml.Node, prefix: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
+    """The paths of a subtree's values (an empty collection and an alias count as values)."""
+    if isinstance(node, yaml.MappingNode) and node.value:
+        for key, value in node.value:
+            yield from _leaves(value, (*prefix, str(key.value)))
+    elif isinstance(node, yaml.SequenceNode) and node.value:
+        for i, item in enumerate(node.value):
+            yield from _leaves(item, (*prefix, str(i)))
+    else:
+        yield prefix
+
+
+def _refuse_more_than(node: yaml.Node, segments: Sequence[Segment], only: Sequence[str], filename: str) -> None:
+    allowed = {tuple(str(s) for s in parse_path(p)) for p in only}
+    for leaf in _leaves(node, tuple(str(s) for s in segments)):
+        if leaf not in allowed:
+            raise ReleaseError(
+                f"{filename}: {_show(segments)} also holds {_show(leaf)} now; deleting it would remove that too",
+                "remove what the release added by hand",
+            )
+
+
+def _line_start(text: str, index: int) -> int:
+    return text.rfind("\n", 0, index) + 1
+
+
+def _cut_lines(text: str, start: int, end: int) -> str:
+    """`text` without the whole lines from `start` (a line start) to `end` (the start of the line after)."""
+    if end >= len(text) and text and not text.endswith("\n"):
+        # the last line, and no final newline: the line break before it goes, so the file still ends without one
+        eol = _eol(text)  # the one _insert_lines put there
+        start -= len(eol) if text[:start].endswith(eol) else 0
+    return text[:start] + text[end:]
+
+
+def _cut_block_entry(text: str, mapping: yaml.MappingNode, index: int, shown: str, filename: str) -> str:
+    key, value = mapping.value[index]
+    start = _line_start(text, int(key.start_mark.index))
+    if text[start : int(key.start_mark.index)].strip(" \t") or _key_column(text, key) != key.start_mark.column:
+        raise ReleaseError(
+            f"{filename}:{_line(key)}: {shown} shares its line with something else (a list item's dash, `?`)",
+            "put the key on its own line first, or edit by hand",
+        )
+    return _cut_lines(text, start, _after_line(text, _subtree_end(value)))
+
+
+def _cut_block_item(text: str, seq: yaml.SequenceNode, index: int, what: str, filename: str) -> str:
+    item = seq.value[index]
+    begin = int(item.start_mark.index)
+    dash = text.rfind("-", 0, begin)
+    start = _line_start(text, dash)
+    if dash < 0 or text[start:dash].strip(" \t") or text[dash + 1 : begin].strip(" \t\r\n"):
+        raise ReleaseError(
+            f"{filename}:{_line(item)}: {what} does not start its own line with `-`", "remove it by hand"
+        )
+    return _cut_lines(text, start, _after_line(text, _subtree_end(item)))
+
+
+def _cut_flow(text: str, collection: yaml.CollectionNode, index: int) -> str:
+    """One entry of a flow mapping or sequence, with the separator on one side of it."""
+    entries = collection.value
+    if isinstance(collection, yaml.MappingNode):
+        begin, end = int(entries[index][0].start_mark.index), int(entries[index][1].end_mark.index)
+        starts = [int(k.start_mark.index) for k, _ in entries]
+        ends = [int(v.end_mark.index) for _, v in entries]
+    else:
+        begin, end = int(entries[index].start_mark.index), int(entries[index].end_mark.index)
+        starts = [int(item.start_mark.index) for item in entries]
+        ends = [int(item.end_mark.index) for item in entries]
+    if index + 1 < len(entries):
+        return text[:begin] + text[starts[index + 1] :]
+    if index > 0:
+        return text[: ends[index - 1]] + text[end:]
+    return text[:begin] + text[end:]
+
+
+def _expected_without(old: str, stream_index: int, segments: Sequence[Segment], filename: str) -> list[Any]:
+    """The data of `old` with the key at `segments` taken out of the node graph (so key types stay as read)."""
+    roots, props = _roots(old)
+    doc = _Doc(roots[stream_index], 0, stream_index, props, _alias_uses(roots[stream_index]))
+    steps = _walk(doc, segments, filename).steps
+    step = steps[-1]
+    step.holder.value = [(k, v) for k, v in step.holder.value if k is not step.key]
+    if not step.holder.value and not _is_flow(step.holder):  # `image:` with nothing under it reads as null
+        outer = steps[-2]
+        null = yaml.ScalarNode(NULL, "")
+        if isinstance(outer.holder, yaml.SequenceNode):
+            outer.holder.value = [null if item is outer.child else item for item in outer.holder.value]
+        else:
+            outer.holder.value = [(k, null if v is outer.child else v) for k, v in outer.holder.value]
+    constructor = _Loader("")
+    return [constructor.construct_document(_dealias(root)) for root in roots]
+
+
+def _verify_data(expected: list[Any], new: str, what: str, filename: str) -> None:
+    try:
+        actual = list(yaml.load_all(new, Loader=_Loader))
+    except yaml.YAMLError as exc:
+        raise EditVerificationError(f"{filename}: the edited text is not YAML any more: {exc}") from None
+    if not _same(expected, actual):
+        raise EditVerificationError(f"{filename}: {what} changed something else")
+
+
 __all__ = [
     "EditVerificationError",
+    "delete_kustomize_image",
+    "delete_value",
     "get_value",
+    "get_values",
+    "missing_prefix",
     "parse_path",
     "set_kustomize_image",
     "set_values",

@@ -198,13 +198,14 @@ def test_dry_run_in_merge_request_mode_calls_nothing(repo, release, infra, forge
 def test_rollback_in_merge_request_mode_opens_a_merge_request(repo, release, infra, forge):
     app = setup(repo, infra, forge, GITLAB)
     token = {"GITLAB_TOKEN": DEFAULT_GITLAB_TOKEN}
+    initial = head(infra)
     pushed = release(app, "promote", "dev", "--version", "1.4.0", "--mode", "push", env=token)
     assert pushed.code == 0, pushed.err
     main_before = head(infra)
     result = release(app, "rollback", "dev", env=token)
     assert result.code == 0, result.err
     assert head(infra) == main_before  # the target branch is never pushed to
-    branch = "release/dev/1.0.0"
+    branch = f"release/dev/as-of-{initial[:12]}"  # the files before 1.4.0: no release recorded them
     assert git(infra, "rev-parse", f"{branch}^") == main_before
     assert changed_lines(infra, branch) == [
         '-  tag: "1.4.0"  # épinglé par la CI',
@@ -215,5 +216,5 @@ def test_rollback_in_merge_request_mode_opens_a_merge_request(repo, release, inf
     (created,) = forge.calls("POST", r"/api/v4/projects/team%2Finfra/merge_requests$")
     body = created.json()
     assert (body["source_branch"], body["target_branch"]) == (branch, "main")
-    assert "roll back" in body["title"] and "1.0.0" in body["title"]
+    assert body["title"] == f"chore(dev): roll back app to the files as of {initial[:12]}"
     assert result.out.strip() == forge.merge_requests.mrs["7"][0]["web_url"]

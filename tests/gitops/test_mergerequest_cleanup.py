@@ -5,6 +5,7 @@ one waiting. Real infra repos over file://, the shared fake forge's documented e
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -199,3 +200,30 @@ def test_pending_is_none_for_a_push_environment(repo, infra, forge, context_for)
     app = setup(repo, infra, forge, GITHUB, mode="mode: push")
     assert mergerequest.pending(context_for(app, **GITHUB_TOKEN), "dev") is None
     assert not forge.calls()
+
+
+def test_status_shows_the_merge_request_that_waits(repo, release, infra, forge):
+    app = setup(repo, infra, forge, GITLAB)
+    assert release(app, "promote", "dev", "--version", "1.4.0", env=GITLAB_TOKEN).code == 0
+    (mr,) = forge.merge_requests.mrs["7"]
+    shown = release(app, "status", "--json", env=GITLAB_TOKEN)
+    assert shown.code == 0, shown.err
+    (row,) = json.loads(shown.out)
+    assert row["merge_request"] == {"version": "1.4.0", "url": mr["web_url"], "number": 1}
+    assert row["version"] is None  # the infra branch itself holds no release of ours yet
+    text = release(app, "status", env=GITLAB_TOKEN)
+    assert text.out.splitlines()[0].endswith(f"1.4.0 waits in {mr['web_url']}")
+    mr["state"] = "merged"
+    (after,) = json.loads(release(app, "status", "--json", env=GITLAB_TOKEN).out)
+    assert after["merge_request"] is None
+
+
+def test_status_without_a_forge_token_still_answers_and_says_why_the_merge_request_is_unknown(
+    repo, release, infra, forge
+):
+    app = setup(repo, infra, forge, GITLAB)
+    shown = release(app, "status", "--json")
+    assert shown.code == 0, shown.err
+    (row,) = json.loads(shown.out)
+    assert row["merge_request"] is None and "GITLAB_TOKEN" in row["merge_request_unknown"]
+    assert "pending merge request unknown" in release(app, "status").out

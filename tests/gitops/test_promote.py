@@ -225,14 +225,14 @@ def test_prod_waits_for_dev(app, release, infra):
 
 
 def test_status_shows_each_environment_and_the_commit_that_set_it(app, release, infra):
-    initial = head(infra)
+    # more in tests/gitops/test_record.py: drift, holds, pipelines
     assert release(app, "promote", "dev", "--version", "1.4.0").code == 0
     promoted = head(infra)
     result = release(app, "status", "--json")
     assert result.code == 0, result.err
     rows = {row["env"]: row for row in json.loads(result.out)}
     assert (rows["dev"]["version"], rows["dev"]["commit"]) == ("1.4.0", promoted)
-    assert (rows["prod"]["version"], rows["prod"]["commit"]) == ("1.0.0", initial)
+    assert (rows["prod"]["version"], rows["prod"]["commit"]) == (None, None)  # never promoted: unknown
     assert rows["dev"]["date"] == git(infra, "log", "-1", "--format=%cI", "main")
     text = release(app, "status")
     assert text.out.splitlines()[0].split("\t")[:3] == ["dev", "1.4.0", promoted[:12]]
@@ -250,10 +250,14 @@ def test_rollback_writes_the_previous_version_as_a_new_commit(app, release, infr
     assert "version: 1.4.0  #" in show(infra, "clusters/dev/apps.yaml")
     assert git(infra, "log", "-1", "--format=%s", "main") == "chore(dev): roll back app 1.4.0"
     assert git(infra, "log", "-1", "--format=%(trailers:key=Release-Version,valueonly)", "main") == "1.4.0"
-    to_first = release(app, "rollback", "dev", "--to", "1.0.0")
+    to_first = release(app, "rollback", "dev", "--to", "1.0.0")  # files no release recorded: found by value
     assert to_first.code == 0, to_first.err
     assert show(infra, "apps/dev/app/values.yaml") == VALUES.format(env="dev").rstrip("\n")
     assert git(infra, "rev-list", "--count", "main") == "5"
+    initial = git(infra, "rev-list", "--max-parents=0", "main")
+    assert (
+        git(infra, "log", "-1", "--format=%s", "main") == f"chore(dev): roll back app to the files as of {initial[:12]}"
+    )
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")

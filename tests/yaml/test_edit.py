@@ -525,3 +525,77 @@ def test_kustomize_tags_stay_strings(tag: str, indented: bool) -> None:
         out = set_kustomize_image(text, name, new_tag=tag)
         entries = [e for e in yaml.safe_load(out)["images"] if e["name"] == name]
         assert len(entries) == 1 and entries[0]["newTag"] == tag
+
+
+# --------------------------------------------------------------------------------------------- deletions (rollback)
+
+
+def test_delete_removes_only_the_key_lines_and_keeps_comments() -> None:
+    text = "# tête\nimage:\n  # le tag\n  tag: 1.0.0  # épinglé\n  digest: sha256:ab\n  # fin\nnext: 1\n"
+    assert (
+        yamledit.delete_value(text, "image.digest")
+        == "# tête\nimage:\n  # le tag\n  tag: 1.0.0  # épinglé\n  # fin\nnext: 1\n"
+    )
+    assert yamledit.delete_value(text, "image") == "# tête\n  # fin\nnext: 1\n"
+    assert yamledit.delete_value(text, "image.nope") == text  # absent: unchanged
+    assert yamledit.delete_value(text, "nope.deeper") == text
+
+
+def test_delete_round_trips_a_created_key_byte_for_byte() -> None:
+    for text in ("a: 1\r\nb:\r\n  c: 2\r\n", "a: 1\nb:\n  c: 2", "a: 1\nb: {c: 2}\n", "a: 1\nb: {}\n", "a: 1\nb:\n"):
+        for path in ("b.new", "b.x.y", "z.y"):
+            created = set_values(text, {path: "v"}, create=True)
+            point = yamledit.missing_prefix(text, path)
+            assert point is not None
+            assert yamledit.delete_value(created, point, only=[path]) == text, (text, path)
+
+
+def test_missing_prefix_names_where_the_path_starts_to_be_missing() -> None:
+    text = "image:\n  tag: 1\nempty:\n"
+    assert yamledit.missing_prefix(text, "image.tag") is None
+    assert yamledit.missing_prefix(text, "empty") is None  # null is there
+    assert yamledit.missing_prefix(text, "image.digest") == "image.digest"
+    assert yamledit.missing_prefix(text, "app.image.tag") == "app"
+    assert yamledit.missing_prefix("", "a.b") == "a"
+
+
+@pytest.mark.parametrize(
+    ("text", "path", "options", "needle"),
+    [
+        ("a: &x {t: 1}\nb: *x\nc: 2\n", "a", {}, "anchor"),
+        ("a: &x 1\nb: *x\nc: 2\n", "a", {}, "&x"),
+        ("d: &d {t: 1}\na:\n  <<: *d\n  u: 2\n", "a.t", {}, "alias"),
+        ("a:\n  - t: 1\n    u: 2\n", "a[0].t", {}, "shares its line"),
+        ("a: [1, 2]\n", "a[0]", {}, "list item"),
+        ("only: 1\n", "only", {}, "only key of the document"),
+        ("image:\n  tag: 1\n  mine: 2\nx: 1\n", "image", {"only": ["image.tag"]}, "also holds image.mine"),
+    ],
+    ids=["anchor-inside", "anchored-value", "through-merge", "dash-line", "list-item", "root-only-key", "only"],
+)
+def test_deletions_that_cannot_be_clean_are_refused_in_one_line(
+    text: str, path: str, options: Any, needle: str
+) -> None:
+    with pytest.raises(ReleaseError) as err:
+        yamledit.delete_value(text, path, **options)
+    assert needle in err.value.line() and len(err.value.line().splitlines()) == 1
+
+
+def test_delete_kustomize_image_entry_block_and_flow() -> None:
+    block = "resources:\n- a.yaml\nimages:\n- name: redis\n  newTag: '7'\n- name: app  # the app\n  newTag: 1.0.0\n"
+    assert (
+        yamledit.delete_kustomize_image(block, "app") == "resources:\n- a.yaml\nimages:\n- name: redis\n  newTag: '7'\n"
+    )
+    assert yamledit.delete_kustomize_image(block, "nope") == block
+    only = "images:\n  - name: app\n    newTag: 1.0.0\nresources: []\n"
+    assert yamledit.delete_kustomize_image(only, "app") == "images:\nresources: []\n"  # as before an entry was added
+    flow = "images: [{name: a, newTag: x}, {name: b, newTag: y}]\n"
+    assert yamledit.delete_kustomize_image(flow, "a") == "images: [{name: b, newTag: y}]\n"
+    assert yamledit.delete_kustomize_image(flow, "b") == "images: [{name: a, newTag: x}]\n"
+    entry = "images:\n- name: app\n  newTag: 1.0.0\n  digest: sha256:ab\n"
+    assert yamledit.delete_kustomize_image(entry, "app", fields=["digest"]) == "images:\n- name: app\n  newTag: 1.0.0\n"
+    for text in ("resources: []\n", "images: []\n", "images:\n", "images:\n- name: redis\n"):
+        added = set_kustomize_image(text, "app", new_tag="2.0.0")
+        gone = yamledit.delete_kustomize_image(added, "app")
+        if "images" not in text:
+            gone = yamledit.delete_value(added, "images")
+        assert gone == text, text
