@@ -41,6 +41,12 @@ def status_rows(release, app) -> dict[str, dict]:  # type: ignore[no-untyped-def
     return {row["env"]: row for row in json.loads(result.out)}
 
 
+def released(repo: Repo, *versions: str) -> None:
+    """Tag the versions a test promotes: only a released version is promoted."""
+    for version in versions:
+        repo.tag(f"v{version}")
+
+
 @pytest.fixture
 def infra(tmp_path: Path) -> Path:
     return make_infra(tmp_path, INFRA_FILES)
@@ -180,6 +186,7 @@ def test_two_environments_sharing_a_file_each_have_their_own_record(repo, releas
         for name, release_name in (("dev", "app"), ("qa", "app-qa"))
     )
     repo.commit("chore: config", {"release.yaml": config})
+    released(repo, "1.3.0", "1.4.0")
     assert release(repo, "promote", "dev", "--version", "1.4.0").code == 0
     assert release(repo, "promote", "qa", "--version", "1.3.0").code == 0
     rows = status_rows(release, repo)
@@ -216,6 +223,7 @@ def test_rollback_removes_the_keys_and_images_entry_a_promote_created(repo, rele
     files = {**INFRA_FILES, "overlays/dev/kustomization.yaml": BARE_OVERLAY}
     infra = make_infra(tmp_path, files)
     repo.commit("chore: config", {"release.yaml": CREATING.format(url=f"file://{infra}", digest=DIGEST)})
+    released(repo, "1.4.0")
     before = {path: show(infra, path) for path in files}
     assert "image: registry.example.com/team/app:latest" in kustomize(infra, tmp_path)
     assert release(repo, "promote", "dev", "--version", "1.4.0").code == 0
@@ -239,6 +247,7 @@ def test_rollback_to_a_release_made_before_the_keys_existed(repo, release, tmp_p
         '      - {file: apps/dev/app/values.yaml, set: {image.tag: "{version}"}}\n'
     )
     repo.commit("chore: config", {"release.yaml": only_tag})
+    released(repo, "1.3.0", "1.4.0")
     assert release(repo, "promote", "dev", "--version", "1.3.0").code == 0
     at_130 = {path: show(infra, path) for path in files}
     repo.commit("chore: more updates", {"release.yaml": CREATING.format(url=f"file://{infra}", digest=DIGEST)})
@@ -255,6 +264,7 @@ def test_rollback_to_a_release_made_before_the_keys_existed(repo, release, tmp_p
 
 
 def test_rollback_goes_to_the_previous_distinct_version_and_never_back_to_a_rolled_back_one(app, release, infra):
+    released(app, "1.3.0")
     for version in ("1.3.0", "1.4.0", "1.4.0", "1.5.0"):  # the second 1.4.0 changes nothing
         assert release(app, "promote", "dev", "--version", version).code == 0
     first = release(app, "rollback", "dev")
@@ -295,6 +305,7 @@ def test_rollback_to_files_that_held_a_range_does_not_call_it_a_version(repo, re
             f"    updates:\n      - {update}\n"
         },
     )
+    released(repo, "6.15.0")
     initial = head(infra)
     assert release(repo, "promote", "argocd", "--version", "6.15.0").code == 0
     result = release(repo, "rollback", "argocd")
@@ -378,6 +389,7 @@ def test_a_rerun_after_a_rollback_skips_the_held_environment_until_unhold(repo, 
 
 
 def test_a_person_promoting_a_newer_version_releases_the_hold(app, release, infra):
+    released(app, "1.5.1")
     for version in ("1.4.0", "1.5.0"):
         assert release(app, "promote", "dev", "--version", version).code == 0
     assert release(app, "rollback", "dev").code == 0
