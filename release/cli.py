@@ -275,13 +275,14 @@ def chart(publish: bool, output: str, dry_run: bool, **opts: Any) -> None:
     type=click.Choice(["push", "merge-request"]),
     help="Push to the branch, or open a merge/pull request (default: the environment's `mode:`).",
 )
+@click.option("--force", is_flag=True, help="Promote even over files edited by hand since the last promote.")
 @click.option("--dry-run", is_flag=True, help="Print the diff that would be committed; push nothing.")
-def promote(environment: str, version: str | None, mode: str | None, dry_run: bool, **opts: Any) -> None:
+def promote(environment: str, version: str | None, mode: str | None, force: bool, dry_run: bool, **opts: Any) -> None:
     """Write the release into ENVIRONMENT's infra repository: one commit, pushed (or a merge request)."""
     from release.gitops import promote as promote_module  # git plumbing and jinja2: only here
 
     ctx = context(**opts, dry_run=dry_run)
-    outcome = promote_module.promote(ctx, environment, version, say=say, mode=mode)
+    outcome = promote_module.promote(ctx, environment, version, say=say, mode=mode, force=force)
     _promoted(ctx, outcome, dry_run)
 
 

@@ -17,6 +17,7 @@ from release.errors import ReleaseError
 from release.gitops.clone import open_clone
 from release.gitops.edits import plan_edits
 from release.gitops.environments import environment
+from release.gitops.promote import refuse_drift
 from release.gitops.resolve import component, expected_fields
 from release.gitops.targets import targets
 from release.gitops.targets import version as state_version
@@ -64,6 +65,7 @@ def check_environment(ctx: Context, env: EnvironmentConfig, values: dict[str, st
     try:
         with open_clone(ctx, env) as clone:
             plan_edits(env, env.updates, clone.read, values, clone.label)
+            refuse_drift(clone, env)  # the promote stage would stop there, after everything was published
     except ReleaseError as exc:
         prefix = f"environment {env.name}"
         message = exc.message if exc.message.startswith(prefix) else f"{prefix}: {exc.message}"

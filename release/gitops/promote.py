@@ -37,7 +37,14 @@ def _with_mode(env: EnvironmentConfig, mode: str | None) -> EnvironmentConfig:
 
 
 def promote(
-    ctx: Context, name: str, version: str | None, *, say: Say, mode: str | None = None, automatic: bool = False
+    ctx: Context,
+    name: str,
+    version: str | None,
+    *,
+    say: Say,
+    mode: str | None = None,
+    automatic: bool = False,
+    force: bool = False,
 ) -> Outcome:
     """Write `version` into environment `name`'s files: one commit, pushed (in a dry run: the diff it would push).
 
@@ -55,6 +62,8 @@ def promote(
     with open_clone(ctx, env) as clone:
         if automatic:
             _refuse_held(clone, env)
+        if not force:
+            refuse_drift(clone, env)
         writer = write_mr if env.mode == "merge-request" else _write
         fields = {"action": "deploy", "source": source}
         outcome = writer(ctx, env, clone, env.updates, values, version=str(ver), fields=fields, say=say)
@@ -63,6 +72,18 @@ def promote(
             if held is not None and held.held:
                 say(f"{env.name} stays {held.hold_reason()}: release unhold {env.name} lets automatic promotes in")
         return outcome
+
+
+def refuse_drift(clone: InfraClone, env: EnvironmentConfig) -> None:
+    """A file edited by hand since our last record: a promote would silently undo that edit, so it stops first."""
+    record = records.latest(clone, env)
+    drift = records.drifts(clone, [(env, record)]).get(env.name, []) if record is not None else []
+    if drift:
+        raise ReleaseError(
+            f"environment {env.name} was edited by hand since release wrote {record.version if record else '-'} "
+            f"({'; '.join(d.describe() for d in drift)}); a promote would undo that",
+            f"keep the edit in release.yaml or the release, then promote anyway: release promote {env.name} --force",
+        )
 
 
 def _refuse_held(clone: InfraClone, env: EnvironmentConfig) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Repo, assert_one_line_error
-from tests.gitops.test_promote import INFRA_FILES, VALUES, configure, git, head, make_infra, show
+from tests.gitops.test_promote import CONFIG, INFRA_FILES, VALUES, configure, git, head, make_infra, show
 
 GITLAB_CI = {"GITLAB_CI": "true", "CI_PIPELINE_URL": "https://gitlab.example.com/team/app/-/pipelines/42"}
 
@@ -483,3 +483,35 @@ def test_status_and_rollback_over_smart_http_with_a_token(repo, release, infra, 
     dev = {row["env"]: row for row in json.loads(after.out)}["dev"]
     assert (dev["version"], dev["held"], dev["drifted"]) == ("1.4.0", True, False)
     assert token not in drifted.err + rolled.err + after.err
+
+
+# --------------------------------------------------------------------------------------------- drift
+
+
+def test_a_promote_over_a_hand_edit_stops_and_says_what_changed_until_forced(app, release, infra, tmp_path):
+    assert release(app, "promote", "dev", "--version", "1.4.0").code == 0
+    hand_edit(infra, "apps/dev/app/values.yaml", 'tag: "1.4.0"', 'tag: "1.4.0-hotfix"', tmp_path)
+    edited = head(infra)
+    refused = release(app, "promote", "dev", "--version", "1.5.0")
+    assert_one_line_error(refused, "edited by hand", "apps/dev/app/values.yaml image.tag", "1.4.0-hotfix", "--force")
+    assert head(infra) == edited  # nothing pushed
+    forced = release(app, "promote", "dev", "--version", "1.5.0", "--force")
+    assert forced.code == 0, forced.err
+    assert 'tag: "1.5.0"' in show(infra, "apps/dev/app/values.yaml")
+    assert status_rows(release, app)["dev"]["drifted"] is False
+
+
+def test_the_pipeline_stops_on_a_drifted_environment_before_anything_is_published(repo, release, infra, tmp_path):
+    config = CONFIG.replace("  - name: dev\n", "  - name: dev\n    automatic: true\n", 1)
+    configure(repo, f"file://{infra}", config)
+    assert release(repo, "promote", "dev", "--version", "1.4.0").code == 0
+    hand_edit(infra, "overlays/dev/kustomization.yaml", "newTag: 1.4.0", "newTag: 1.3.9", tmp_path)
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
+    repo.git("remote", "add", "origin", str(origin))
+    repo.commit("feat: more", {"more.txt": "x"})
+    repo.git("push", "-q", "origin", "main")
+    run = release(repo, "run", "--skip", "test,images,charts")
+    assert_one_line_error(run, "environment dev", "overlays/dev/kustomization.yaml", "1.3.9")
+    assert git(origin, "tag", "-l") == ""  # preflight stopped it: no tag, no claim
+    assert git(origin, "for-each-ref", "refs/release-claims") == ""
