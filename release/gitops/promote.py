@@ -82,7 +82,7 @@ def refuse_drift(clone: InfraClone, env: EnvironmentConfig) -> None:
         raise ReleaseError(
             f"environment {env.name} was edited by hand since release wrote {record.version if record else '-'} "
             f"({'; '.join(d.describe() for d in drift)}); a promote would undo that",
-            f"keep the edit in release.yaml or the release, then promote anyway: release promote {env.name} --force",
+            f"carry the edit into the release (or drop it), then rerun `release promote {env.name}` with --force",
         )
 
 
