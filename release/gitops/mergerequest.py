@@ -23,7 +23,7 @@ from release.context import Context
 from release.errors import ReleaseError
 from release.forges import releases as forgerelease
 from release.gitops.clone import ATTEMPTS, BACKOFF_SECONDS, InfraClone, repo_url
-from release.gitops.edits import message, plan_edits
+from release.gitops.edits import FileEdit, message, plan_edits
 from release.gitops.environments import Outcome, environment, record
 from release.yaml import edit as yamledit
 
@@ -112,6 +112,37 @@ def changes(
     return Preview(Outcome(env.name, env.repo, version, None, diff), would, diff)
 
 
+def apply_edits(
+    env: EnvironmentConfig, clone: InfraClone, updates: Sequence[UpdateConfig], values: Mapping[str, str]
+) -> list[FileEdit]:
+    """The edits that change something, written into the clone; [] when the files already hold the values.
+
+    A second pass over the written files must change nothing: the values are where they should be."""
+    edits = [e for e in plan_edits(env, updates, clone.read, values, clone.label) if e.changed]
+    if edits:
+        clone.write(edits)
+        again = [e for e in plan_edits(env, updates, clone.read, values, clone.label) if e.changed]
+        if again:
+            raise yamledit.EditVerificationError(f"{again[0].file} still changes on a second pass")
+    return edits
+
+
+def commit_message(
+    ctx: Context, env: EnvironmentConfig, version: str, fields: dict[str, str], edits: Sequence[FileEdit]
+) -> str:
+    """The infra commit's message (the environment's `message:` template) with its trailers."""
+    return message(
+        env.message,
+        env=env.name,
+        app=env.app or ctx.root.name,
+        version=version,
+        pipeline_url=ctx.ci.pipeline_url or "",
+        notes=notes_summary(ctx, version) if fields.get("action") == "deploy" else "",
+        files=[e.file for e in edits],
+        **fields,
+    )
+
+
 def _push_and_open(
     ctx: Context,
     env: EnvironmentConfig,
@@ -153,25 +184,12 @@ def _push(
     for attempt in range(1, ATTEMPTS + 1):
         if attempt > 1:
             clone.sync()
-        edits = [e for e in plan_edits(env, updates, clone.read, values, clone.label) if e.changed]
+        edits = apply_edits(env, clone, updates, values)
         if not edits:
             head = clone.head()
             say(f"{env.name} is already at {version} ({clone.label} at {head[:12]}); nothing to commit")
             return None
-        clone.write(edits)
-        again = [e for e in plan_edits(env, updates, clone.read, values, clone.label) if e.changed]
-        if again:
-            raise yamledit.EditVerificationError(f"{again[0].file} still changes on a second pass")
-        text = message(
-            env.message,
-            env=env.name,
-            app=env.app or ctx.root.name,
-            version=version,
-            pipeline_url=ctx.ci.pipeline_url or "",
-            notes=notes_summary(ctx, version) if fields.get("action") == "deploy" else "",
-            files=[e.file for e in edits],
-            **fields,
-        )
+        text = commit_message(ctx, env, version, fields, edits)
         commit = clone.commit(text)
         remote = clone.fetch_branch(branch)
         _refuse_closed(env, forge, branch, clone.where.branch, version, remote)

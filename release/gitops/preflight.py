@@ -14,6 +14,7 @@ import semver
 from release.config import EnvironmentConfig, UpdateConfig
 from release.context import Context
 from release.errors import ReleaseError
+from release.gitops import record as records
 from release.gitops.clone import open_clone
 from release.gitops.edits import plan_edits
 from release.gitops.environments import environment
@@ -65,7 +66,7 @@ def check_environment(ctx: Context, env: EnvironmentConfig, values: dict[str, st
     try:
         with open_clone(ctx, env) as clone:
             plan_edits(env, env.updates, clone.read, values, clone.label)
-            refuse_drift(clone, env)  # the promote stage would stop there, after everything was published
+            refuse_drift(clone, env, records.latest(clone, env))  # else the promote stage stops, after publishing
     except ReleaseError as exc:
         prefix = f"environment {env.name}"
         message = exc.message if exc.message.startswith(prefix) else f"{prefix}: {exc.message}"

@@ -22,10 +22,9 @@ from release.errors import ReleaseError
 from release.gitops import record as records
 from release.gitops import resolve
 from release.gitops.clone import ATTEMPTS, BACKOFF_SECONDS, InfraClone, open_clone
-from release.gitops.edits import message, plan_edits, restore_updates, values_at, with_trailers
+from release.gitops.edits import restore_updates, values_at, with_trailers
 from release.gitops.environments import Held, NotYet, Outcome, environment, record, resolve_version, waiting_for
-from release.gitops.mergerequest import changes, notes_summary, write_mr
-from release.yaml import edit as yamledit
+from release.gitops.mergerequest import apply_edits, changes, commit_message, write_mr
 
 Say = Callable[[str], None]
 
@@ -60,23 +59,21 @@ def promote(
         raise NotYet(waiting, f"promote {env.after} first: release promote {env.after} --version {ver}")
     source = published.commit
     with open_clone(ctx, env) as clone:
+        found = records.latest(clone, env)  # read once: the hold, the drift and the closing line all ask it
         if automatic:
-            _refuse_held(clone, env)
+            _refuse_held(env, found)
         if not force:
-            refuse_drift(clone, env)
+            refuse_drift(clone, env, found)
         writer = write_mr if env.mode == "merge-request" else _write
         fields = {"action": "deploy", "source": source}
         outcome = writer(ctx, env, clone, env.updates, values, version=str(ver), fields=fields, say=say)
-        if not automatic and outcome.commit is None and not outcome.diff:
-            held = records.latest(clone, env)
-            if held is not None and held.held:
-                say(f"{env.name} stays {held.hold_reason()}: release unhold {env.name} lets automatic promotes in")
+        if not automatic and outcome.commit is None and not outcome.diff and found is not None and found.held:
+            say(f"{env.name} stays {found.hold_reason()}: release unhold {env.name} lets automatic promotes in")
         return outcome
 
 
-def refuse_drift(clone: InfraClone, env: EnvironmentConfig) -> None:
-    """A file edited by hand since our last record: a promote would silently undo that edit, so it stops first."""
-    record = records.latest(clone, env)
+def refuse_drift(clone: InfraClone, env: EnvironmentConfig, record: records.Record | None) -> None:
+    """A file edited by hand since our last `record`: a promote would silently undo that edit, so it stops first."""
     drift = records.drifts(clone, [(env, record)]).get(env.name, []) if record is not None else []
     if drift:
         raise ReleaseError(
@@ -86,8 +83,7 @@ def refuse_drift(clone: InfraClone, env: EnvironmentConfig) -> None:
         )
 
 
-def _refuse_held(clone: InfraClone, env: EnvironmentConfig) -> None:
-    held = records.latest(clone, env)
+def _refuse_held(env: EnvironmentConfig, held: records.Record | None) -> None:
     if held is not None and held.held:
         raise Held(
             f"{env.name} is {held.hold_reason()}; automatic promotes skip it until a person promotes a newer version"
@@ -305,27 +301,14 @@ def _commit_push(
     for attempt in range(1, ATTEMPTS + 1):
         if attempt > 1:
             clone.sync()
-        edits = [e for e in plan_edits(env, updates, clone.read, values, clone.label) if e.changed]
+        edits = apply_edits(env, clone, updates, values)
         if not edits:
             head = clone.head()
             say(f"{env.name} is already at {shown} ({clone.label} at {head[:12]}); nothing to commit")
             record(ctx, env, head, version)  # a rerun after a crash: the State still records where the version is
             return Outcome(env.name, env.repo, version, None)
-        clone.write(edits)
-        again = [e for e in plan_edits(env, updates, clone.read, values, clone.label) if e.changed]
-        if again:  # a second pass must change nothing: the values are where they should be
-            raise yamledit.EditVerificationError(f"{again[0].file} still changes on a second pass")
         if text is None:
-            text = message(
-                env.message,
-                env=env.name,
-                app=env.app or ctx.root.name,
-                version=version,
-                pipeline_url=ctx.ci.pipeline_url or "",
-                notes=notes_summary(ctx, version) if fields.get("action") == "deploy" else "",
-                files=[e.file for e in edits],
-                **fields,
-            )
+            text = commit_message(ctx, env, version, fields, edits)
         commit = clone.commit(text)
         problem = clone.push()
         if problem is None:
