@@ -398,3 +398,23 @@ def test_a_fresh_claim_of_another_commit_is_respected_and_the_ttl_is_configurabl
     shorter = release(repo, "run", env={"RELEASE_CLAIM_TTL": "60"})
     assert shorter.code == 0, shorter.err
     assert "took over the claim" in shorter.err
+
+
+def test_a_cancel_that_lands_while_the_claim_is_pushed_still_drops_it(charted, release, monkeypatch):
+    """The push created the ref on origin, but the run was cancelled before `git push` returned (found by CI)."""
+    from release.adapters import git as git_adapter
+    from release.cli import Terminated
+
+    repo, origin, pages, _ = charted
+    real = git_adapter.Git.compare_and_swap
+
+    def cancelled_in_flight(self: Any, remote: str, ref: str, *, expect: str, new: str, env: Any = None) -> Any:
+        done = real(self, remote, ref, expect=expect, new=new, env=env)
+        if expect == "" and new:  # the claim itself: the ref is on origin, the signal arrives now
+            raise Terminated
+        return done
+
+    monkeypatch.setattr(git_adapter.Git, "compare_and_swap", cancelled_in_flight)
+    result = release(repo, "run")
+    assert result.code == 143, result.err
+    assert refs(origin, "refs/release-claims") == "" and refs(pages, "refs/heads") == ""

@@ -62,11 +62,14 @@ def _claim(ctx: Context) -> None:
             continue
         ref = PREFIX + str(plan.tag)
         mine = _claim_commit(ctx, str(plan.tag), head)
+        # held before the push: a SIGTERM while `git push` runs must still drop what the push may have created
+        pending = Claim(ref, mine, remote, env)
+        held.append(pending)
         refused = ctx.git.compare_and_swap(remote, ref, expect="", new=mine, env=env)
         current = mine if refused is None else ctx.git.remote_ref(remote, ref, env)
         if current == mine:
-            held.append(Claim(ref, mine, remote, env))
             continue
+        held.remove(pending)
         if current is None:
             ctx.say(
                 f"warning: could not reserve {plan.tag} on {release_tag.REMOTE} ({refused}); "
