@@ -73,10 +73,10 @@ def web_url(remote: str | None) -> str | None:
 def shallow_hint(provider: Provider) -> str:
     """The exact fix for a shallow clone, in the words of the CI it runs on."""
     if provider == "gitlab":
-        return "set GIT_DEPTH: 0 in the job's variables (or run: git fetch --tags --unshallow)"
+        return "set GIT_DEPTH: 0 in the job's variables, or run: git fetch --unshallow --tags origin"
     if provider == "github":
-        return "set fetch-depth: 0 on actions/checkout (or run: git fetch --tags --unshallow)"
-    return "fetch the history and tags: git fetch --tags --unshallow"
+        return "set fetch-depth: 0 on actions/checkout, or run: git fetch --unshallow --tags origin"
+    return "fetch the history and tags: git fetch --unshallow --tags origin"
 
 
 def forge_of(url: str | None, env: Mapping[str, str]) -> Literal["gitlab", "github"] | None:

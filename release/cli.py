@@ -86,6 +86,7 @@ def cli(click_ctx: click.Context, directory: str | None, config_path: str | None
 def plan(as_json: bool, **opts: Any) -> None:
     """Show the next version and why. Changes nothing."""
     ctx = context(**opts)
+    ctx.say = say  # a shallow clone completed from origin says so
     plans = planning.make_plans(ctx)
     if as_json:
         click.echo(json.dumps(plan_json(ctx, plans), indent=2))
@@ -138,6 +139,7 @@ def describe(p: Plan) -> str:
 def version(**opts: Any) -> None:
     """Print the next version only (nothing when there is nothing to release)."""
     ctx = context(**opts)
+    ctx.say = say
     plans = planning.make_plans(ctx)
     for p in plans:
         if p.next_version is None:
@@ -154,6 +156,7 @@ def version(**opts: Any) -> None:
 def notes(start: str | None, end: str | None, template: str | None, output: str | None, **opts: Any) -> None:
     """Release notes in markdown, for the next release or for a range."""
     ctx = context(**opts)
+    ctx.say = say
     if start is None and end is None:
         text = "\n".join(repo_notes.for_plan(ctx, p, template) for p in planning.make_plans(ctx))
     else:

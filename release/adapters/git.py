@@ -137,6 +137,15 @@ class Git:
     def is_shallow(self) -> bool:
         return self.run("rev-parse", "--is-shallow-repository").strip() == "true"
 
+    def truncated_at(self, rev: str = "HEAD") -> list[str]:
+        """The commits where a shallow clone's history of `rev` stops (empty when its history is complete)."""
+        path = Path(self.run("rev-parse", "--git-path", "shallow").strip())
+        path = path if path.is_absolute() else self.cwd / path
+        if not path.is_file():
+            return []
+        boundary = set(path.read_text(encoding="ascii").split())
+        return [sha for sha in self.run("rev-list", rev).split() if sha in boundary]
+
     def tags(
         self, merged_into: str | None = None, points_at: str | None = None, names: list[str] | None = None
     ) -> list[TagRef]:
@@ -215,6 +224,24 @@ class Git:
             sha, _, ref = line.partition("\t")
             refs[ref] = sha
         return refs.get(f"refs/tags/{tag}^{{}}") or refs.get(f"refs/tags/{tag}")
+
+    def remote_tags(self, remote: str, env: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Every tag on `remote` and the commit it names (annotated tags peeled), in one ls-remote."""
+        refs: dict[str, str] = {}
+        for line in self.run("ls-remote", "--tags", remote, env=env).splitlines():
+            sha, _, ref = line.partition("\t")
+            name = ref.removeprefix("refs/tags/")
+            if name.endswith("^{}"):
+                refs[name[:-3]] = sha
+            else:
+                refs.setdefault(name, sha)
+        return refs
+
+    def fetch(self, remote: str, *args: str, env: Mapping[str, str] | None = None) -> None:
+        """`git fetch -q [args] remote`: options and refspecs as given."""
+        options = [a for a in args if a.startswith("-")]
+        refspecs = [a for a in args if not a.startswith("-")]
+        self.run("fetch", "-q", *options, remote, *refspecs, env=env)
 
     def remote_ref(self, remote: str, ref: str, env: Mapping[str, str] | None = None) -> str | None:
         """The object `ref` names on `remote`, or None (no such ref, or the remote could not be asked)."""

@@ -30,8 +30,8 @@ from release.errors import ReleaseError
 from release.images.publish import image_tags
 from release.naming import templates
 from release.naming.imageref import ReleaseFacts, Repository, template_values
+from release.source import origin
 from release.source import plans as planning
-from release.source import tag as release_tag
 from release.source.fields import artifact_fields, oci_digest
 from release.yaml.strict import SafeLoader
 
@@ -224,7 +224,7 @@ def _tagged(ctx: Context, tag: str, version: semver.Version, comp: ComponentConf
     local = ctx.git.local_tag(tag)
     if local is not None:
         return local
-    where = release_tag.remote(ctx)
+    where = origin.remote(ctx)
     if where is not None:
         on_remote = ctx.git.remote_tag(where[0], tag, where[1])
         if on_remote is not None:

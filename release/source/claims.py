@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 from release.context import Context
 from release.errors import ReleaseError
+from release.source import origin
 from release.source import plans as planning
-from release.source import tag as release_tag
 
 PREFIX = "refs/release-claims/"
 
@@ -53,7 +53,7 @@ def claim(ctx: Context) -> None:
 def _claim(ctx: Context) -> None:
     held: list[Claim] = []
     ctx.cache["claims"] = held
-    where, head = release_tag.remote(ctx), ctx.git.head()
+    where, head = origin.remote(ctx), ctx.git.head()
     if where is None or head is None:
         return
     remote, env = where
@@ -72,7 +72,7 @@ def _claim(ctx: Context) -> None:
         held.remove(pending)
         if current is None:
             ctx.say(
-                f"warning: could not reserve {plan.tag} on {release_tag.REMOTE} ({refused}); "
+                f"warning: could not reserve {plan.tag} on {origin.REMOTE} ({refused}); "
                 "a pipeline releasing it from another commit at the same time is not kept out"
             )
             continue
@@ -96,7 +96,7 @@ def _claim(ctx: Context) -> None:
             f"{plan.tag} is already being published by another pipeline, from commit {holder[:12]} "
             f"(this is {head[:12]}); nothing was published from this one",
             "rerun the pipeline on the latest commit once that one has finished; if no pipeline runs for "
-            f"{holder[:12]} any more, delete its claim: git push {release_tag.REMOTE} :{ref} "
+            f"{holder[:12]} any more, delete its claim: git push {origin.REMOTE} :{ref} "
             f"(claims older than RELEASE_CLAIM_TTL, {ttl} s, are taken over by themselves)",
         )
 

@@ -11,6 +11,7 @@ from release.context import Context
 from release.errors import ReleaseError
 from release.notes.model import Links, group
 from release.notes.render import NotesInput, render
+from release.source import history
 from release.source import plans as planning
 from release.versioning import plan as planner
 from release.versioning.commits import drop_reverted_pairs, parse
@@ -65,6 +66,7 @@ def for_plan(ctx: Context, plan: Plan, template: str | None = None) -> str:
 
 def for_range(ctx: Context, start: str | None, end: str, template: str | None = None) -> str:
     """Notes for `start..end`; `start` defaults to the release `end` builds on (as `release cut` chose it)."""
+    history.complete(ctx)  # a shallow clone or missing tags: fetched from origin, or an error
     end_sha = ctx.git.resolve(end)
     component = _range_component(ctx, (start, end))
     pol = planning.policy(ctx.config.versioning, component)

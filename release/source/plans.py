@@ -9,10 +9,10 @@ from collections.abc import Callable
 
 import semver
 
-from release.ciinfo import shallow_hint
 from release.config import ComponentConfig, VersioningConfig
 from release.context import Context
 from release.errors import ReleaseError
+from release.source import history
 from release.versioning import plan as planner
 from release.versioning.commits import ParsedCommit, parse
 from release.versioning.plan import Channel, Plan, Policy
@@ -70,8 +70,8 @@ class Reader:
         if head is None:
             raise ReleaseError("this repository has no commits yet", "commit something first")
         self.head = head
+        history.complete(ctx)  # a shallow clone or missing tags: fetched from origin, or an error
         self.all_refs: list[TagRef] = ctx.git.tags()
-        self.shallow = ctx.git.is_shallow()
         self._reachable: dict[str, bool] = {}
 
     def highest_reachable(
@@ -154,10 +154,6 @@ def make_plan(
         )
 
     require_branch(ctx, chan)
-    if reader.shallow and reader.highest_reachable(all_tags, lambda found: found[0] if found else None) is None:
-        raise ReleaseError(
-            "this is a shallow clone and no release tag is reachable from HEAD", shallow_hint(ctx.ci.provider)
-        )
     base = reader.highest_reachable(all_tags, lambda found: planner.last_stable(found, chan))
     current = reader.highest_reachable(all_tags, lambda found: planner.last_on_channel(found, chan))
     since_base = reader.commits(base, reader.head, paths)

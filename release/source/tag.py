@@ -6,38 +6,19 @@ pipeline released this version first: that is an error, never an overwrite."""
 from __future__ import annotations
 
 import contextlib
-import urllib.parse
 from collections.abc import Mapping
 
-from release.adapters import gitclone
 from release.adapters.git import GitError, transient
 from release.context import Context
 from release.errors import ReleaseError
 from release.source import notes as repo_notes
 from release.source import plans as planning
+from release.source.origin import REMOTE
 from release.versioning.plan import Plan
-
-REMOTE = "origin"
 
 
 def releases(ctx: Context) -> list[Plan]:
     return [p for p in planning.make_plans(ctx) if p.releasable and p.tag]
-
-
-def remote(ctx: Context) -> tuple[str, Mapping[str, str] | None] | None:
-    """Where tags go and the git environment that authenticates there; None without an origin remote.
-
-    With RELEASE_GIT_TOKEN and an https origin the token goes in a header scoped to that host (never in a URL or
-    argv); otherwise git's own credentials apply (actions/checkout's header, a credential helper, ssh keys)."""
-    url = ctx.git.remote_url(REMOTE)
-    if url is None:
-        return None
-    parts = urllib.parse.urlsplit(url)
-    if ctx.env.get("RELEASE_GIT_TOKEN") and parts.scheme in ("http", "https"):
-        host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
-        bare = urllib.parse.urlunsplit((parts.scheme, host, parts.path, parts.query, ""))
-        return bare, gitclone.auth_env(ctx.env, bare)
-    return REMOTE, None
 
 
 def publish_tag(ctx: Context, plan: Plan, head: str, where: tuple[str, Mapping[str, str] | None] | None) -> str:

@@ -5,7 +5,8 @@ A run that fails before this leaves no tag, so its rerun plans the same version 
 from __future__ import annotations
 
 from release.context import Context
-from release.source.tag import publish_tag, releases, remote
+from release.source.origin import remote
+from release.source.tag import publish_tag, releases
 
 NAME = "publish"
 
