@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ class CIInfo:
     project_url: str | None  # web URL of the project, for links in notes
     pipeline_url: str | None
     merge_request: bool = False  # a merge/pull request pipeline: plan only, publish nothing
+    default_branch: str | None = None  # the project's default branch, when the CI says
 
 
 def detect(env: Mapping[str, str]) -> CIInfo:
@@ -36,6 +38,7 @@ def detect(env: Mapping[str, str]) -> CIInfo:
             env.get("CI_PROJECT_URL") or None,
             env.get("CI_PIPELINE_URL") or None,
             merge_request=bool(env.get("CI_MERGE_REQUEST_IID")),
+            default_branch=env.get("CI_DEFAULT_BRANCH") or None,
         )
     if env.get("GITHUB_ACTIONS"):
         is_tag = env.get("GITHUB_REF_TYPE") == "tag" or env.get("GITHUB_REF", "").startswith("refs/tags/")
@@ -45,10 +48,25 @@ def detect(env: Mapping[str, str]) -> CIInfo:
         project = f"{server.rstrip('/')}/{repo}" if server and repo else None
         run = f"{project}/actions/runs/{env['GITHUB_RUN_ID']}" if project and env.get("GITHUB_RUN_ID") else None
         pull = env.get("GITHUB_EVENT_NAME", "") in ("pull_request", "pull_request_target")
-        return CIInfo("github", branch, tag, project, run, merge_request=pull)
+        return CIInfo("github", branch, tag, project, run, merge_request=pull, default_branch=_github_default(env))
     # Outside the two big CIs, honour the variables anyway: users set them to replay a CI job locally.
     branch = env.get("CI_COMMIT_REF_NAME") or env.get("GITHUB_REF_NAME") or None
     return CIInfo("local", branch, None, None, None)
+
+
+def _github_default(env: Mapping[str, str]) -> str | None:
+    """The repository's default branch from the workflow's event payload (GITHUB_EVENT_PATH), when it says."""
+    path = env.get("GITHUB_EVENT_PATH")
+    if not path:
+        return None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            event = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    repository = event.get("repository") if isinstance(event, dict) else None
+    branch = repository.get("default_branch") if isinstance(repository, dict) else None
+    return branch if isinstance(branch, str) and branch else None
 
 
 _SCP_LIKE = re.compile(r"^(?:[^@/]+@)?(?P<host>[^:/]+):(?P<path>(?!/).+)$")

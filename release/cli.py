@@ -174,9 +174,10 @@ def notes(start: str | None, end: str | None, template: str | None, output: str 
 @click.option("--prerelease", metavar="TOKEN", help="Cut a prerelease with this token, e.g. rc → 1.3.0-rc.1.")
 @click.option("--push", is_flag=True, help="Push the commit and the tag(s) to origin, atomically.")
 @click.option("--dry-run", is_flag=True, help="Show what would happen; write nothing.")
-def cut(bump: str | None, prerelease: str | None, push: bool, dry_run: bool, **opts: Any) -> None:
+@click.option("--allow-dirty", is_flag=True, help="Publish even with uncommitted changes in the working tree.")
+def cut(bump: str | None, prerelease: str | None, push: bool, dry_run: bool, allow_dirty: bool, **opts: Any) -> None:
     """Tag a release here: CHANGELOG.md commit + annotated tag, pushed when asked."""
-    ctx = context(**opts, bump=bump, prerelease=prerelease, dry_run=dry_run)
+    ctx = context(**opts, bump=bump, prerelease=prerelease, dry_run=dry_run, allow_dirty=allow_dirty)
     ctx.say = say  # a dry run's "would release …" lines
     cuts, idle = cut_module.prepare(ctx)
     for p in idle:
@@ -214,14 +215,16 @@ def cut(bump: str | None, prerelease: str | None, push: bool, dry_run: bool, **o
 @click.option("--push", is_flag=True, help="Push every tag to the registry and record the digests.")
 @click.option("--force", is_flag=True, help="Replace a published version built from another commit.")
 @click.option("--dry-run", is_flag=True, help="Check and show what would be built and pushed; change nothing.")
-def build(push: bool, force: bool, dry_run: bool, **opts: Any) -> None:
+@click.option("--allow-dirty", is_flag=True, help="Publish even with uncommitted changes in the working tree.")
+def build(push: bool, force: bool, dry_run: bool, allow_dirty: bool, **opts: Any) -> None:
     """Build the configured container images (and push them with --push)."""
-    ctx = context(**opts, dry_run=dry_run)
+    ctx = context(**opts, dry_run=dry_run, allow_dirty=allow_dirty)
     ctx.say = say  # a dry run's "would build …" lines
     if not ctx.config.images:
         say("no images configured in release.yaml (images:); nothing to build")
         return
     if push:
+        publishing(ctx)
         plan_stage.run(ctx)  # the State names the release the images belong to
     from release.images import publish as images_publish  # imports requests and the docker SDK: only here
 
@@ -240,16 +243,18 @@ def build(push: bool, force: bool, dry_run: bool, **opts: Any) -> None:
 @click.option("--publish", is_flag=True, help="Push every chart to its publish targets and record digests.")
 @click.option("--output", metavar="DIR", default=".release/charts", show_default=True, help="Where archives go.")
 @click.option("--dry-run", is_flag=True, help="Package and check; publish nothing, write no archive.")
-def chart(publish: bool, output: str, dry_run: bool, **opts: Any) -> None:
+@click.option("--allow-dirty", is_flag=True, help="Publish even with uncommitted changes in the working tree.")
+def chart(publish: bool, output: str, dry_run: bool, allow_dirty: bool, **opts: Any) -> None:
     """Bump, package (reproducibly) and publish the configured Helm charts."""
     from release.charts import publish as chart_publish
 
-    ctx = context(**opts, dry_run=dry_run)
+    ctx = context(**opts, dry_run=dry_run, allow_dirty=allow_dirty)
     ctx.say = say  # a dry run's "would publish …" lines
     if not ctx.config.charts:
         say("no charts configured in release.yaml (charts:); nothing to package")
         return
     if publish:
+        publishing(ctx)
         plan_stage.run(ctx)
     jobs = chart_publish.publish(ctx, say=say, push=publish)
     if not jobs:
@@ -328,6 +333,14 @@ def unhold(environment: str, mode: str | None, dry_run: bool, **opts: Any) -> No
         click.echo(f"{outcome.env} {outcome.commit}")
 
 
+def publishing(ctx: Context) -> None:
+    """A stand-alone publishing command (build --push, chart --publish): a release branch and a clean tree."""
+    from release.source import guards
+
+    guards.require_release_branch(ctx)
+    guards.require_clean(ctx)
+
+
 def _shown(ctx: Context, path: Path) -> str:
     return str(path.relative_to(ctx.root) if path.is_relative_to(ctx.root) else path)
 
@@ -376,14 +389,17 @@ def status(as_json: bool, **opts: Any) -> None:
     help="Promote to ENV (repeatable) instead of the environments marked `automatic: true`.",
 )
 @click.option("--dry-run", is_flag=True, help="Show what each stage would do; publish, push and write nothing.")
-def run_command(only: str | None, skip: str | None, environments: tuple[str, ...], dry_run: bool, **opts: Any) -> None:
+@click.option("--allow-dirty", is_flag=True, help="Publish even with uncommitted changes in the working tree.")
+def run_command(
+    only: str | None, skip: str | None, environments: tuple[str, ...], dry_run: bool, allow_dirty: bool, **opts: Any
+) -> None:
     """The whole pipeline: plan, test, images, charts, publish (tag), notes and release object, promote."""
     from release import runner
 
-    ctx = context(**opts, dry_run=dry_run, environments=environments)
+    ctx = context(**opts, dry_run=dry_run, environments=environments, allow_dirty=allow_dirty)
     ctx.say = say
     results = runner.run(ctx, only, skip, say)
-    if ctx.ci.merge_request or [r.stage for r in results] == ["plan"]:
+    if ctx.ci.merge_request or all(r.stage == "plan" for r in results):
         for p in planning.make_plans(ctx):
             click.echo(describe(p))
         return

@@ -299,6 +299,13 @@ class ForgeReleaseConfig:
     project: str | None = None  # GitLab: ID or group/name; GitHub: owner/repo; default: CI, then the remote
 
 
+def _check_branches(value: tuple[str, ...] | None) -> tuple[str, str] | None:
+    if value is not None and not value:
+        return "no branch would release", "list at least one branch (e.g. [main]), or remove the key for the defaults"
+    blank = next((b for b in value or () if not b.strip()), None)
+    return ("an empty branch name", "write a branch name or a glob like release/*") if blank is not None else None
+
+
 @dataclass(frozen=True)
 class Config:
     version: Literal[1] = 1
@@ -310,6 +317,9 @@ class Config:
     images: tuple[ImageConfig, ...] = field(default=(), metadata={"check": _check_unique_names})
     charts: tuple[ChartConfig, ...] = ()
     environments: tuple[EnvironmentConfig, ...] = field(default=(), metadata={"check": _check_environments})
+    # the branches that release (names or globs, as semantic-release's `branches`); None: the default branch,
+    # versioning.prerelease_branches and maintenance branches (1.x, 1.2.x). Any other branch plans only.
+    branches: tuple[str, ...] | None = field(default=None, metadata={"check": _check_branches})
     source: str | None = field(default=None, metadata={"internal": True})  # the file it came from
 
     @property

@@ -31,6 +31,7 @@ class Options:
     bump: str | None = None  # --bump major|minor|patch
     prerelease: str | None = None  # --prerelease TOKEN
     environments: tuple[str, ...] = ()  # `release run --environment`: promote these instead of the automatic ones
+    allow_dirty: bool = False  # --allow-dirty: publish from a working tree with uncommitted changes
 
 
 @dataclass

@@ -9,9 +9,10 @@ from release.ci import outputs
 from release.context import Context
 from release.errors import ReleaseError
 from release.pipeline import Result, Stage
-from release.source import claims
+from release.source import claims, guards
 
 Say = Callable[[str], None]
+PUBLISHING = frozenset({"images", "charts", "publish", "notes", "promote"})  # stages that write outside this clone
 
 
 def parse_stages(text: str | None, option: str) -> list[str]:
@@ -73,6 +74,13 @@ def run(ctx: Context, only: str | None, skip: str | None, say: Say) -> list[Resu
     if ctx.ci.merge_request:
         say("merge request pipeline: plan only, nothing is built or published")
         stages = [pipeline.PIPELINE[0]]
+    elif PUBLISHING.intersection(s.NAME for s in stages):
+        refusal = guards.branch_refusal(ctx)
+        if refusal is not None:
+            say(f"{refusal}: plan only, nothing is built or published")
+            stages = [pipeline.PIPELINE[0]]
+        else:
+            guards.require_clean(ctx, (ctx.env.get("RELEASE_DOTENV") or outputs.DOTENV,))
     preflight(ctx, stages)
     results: list[Result] = []
 

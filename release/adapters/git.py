@@ -185,10 +185,23 @@ class Git:
         out = self.run("remote", "get-url", remote, check=False).strip()
         return out or None
 
-    def dirty_files(self) -> list[str]:
-        """Tracked files with changes, staged or not (untracked files do not block a release)."""
-        out = self.run("status", "--porcelain", "--untracked-files=no")
-        return [line[3:] for line in out.splitlines() if line.strip()]
+    def dirty_files(self, untracked: bool = False) -> list[str]:
+        """Tracked files with changes, staged or not, and with `untracked` the files git does not know and does not
+        ignore (an untracked folder as one `dir/` entry)."""
+        out = self.run("status", "--porcelain", "-z", f"--untracked-files={'normal' if untracked else 'no'}")
+        entries = iter(out.split("\0"))
+        files = []
+        for entry in entries:
+            if len(entry) > 3:
+                files.append(entry[3:])
+                if entry[0] in "RC":
+                    next(entries, None)  # a rename's or copy's source path follows
+        return files
+
+    def remote_default_branch(self, remote: str = "origin") -> str | None:
+        """The branch `remote`'s HEAD names, as this clone recorded it (refs/remotes/REMOTE/HEAD); no network."""
+        out = self.run("symbolic-ref", "-q", "--short", f"refs/remotes/{remote}/HEAD", check=False).strip()
+        return out.removeprefix(f"{remote}/") or None
 
     def remote_branch_head(self, remote: str, branch: str) -> str | None:
         """Fetch `branch` from `remote` and return its commit, or None when the remote has no such branch."""

@@ -13,6 +13,7 @@ from pathlib import Path
 from release.context import Context
 from release.errors import ReleaseError
 from release.notes import changelog
+from release.source import guards
 from release.source import notes as repo_notes
 from release.source import plans as planning
 from release.versioning.plan import Plan
@@ -28,11 +29,9 @@ class Cut:
 
 def prepare(ctx: Context) -> tuple[list[Cut], list[Plan]]:
     """What a cut would do: the releases to make, and the plans with nothing to do."""
-    dirty = ctx.git.dirty_files()
-    if dirty:
-        shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
-        raise ReleaseError(f"the working tree has uncommitted changes: {shown}", "commit or stash them first")
+    guards.require_clean(ctx)
     plans = planning.make_plans(ctx)
+    guards.require_release_branch(ctx)
     cuts, idle = [], []
     for plan in plans:
         if plan.head_tagged or not plan.releasable:

@@ -62,13 +62,32 @@ def test_staged_change_is_refused_too(released, release):
     assert snapshot(released) == before
 
 
-def test_untracked_files_do_not_block(released, release):
+def test_untracked_files_are_refused_unless_ignored_or_allowed(released, release):
+    # goreleaser's rule: a file git does not know may end up in what is released (an image's build context)
     released.write("scratch.txt", "notes to self")
-    result = release(released, "cut")
+    before = snapshot(released)
+    assert_one_line_error(release(released, "cut"), "uncommitted changes: scratch.txt", "--allow-dirty")
+    assert snapshot(released) == before
+    released.write(".git/info/exclude", "scratch.txt\n")  # ignored files do not count
+    result = release(released, "cut", "--dry-run")
+    assert result.code == 0, result.err
+
+
+def test_allow_dirty_cuts_from_a_dirty_tree_and_commits_only_the_changelog(released, release):
+    released.write("scratch.txt", "notes to self")
+    result = release(released, "cut", "--allow-dirty")
     assert result.code == 0, result.err
     assert result.out == "1.1.0\n"
     assert released.git("status", "--porcelain") == "?? scratch.txt"
     assert "scratch.txt" not in released.git("show", "--name-only", "--format=", "HEAD")
+
+
+def test_cut_on_a_feature_branch_is_refused(released, release):
+    released.git("checkout", "-q", "-b", "feature/x")
+    before = snapshot(released)
+    assert_one_line_error(release(released, "cut"), "branch feature/x does not release", "main")
+    assert snapshot(released) == before
+    assert release(released, "cut", "--dry-run", "--branch", "main").code == 0
 
 
 # --- the release commit and tag ---------------------------------------------------------------------------

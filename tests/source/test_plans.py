@@ -866,13 +866,23 @@ def shallow_clone(origin: Repo, depth: int) -> Path:
     return target
 
 
-def test_shallow_clone_without_a_reachable_tag(repo: Repo, release: Any) -> None:
+def test_shallow_clone_without_origin_fails_naming_the_command(repo: Repo, release: Any) -> None:
     released(repo)
     repo.commit("fix: a")
     repo.commit("fix: b")
     clone = shallow_clone(repo, 1)
-    assert_fails(release(clone, "plan"), "shallow", "git fetch --tags --unshallow")
-    assert_fails(release(clone, "version"), "git fetch --tags --unshallow")
+    subprocess.run(["git", "remote", "remove", "origin"], cwd=clone, check=True)
+    assert_fails(release(clone, "plan"), "shallow", "stops after 1 commit", "git fetch --unshallow --tags origin")
+    assert_fails(release(clone, "version"), "git fetch --unshallow --tags origin")
+    assert_fails(release(clone, "notes"), "git fetch --unshallow --tags origin")
+
+
+def test_shallow_clone_whose_origin_is_gone_fails_naming_the_command(repo: Repo, release: Any) -> None:
+    released(repo)
+    repo.commit("fix: a")
+    clone = shallow_clone(repo, 1)
+    subprocess.run(["git", "remote", "set-url", "origin", str(repo.path.parent / "gone.git")], cwd=clone, check=True)
+    assert_fails(release(clone, "plan"), "shallow", "from origin failed", "git fetch --unshallow --tags origin")
 
 
 def test_shallow_clone_deep_enough_works(repo: Repo, release: Any) -> None:
@@ -915,4 +925,5 @@ def test_shallow_clone_hint_speaks_the_ci_s_language(repo: Repo, release: Any, c
     repo.commit("fix: a")
     repo.commit("fix: b")
     clone = shallow_clone(repo, 1)
+    subprocess.run(["git", "remote", "remove", "origin"], cwd=clone, check=True)
     assert_fails(release(clone, "run", "--only", "plan", env=ci), "shallow", fix)
