@@ -137,14 +137,11 @@ class Git:
     def is_shallow(self) -> bool:
         return self.run("rev-parse", "--is-shallow-repository").strip() == "true"
 
-    def truncated_at(self, rev: str = "HEAD") -> list[str]:
-        """The commits where a shallow clone's history of `rev` stops (empty when its history is complete)."""
+    def shallow_boundary(self) -> set[str]:
+        """The commits where a shallow clone's history stops (.git/shallow); empty for a complete history."""
         path = Path(self.run("rev-parse", "--git-path", "shallow").strip())
         path = path if path.is_absolute() else self.cwd / path
-        if not path.is_file():
-            return []
-        boundary = set(path.read_text(encoding="ascii").split())
-        return [sha for sha in self.run("rev-list", rev).split() if sha in boundary]
+        return set(path.read_text(encoding="ascii").split()) if path.is_file() else set()
 
     def tags(
         self, merged_into: str | None = None, points_at: str | None = None, names: list[str] | None = None

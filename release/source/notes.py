@@ -66,7 +66,10 @@ def for_plan(ctx: Context, plan: Plan, template: str | None = None) -> str:
 
 def for_range(ctx: Context, start: str | None, end: str, template: str | None = None) -> str:
     """Notes for `start..end`; `start` defaults to the release `end` builds on (as `release cut` chose it)."""
-    history.complete(ctx)  # a shallow clone or missing tags: fetched from origin, or an error
+    return history.answer(ctx, lambda: _for_range(ctx, start, end, template))
+
+
+def _for_range(ctx: Context, start: str | None, end: str, template: str | None) -> str:
     end_sha = ctx.git.resolve(end)
     component = _range_component(ctx, (start, end))
     pol = planning.policy(ctx.config.versioning, component)
@@ -100,6 +103,7 @@ def for_range(ctx: Context, start: str | None, end: str, template: str | None = 
         start_name = start if fmt.parse(start) else start_rev[:12]
     paths = (component.path,) if component else ()
     log = ctx.git.log(f"{start_rev}..{end_sha}" if start_rev else end_sha, paths)
+    history.check(ctx, log)
     commits = drop_reverted_pairs([parse(c) for c in log])
     previous_version = str(fmt.parse(start_name)) if start_name and fmt.parse(start_name) else None
     data = NotesInput(

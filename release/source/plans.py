@@ -70,8 +70,10 @@ class Reader:
         if head is None:
             raise ReleaseError("this repository has no commits yet", "commit something first")
         self.head = head
-        history.complete(ctx)  # a shallow clone or missing tags: fetched from origin, or an error
-        self.all_refs: list[TagRef] = ctx.git.tags()
+        local = ctx.git.tags()
+        names = {ref.name for ref in local}
+        # A shallow clone: origin's tags on commits not fetched count for numbering, never as reachable.
+        self.all_refs: list[TagRef] = local + [r for r in history.remote_only_tags(ctx) if r.name not in names]
         self._reachable: dict[str, bool] = {}
 
     def highest_reachable(
@@ -111,13 +113,15 @@ class Reader:
 
     def commits(self, since: ReleaseTag | None, upto: str, paths: tuple[str, ...]) -> list[ParsedCommit]:
         rev_range = f"{since.commit}..{upto}" if since else upto
-        return [parse(c) for c in self.ctx.git.log(rev_range, paths)]
+        found = self.ctx.git.log(rev_range, paths)
+        history.check(self.ctx, found)  # a range cut short by a shallow clone: deepened, then planned again
+        return [parse(c) for c in found]
 
 
 def make_plans(ctx: Context) -> list[Plan]:
     """The plans for this run: computed once per Context, so every stage sees the same decision."""
     if "plans" not in ctx.cache:
-        ctx.cache["plans"] = _make_plans(ctx)
+        ctx.cache["plans"] = history.answer(ctx, lambda: _make_plans(ctx))
     plans: list[Plan] = ctx.cache["plans"]
     return plans
 

@@ -90,14 +90,14 @@ def test_a_detached_head_with_no_branch_known_plans_only(app, release):  # type:
     repo.git("checkout", "-q", "--detach")
     result = release(repo, "run")
     assert result.code == 0, result.err
-    assert f"cannot tell which branch this is (detached HEAD; no --branch, CI_COMMIT_BRANCH" in result.err
+    assert "cannot tell which branch this is (detached HEAD; no --branch, CI_COMMIT_BRANCH" in result.err
     assert PLAN_ONLY in result.err
     assert tags(origin) == {"v1.0.0"}
     assert release(repo, "run", "--branch", "main").out == "1.1.0\n"  # a person who knows says so
 
 
 def test_a_tag_pipeline_publishes_the_tagged_version_from_a_detached_head(app, release):  # type: ignore[no-untyped-def]
-    repo, origin = app
+    repo, _ = app
     repo.tag("v1.1.0", annotated=True)
     repo.git("push", "-q", "origin", "v1.1.0")
     repo.git("checkout", "-q", "--detach")
@@ -179,7 +179,7 @@ def test_a_dirty_tree_names_a_few_files_and_counts_the_rest(app, release):  # ty
 
 
 def test_what_release_writes_does_not_make_the_tree_dirty(app, release):  # type: ignore[no-untyped-def]
-    repo, origin = app
+    repo, _ = app
     ci = {"GITLAB_CI": "true", "CI_COMMIT_BRANCH": "main", "CI_DEFAULT_BRANCH": "main"}
     assert release(repo, "run", env=ci).code == 0
     assert {".release/", "release.env"} <= {line[3:] for line in git(repo.path, "status", "--porcelain").splitlines()}
