@@ -70,6 +70,21 @@ def remote_only_tags(ctx: Context) -> list[TagRef]:
     return extra
 
 
+def fetch_named_tag(ctx: Context, ref: str | None) -> None:
+    """A tag named on the command line (`notes --from TAG`) that only origin has, in a shallow clone: fetch it."""
+    if ref is None:
+        return
+    _prepare(ctx)
+    name = ref.removeprefix("refs/tags/")
+    only_there: list[TagRef] = ctx.cache.get("remote-only-tags", [])
+    where = remote(ctx)
+    if where is None or name not in {t.name for t in only_there}:
+        return
+    _network(ctx, lambda: ctx.git.fetch(where[0], "--no-tags", f"refs/tags/{name}:refs/tags/{name}", env=where[1]))
+    ctx.cache["remote-only-tags"] = [t for t in only_there if t.name != name]
+    ctx.cache["history"]["tags"] += 1
+
+
 def _prepare(ctx: Context) -> None:
     """Once per Context: a shallow clone learns origin's tags; in CI a full clone fetches the tags it lacks."""
     if "history" in ctx.cache:

@@ -66,6 +66,8 @@ def for_plan(ctx: Context, plan: Plan, template: str | None = None) -> str:
 
 def for_range(ctx: Context, start: str | None, end: str, template: str | None = None) -> str:
     """Notes for `start..end`; `start` defaults to the release `end` builds on (as `release cut` chose it)."""
+    history.fetch_named_tag(ctx, start)  # a shallow clone may not have the tags a range names
+    history.fetch_named_tag(ctx, end)
     return history.answer(ctx, lambda: _for_range(ctx, start, end, template))
 
 

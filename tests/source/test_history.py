@@ -153,6 +153,24 @@ def test_the_notes_of_a_tag_checkout_list_every_change_of_that_release(served, r
     assert "## 1.11.0" in notes.out
 
 
+@pytest.mark.parametrize(
+    ("start", "end", "entry"),
+    [
+        ("v1.0.0", "v1.11.0", "endpoint 1 handles"),
+        ("v1.9.0", "v1.10.1", "backported crash fix"),
+        ("v1.2.0", None, "search"),
+    ],
+)
+def test_notes_for_a_range_reaching_past_a_depth_1_clone(served, release, start, end, entry):  # type: ignore[no-untyped-def]
+    # the tags named may not be in the clone (v1.10.1 is on another branch): they are fetched, then the range
+    args = ("notes", "--from", start) + (("--to", end) if end else ())
+    full = release(served.clone("full"), *args, env=AUTH)
+    shallow = release(served.clone("shallow", "--depth=1"), *args, env=AUTH)
+    assert full.code == 0 and shallow.code == 0, shallow.err
+    assert shallow.out == full.out
+    assert entry in shallow.out
+
+
 def test_a_clone_without_tags_in_ci_fetches_them(served, release):  # type: ignore[no-untyped-def]
     # a full history without tags: every commit looks unreleased and v1.10.1 (another branch) is unknown
     full = served.clone("full")
