@@ -93,6 +93,11 @@ def plan(as_json: bool, **opts: Any) -> None:
         return
     for p in plans:
         click.echo(describe(p))
+    from release.source import guards
+
+    refusal = guards.branch_refusal(ctx)
+    if refusal is not None:
+        say(f"{refusal}: release run would plan only")
 
 
 def plan_json(ctx: Context, plans: list[Plan]) -> dict[str, Any]:

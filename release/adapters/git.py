@@ -182,15 +182,15 @@ class Git:
         out = self.run("remote", "get-url", remote, check=False).strip()
         return out or None
 
-    def dirty_files(self, untracked: bool = False) -> list[str]:
-        """Tracked files with changes, staged or not, and with `untracked` the files git does not know and does not
-        ignore (an untracked folder as one `dir/` entry)."""
+    def dirty_files(self, untracked: bool = False) -> list[tuple[str, str]]:
+        """(status, path) of tracked files with changes, staged or not, and with `untracked` the files git does not
+        know and does not ignore (status "??"; an untracked folder as one `dir/` entry)."""
         out = self.run("status", "--porcelain", "-z", f"--untracked-files={'normal' if untracked else 'no'}")
         entries = iter(out.split("\0"))
         files = []
         for entry in entries:
             if len(entry) > 3:
-                files.append(entry[3:])
+                files.append((entry[:2], entry[3:]))
                 if entry[0] in "RC":
                     next(entries, None)  # a rename's or copy's source path follows
         return files

@@ -69,7 +69,8 @@ def require_clean(ctx: Context, also_ours: Sequence[str] = ()) -> None:
         return
     state = ctx.state_path.parent
     ours = [*OWN, str(state.relative_to(ctx.root)) if state.is_relative_to(ctx.root) else "", *also_ours]
-    dirty = [path for path in ctx.git.dirty_files(untracked=True) if not _is_ours(path, ours)]
+    # release's own outputs are untracked files in its folders; a tracked file there (a notes template) still counts
+    dirty = [path for code, path in ctx.git.dirty_files(untracked=True) if code != "??" or not _is_ours(path, ours)]
     if not dirty:
         return
     shown = ", ".join(dirty[:SHOWN]) + (f" and {len(dirty) - SHOWN} more" if len(dirty) > SHOWN else "")

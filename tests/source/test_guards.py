@@ -57,6 +57,16 @@ def test_a_feature_branch_plans_only_and_publishes_nothing(app, release):  # typ
     assert not (repo.path / ".release" / "notes.md").exists()
 
 
+def test_plan_on_a_feature_branch_says_that_it_would_not_release(app, release):  # type: ignore[no-untyped-def]
+    repo, _ = app
+    assert release(repo, "plan").err == ""
+    repo.git("checkout", "-q", "-b", "feature/x")
+    result = release(repo, "plan")
+    assert result.code == 0 and "next     1.1.0" in result.out
+    said = "branch feature/x does not release (release branches: main, master, next, beta, alpha, N.x)"
+    assert result.err.endswith(f"{said}: release run would plan only\n")
+
+
 def test_next_releases_a_prerelease(app, release):  # type: ignore[no-untyped-def]
     repo, origin = app
     repo.git("checkout", "-q", "-b", "next")
@@ -187,6 +197,13 @@ def test_what_release_writes_does_not_make_the_tree_dirty(app, release):  # type
     assert again.code == 0, again.err
     # the later jobs of a pipeline run one stage each, with the plan job's State as an artifact
     assert release(repo, "run", "--only", "notes", env=ci).code == 0
+
+
+def test_a_changed_tracked_file_in_release_s_folder_still_counts(app, release):  # type: ignore[no-untyped-def]
+    repo, _ = app
+    repo.commit("chore: notes template", {".release/notes.md.j2": "{{ version }}\n"})
+    (repo.path / ".release" / "notes.md.j2").write_text("edited\n")
+    assert_one_line_error(release(repo, "run"), "uncommitted changes: .release/notes.md.j2")
 
 
 def test_a_plan_only_run_does_not_mind_a_dirty_tree(app, release):  # type: ignore[no-untyped-def]
