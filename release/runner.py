@@ -13,6 +13,8 @@ from release.source import claims, guards
 
 Say = Callable[[str], None]
 PUBLISHING = frozenset({"images", "charts", "publish", "notes", "promote"})  # stages that write outside this clone
+# stages that publish what the working tree holds (an image's build context, a chart's files) or mark it released
+FROM_THE_TREE = frozenset({"images", "charts", "publish"})
 
 
 def parse_stages(text: str | None, option: str) -> list[str]:
@@ -79,7 +81,7 @@ def run(ctx: Context, only: str | None, skip: str | None, say: Say) -> list[Resu
         if refusal is not None:
             say(f"{refusal}: plan only, nothing is built or published")
             stages = [pipeline.PIPELINE[0]]
-        else:
+        elif FROM_THE_TREE.intersection(s.NAME for s in stages):
             guards.require_clean(ctx, (ctx.env.get("RELEASE_DOTENV") or outputs.DOTENV,))
     preflight(ctx, stages)
     results: list[Result] = []

@@ -318,6 +318,7 @@ def test_no_canary_appears_anywhere(repo: Repo, tmp_path, forge, canary_registry
             return run
 
         scratch_context(repo.path, {"hello.txt": "one\n"})
+        repo.git("add", "Dockerfile", "hello.txt")  # the image is built from committed files: the tree is clean
         repo.commit("feat: first", {**CHART, "release.yaml": config("gitlab")})
         repo.git("remote", "add", "origin", f"{server.url}/origin.git")
         release("run", env=gitlab)  # 0.1.0: GitLab CI, RELEASE_REGISTRY_*, a GitLab release object

@@ -184,8 +184,8 @@ class Git:
 
     def dirty_files(self, untracked: bool = False) -> list[tuple[str, str]]:
         """(status, path) of tracked files with changes, staged or not, and with `untracked` the files git does not
-        know and does not ignore (status "??"; an untracked folder as one `dir/` entry)."""
-        out = self.run("status", "--porcelain", "-z", f"--untracked-files={'normal' if untracked else 'no'}")
+        know and does not ignore (status "??", each file of an untracked folder)."""
+        out = self.run("status", "--porcelain", "-z", f"--untracked-files={'all' if untracked else 'no'}")
         entries = iter(out.split("\0"))
         files = []
         for entry in entries:

@@ -187,6 +187,10 @@ def make_app(server: Server, tmp_path: Path, name: str, registry_host: str, pipe
     authed = server.url.replace("http://", f"http://{GIT_USER}:{GIT_PASSWORD}@")
     git(tmp_path, "clone", "-q", f"{authed}/team/{name}.git", str(work))
     git(work, "remote", "set-url", "origin", f"{server.url}/team/{name}.git")  # no credentials in the clone
+    # gitlab-ci-local hands reports (the dotenv) to later jobs in this folder of the project, where GitLab hands
+    # them as variables: ignored, as a project that runs gitlab-ci-local ignores it, so the tree stays clean
+    exclude = work / ".git" / "info" / "exclude"
+    exclude.write_text(exclude.read_text() + ".gitlab-ci-reports/\n")
     return App(work, origin, infra, name)
 
 

@@ -173,7 +173,7 @@ def test_a_dirty_tree_is_refused_then_allow_dirty_publishes(app, release):  # ty
     repo.write("notes/todo.txt", "untracked")
     repo.write("debug.log", "ignored by .gitignore")
     refused = release(repo, "run")
-    assert_one_line_error(refused, "uncommitted changes: app.txt, notes/", "--allow-dirty")
+    assert_one_line_error(refused, "uncommitted changes: app.txt, notes/todo.txt;", "--allow-dirty")
     assert "debug.log" not in refused.err
     assert tags(origin) == {"v1.0.0"} and not (repo.path / ".release").exists()
     allowed = release(repo, "run", "--allow-dirty")
@@ -206,11 +206,25 @@ def test_a_changed_tracked_file_in_release_s_folder_still_counts(app, release): 
     assert_one_line_error(release(repo, "run"), "uncommitted changes: .release/notes.md.j2")
 
 
-def test_a_plan_only_run_does_not_mind_a_dirty_tree(app, release):  # type: ignore[no-untyped-def]
+def test_runs_that_publish_nothing_from_the_tree_do_not_mind_a_dirty_tree(app, release):  # type: ignore[no-untyped-def]
+    # plan, test, and the notes or promote jobs publish what the commits say, not the tree's files
     repo, _ = app
     repo.write("scratch.txt", "x")
-    result = release(repo, "run", "--only", "plan")
-    assert result.code == 0, result.err
+    assert release(repo, "run", "--only", "plan").code == 0
+    assert release(repo, "run", "--only", "plan,notes").code == 0
+    assert_one_line_error(release(repo, "run", "--only", "publish"), "uncommitted changes: scratch.txt")
+
+
+def test_release_s_state_in_a_folder_of_its_own_does_not_count(app, release):  # type: ignore[no-untyped-def]
+    repo, origin = app
+    env = {"RELEASE_STATE": "out/state/state.json"}
+    assert release(repo, "run", "--only", "plan", env=env).code == 0
+    assert (repo.path / "out" / "state" / "state.json").exists()
+    (repo.path / "out" / "stray.txt").write_text("x")  # but a stray file beside it does
+    assert_one_line_error(release(repo, "run", "--skip", "plan", env=env), "uncommitted changes: out/stray.txt;")
+    (repo.path / "out" / "stray.txt").unlink()
+    assert release(repo, "run", "--skip", "plan", env=env).code == 0
+    assert "v1.1.0" in tags(origin)
 
 
 def test_standalone_publishing_commands_refuse_a_dirty_tree(app, release):  # type: ignore[no-untyped-def]
