@@ -8,8 +8,9 @@ commit in the notes, "no release tag yet" next to a tagged HEAD). So an answer i
 - computes the answer, noting every range it read that runs into the point where the clone's history stops;
 - while one did, deepens HEAD's history from origin (50, 200, 1000 commits, then all of it) and computes again.
 
-So a clone fetches only the history back to the release it builds on (on podinfo, HEAD at 6.14.1 in a depth-1
-clone: 235 commits and 21 tags in 0.16 s, against 0.55 s for `git fetch --unshallow --tags`). Tags whose commits
+So a clone fetches only the history back to the release it builds on (podinfo at 6.14.1, depth 1: 122 commits and
+10 tags in 0.1 s; `release plan` takes 0.49 s where `git fetch --unshallow --tags` then plan takes 0.87 s;
+benchmarks/bench_shallow.py). Tags whose commits
 stay out of reach are known from the ls-remote, so the next version is still numbered after every tag origin has.
 In CI, a clone with its whole history but not every tag fetches the missing tags. Either says so in one line.
 When origin cannot help, a truncated history is an error naming the command that completes it: never an answer
