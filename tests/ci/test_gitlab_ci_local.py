@@ -634,7 +634,7 @@ def test_engine_none_publishes_nothing_without_this_commits_image(
     done = gitlab_ci_local(app.path, server, *SHELL)
     assert done.code == 1
     assert done.failed() == ["release-images"], done.out
-    errors = [line for line in done.out.splitlines() if "release: error:" in line]
+    errors = [line for line in done.out.splitlines() if line.startswith("release-images") and "error:" in line]
     assert len(errors) == 1, done.out
     if case == "missing":
         assert f"{app.prefix}/app:0.2.0 is not in the registry after waiting 4s (RELEASE_ENGINE=none)" in errors[0]
