@@ -276,6 +276,8 @@ def listed(app_dir: Path, server: Server, *args: str) -> list[str]:
 def services_env(registry: Any, podman: Any, forge: Any) -> dict[str, str]:
     from tests.fakes.forge import DEFAULT_JOB_TOKEN
 
+    # The shell runner's engine is Podman on its own unix socket: a project variable, which wins over the
+    # `engine: socket` job variable (as in GitLab).
     return {
         "DOCKER_HOST": podman.base_url,
         "RELEASE_REGISTRY_USER": registry.user,
@@ -582,6 +584,7 @@ def engine_none_app(server: Server, tmp_path: Path, registry: Any, name: str, wa
     app = make_app(server, tmp_path, name, registry.host, KANIKO_PIPELINE.format(version=ci_version))
     config = (app.path / "release.yaml").read_text()
     config = config.replace("    repository: ", f"    wait: {wait}\n    repository: ", 1)
+    config = config.replace("  - name: dev\n", "  - name: dev\n    url: https://dev.demo.example.com\n", 1)
     (app.path / "release.yaml").write_text(config)
     git(app.path, "commit", "-q", "-am", "ci: images come from the build-image job")
     git(app.path, "push", "-q", "origin", "main", env=with_git_auth(server))
@@ -609,6 +612,7 @@ def test_engine_none_takes_the_image_another_job_pushed_through_promote(
     env = dotenv(app.path / "release.env")
     assert env["RELEASE_IMAGE_DEMO_APP_DIGEST"] == digest
     assert env["RELEASE_ENVIRONMENT"] == "dev"
+    assert env["RELEASE_ENVIRONMENT_URL"] == "https://dev.demo.example.com"  # the job's `environment: url:`
     manifest = registry.manifest(f"{app.prefix}/charts/demo-app", "0.2.0").json()
     assert chart_values(registry, f"{app.prefix}/charts/demo-app", manifest)["image"]["digest"] == digest
     assert digest in git(app.infra, "show", "main:apps/dev/demo-app/values.yaml")

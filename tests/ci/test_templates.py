@@ -240,7 +240,7 @@ def test_release_component_jobs_stages_and_chain():
     for stage, name in zip(STAGES, names, strict=True):
         assert jobs[name]["variables"]["RELEASE_CI_STAGE"] == stage
         assert jobs[name]["extends"] == (
-            [".release-component", ".release-engine-dind"] if stage == "images" else ".release-component"
+            [".release-component", ".release-engine-socket"] if stage == "images" else ".release-component"
         )
     base = jobs[".release-component"]
     assert base["artifacts"]["paths"] == [".release/"]
@@ -267,7 +267,7 @@ def engine_of(inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_engine_dind_is_gitlabs_documented_docker_in_docker_over_tls():
-    for inputs in ({}, {"engine": "dind"}):
+    for inputs in ({"engine": "dind"}, {"engine": "dind", "environments": ["dev"]}):
         engine = engine_of(inputs)
         assert engine["services"] == [{"name": "docker:dind", "alias": "docker"}]
         assert {k: v for k, v in engine["variables"].items() if k.startswith("DOCKER_")} == {
@@ -277,10 +277,11 @@ def test_engine_dind_is_gitlabs_documented_docker_in_docker_over_tls():
             "DOCKER_CERT_PATH": "/certs/client",
         }
         assert "RELEASE_ENGINE" not in engine["variables"]
-    assert engine_of({"dind_image": "docker:27-dind"})["services"][0]["name"] == "docker:27-dind"
+    assert engine_of({"engine": "dind", "dind_image": "docker:27-dind"})["services"][0]["name"] == "docker:27-dind"
 
 
-def test_engine_socket_and_none():
+def test_engine_socket_the_default_and_none():
+    assert engine_of({}) == engine_of({"engine": "socket"})  # what a runner with a mounted socket had before
     socket = engine_of({"engine": "socket"})
     assert "services" not in socket
     assert {k: v for k, v in socket["variables"].items() if k.startswith(("DOCKER_", "RELEASE_ENGINE"))} == {
