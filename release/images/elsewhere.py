@@ -19,7 +19,7 @@ from release.errors import ReleaseError
 
 REVISION = "org.opencontainers.image.revision"
 POLL_SECONDS = 2.0
-PROGRESS_SECONDS = 10.0
+PROGRESS_SECONDS = 5.0
 
 Say = Callable[[str], None]
 

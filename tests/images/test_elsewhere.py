@@ -14,6 +14,12 @@ from typing import Any
 
 import pytest
 
+from release.adapters.credentials import Credentials
+from release.adapters.registry import Registry as RegistryClient
+from release.config import ImageConfig
+from release.errors import ReleaseError
+from release.images import elsewhere
+from release.naming.imageref import Repository
 from tests.conftest import Repo
 from tests.images.test_publish import manifest, tags_of
 from tests.services import scratch_context
@@ -155,3 +161,25 @@ def test_wrong_build_settings_are_config_errors(repo, release, registry, env, ex
     result = release(repo, "build", "--push", env=env)
     assert result.code == 1
     assert message in result.err
+
+
+def test_the_wait_is_bounded_and_says_where_it_is_every_few_seconds(registry):
+    """The polling loop against the real registry (the tag never comes), on a clock that moves 2 s per poll."""
+    now = [100.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    repo = Repository.parse(f"{registry.host}/elsewhere/never")
+    client = RegistryClient(repo, Credentials(registry.user, registry.password))
+    image = ImageConfig(name="never", repository=repo.name, build="elsewhere", wait=21)
+    lines: list[str] = []
+    with pytest.raises(ReleaseError) as err:
+        elsewhere.wait_for(image, client, f"{repo.name}:1.0.0", "1.0.0", "a" * 40, lines.append,
+                           clock=lambda: now[0], sleep=sleep)  # fmt: skip
+    assert "is not in the registry after waiting 21s" in err.value.message
+    assert now[0] - 100.0 >= 21 and sum(slept) <= 21.5  # bounded: it stops once the wait is over
+    assert lines[0] == f"waiting up to 21s for {repo.name}:1.0.0, built by another job (build: elsewhere)"
+    assert [line.split(": ")[1] for line in lines[1:]] == ["6s of 21s", "12s of 21s", "18s of 21s"]
