@@ -123,9 +123,19 @@ def _check_templates_in_values(value: dict[str, str]) -> tuple[str, str] | None:
     return (problem, "fix the template") if problem else None
 
 
+def _check_wait(value: int) -> tuple[str, str] | None:
+    if value > 0:
+        return None
+    return f"{value} is not a number of seconds above 0", "write e.g. `wait: 600` (the default)"
+
+
 @dataclass(frozen=True)
 class ImageConfig:
-    """One container image: built from `context`, pushed to `repository` under every tag in `tags`."""
+    """One container image: built from `context`, pushed to `repository` under every tag in `tags`.
+
+    `build: elsewhere`: another CI job (kaniko, BuildKit, buildah) builds and pushes it; the images stage waits up to
+    `wait` seconds for its version tag and checks its revision label instead of building it.
+    """
 
     name: str
     repository: str = field(metadata={"check": _check_repository})
@@ -139,6 +149,8 @@ class ImageConfig:
     target: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
     component: str | None = None  # monorepos: the component whose version the image carries
+    build: Literal["release", "elsewhere"] = "release"  # elsewhere: another job pushes it; release waits and checks
+    wait: int = field(default=600, metadata={"check": _check_wait})  # seconds to wait for an image built elsewhere
 
 
 # oci://HOST/PATH                                   an OCI registry (helm push)
@@ -247,6 +259,12 @@ def _check_updates(value: tuple[UpdateConfig, ...]) -> tuple[str, str] | None:
     return None
 
 
+def _check_env_url(value: str | None) -> tuple[str, str] | None:
+    if value is None or re.match(r"^https?://[^/\s]+\S*$", value):
+        return None
+    return f"url {value!r} is not an http(s) URL", "e.g. url: https://dev.example.com"
+
+
 @dataclass(frozen=True)
 class EnvironmentConfig:
     """A GitOps environment: the infra repository (and branch) whose files a promote edits."""
@@ -264,6 +282,7 @@ class EnvironmentConfig:
     api: str | None = field(default=None, metadata={"check": _check_api_url})  # e.g. https://gitlab.example.com/api/v4
     project: str | None = None  # GitLab: ID or group/name; GitHub: owner/repo; default: the repo URL's path
     automatic: bool = False  # `release run` promotes here after publishing; otherwise `release promote ENV` does
+    url: str | None = field(default=None, metadata={"check": _check_env_url})  # where it runs, for forge deployments
 
 
 def _check_environments(value: tuple[EnvironmentConfig, ...]) -> tuple[str, str] | None:

@@ -272,3 +272,22 @@ def test_passwords_in_chart_targets_are_refused(target):
     with pytest.raises(ReleaseError) as err:
         from_text(f'charts:\n  - path: charts/app\n    publish: ["{target}"]\n')
     assert "carries credentials" in err.value.message
+
+
+def test_environment_url_and_image_build_settings():
+    config = from_text(
+        "images:\n  - {name: app, repository: r.example.com/app, build: elsewhere, wait: 30}\n"
+        "environments:\n  - name: dev\n    repo: https://git.example.com/infra.git\n"
+        "    url: https://dev.example.com\n    updates: [{file: v.yaml, set: {a: b}}]\n"
+    )
+    assert (config.images[0].build, config.images[0].wait) == ("elsewhere", 30)
+    assert config.environments[0].url == "https://dev.example.com"
+    assert from_text("images: [{name: app, repository: r.example.com/app}]\n").images[0].wait == 600
+
+
+def test_environment_url_must_be_http():
+    message = error_of(
+        "environments:\n  - name: dev\n    repo: https://git.example.com/infra.git\n    url: dev.example.com\n"
+        "    updates: [{file: v.yaml, set: {a: b}}]\n"
+    )
+    assert message.startswith("release.yaml:4: 'environments[0].url': url 'dev.example.com' is not an http(s) URL")

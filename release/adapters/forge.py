@@ -12,6 +12,10 @@ and returns `MergeRequest` (the number, the web URL) or raises a one-line Releas
   POST /repos/:owner/:repo/pulls, PATCH /repos/:owner/:repo/pulls/:number (title, body, state=closed);
   comments: POST /repos/:owner/:repo/issues/:number/comments; `Authorization: Bearer`. GitHub has no
   per-pull-request "delete the branch on merge": that is the repository's `delete_branch_on_merge` setting.
+- GitHub (REST deployments): GET /repos/:owner/:repo/deployments?environment=&ref=, POST .../deployments
+  {ref, environment, description, auto_merge, required_contexts, production_environment}, POST
+  .../deployments/:id/statuses {state, environment, environment_url, log_url, description}. A write the token may
+  not make (HTTP 403) is answered as None, for the caller to decide.
 """
 
 from __future__ import annotations
@@ -214,6 +218,58 @@ class Forge:
         if self.kind == "gitlab":
             return self._mr(self._call("PUT", f"{self._base()}/{number}", what, json={"state_event": "close"}))
         return self._mr(self._call("PATCH", f"{self._base()}/{number}", what, json={"state": "closed"}))
+
+
+@dataclass(frozen=True)
+class Deployment:
+    id: int
+    ref: str
+    environment: str
+    sha: str = ""
+
+
+def _deployment(data: Any) -> Deployment:
+    if not isinstance(data, dict) or "id" not in data:
+        raise ReleaseError("github answered with an unexpected deployment", "check the API URL")
+    return Deployment(
+        int(data["id"]), str(data.get("ref") or ""), str(data.get("environment") or ""), str(data.get("sha") or "")
+    )
+
+
+def deployments(forge: Forge, *, environment: str) -> list[Deployment]:
+    """GitHub's deployments to `environment`, newest first (the first page)."""
+    what = f"list the deployments to {environment}"
+    _, data = forge.send("GET", f"{forge.project_api}/deployments", what, params={"environment": environment})
+    return [_deployment(item) for item in data or []]
+
+
+def create_deployment(forge: Forge, *, ref: str, environment: str, description: str) -> Deployment | None:
+    """A new GitHub deployment of `ref` to `environment`; None when the token may not (HTTP 403)."""
+    body = {
+        "ref": ref,
+        "environment": environment,
+        "description": description,
+        "auto_merge": False,  # a tag is deployed as it is: never merge the default branch into it
+        "required_contexts": [],  # the release already ran its checks: do not wait for commit statuses
+    }
+    status, data = forge.send(
+        "POST", f"{forge.project_api}/deployments", f"create a deployment to {environment}", json=body, expect=(403,)
+    )
+    return None if status == 403 else _deployment(data)
+
+
+def create_deployment_status(
+    forge: Forge, deployment: Deployment, *, state: str, environment_url: str | None, log_url: str | None
+) -> bool:
+    """A status on `deployment` (GitHub shows the latest on the environment); False when the token may not (403)."""
+    body: dict[str, Any] = {"state": state, "environment": deployment.environment, "auto_inactive": True}
+    if environment_url:
+        body["environment_url"] = environment_url
+    if log_url:
+        body["log_url"] = log_url
+    url = f"{forge.project_api}/deployments/{deployment.id}/statuses"
+    status, _ = forge.send("POST", url, f"set the status of deployment {deployment.id}", json=body, expect=(403,))
+    return status != 403
 
 
 _NOT_JSON = object()

@@ -63,6 +63,9 @@ def values(state: State) -> dict[str, str]:
             out[f"RELEASE_IMAGE_{key}_REF"] = f"{image['repository']}@{digest}"
     for chart in state.charts:
         out[f"RELEASE_CHART_{_key(str(chart.get('name') or ''))}_VERSION"] = str(chart.get("version") or "")
+    if state.promotions:  # the last environment promoted: a per-environment GitLab job's `environment: url:`
+        out["RELEASE_ENVIRONMENT"] = str(state.promotions[-1].get("env") or "")
+        out["RELEASE_ENVIRONMENT_URL"] = str(state.promotions[-1].get("url") or "")
     return out
 
 

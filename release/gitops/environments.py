@@ -69,6 +69,8 @@ def waiting_for(ctx: Context, env: EnvironmentConfig, ver: semver.Version) -> st
 
 def record(ctx: Context, env: EnvironmentConfig, commit: str, version: str, **more: str) -> None:
     entry = {"env": env.name, "repo": env.repo, "commit": commit, "version": version, **more}
+    if env.url:
+        entry["url"] = env.url  # GitLab's environment url (the dotenv report), GitHub's deployment environment_url
     ctx.state.promotions = [p for p in ctx.state.promotions if p.get("env") != env.name] + [entry]
 
 

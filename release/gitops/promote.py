@@ -19,6 +19,7 @@ from release.adapters.retry import backoff
 from release.config import EnvironmentConfig, UpdateConfig
 from release.context import Context
 from release.errors import ReleaseError
+from release.forges import deployments
 from release.gitops import record as records
 from release.gitops import resolve
 from release.gitops.clone import ATTEMPTS, BACKOFF_SECONDS, InfraClone, open_clone
@@ -67,6 +68,8 @@ def promote(
         writer = write_mr if env.mode == "merge-request" else _write
         fields = {"action": "deploy", "source": source}
         outcome = writer(ctx, env, clone, env.updates, values, version=str(ver), fields=fields, say=say)
+        if env.mode == "push":  # the version is on the branch the GitOps agent deploys: tell GitHub
+            deployments.record(ctx, env, published.tag, str(ver), say)
         if not automatic and outcome.commit is None and not outcome.diff and found is not None and found.held:
             say(f"{env.name} stays {found.hold_reason()}: release unhold {env.name} lets automatic promotes in")
         return outcome

@@ -13,12 +13,13 @@ from release.adapters.retry import retrying
 from release.config import ImageConfig
 from release.context import Context
 from release.errors import ReleaseError
+from release.images import elsewhere
 from release.naming.imageref import ReleaseFacts, Repository, oci_labels, render, render_tags
 from release.source import notes as repo_notes
 from release.source import plans as planning
 from release.versioning.plan import Plan
 
-REVISION = "org.opencontainers.image.revision"
+REVISION = elsewhere.REVISION
 
 
 Say = Callable[[str], None]
@@ -36,6 +37,11 @@ class Job:
     registry: Registry
     done_digest: str | None = None  # already published: the digest found in the registry
     image_id: str | None = None
+    elsewhere: bool = False  # another job builds and pushes it: wait for the version tag, check, record
+
+    @property
+    def version_ref(self) -> str:
+        return f"{self.repo.name}:{self.version_tag}"
 
     @property
     def refs(self) -> list[str]:
@@ -65,17 +71,11 @@ def prepare(ctx: Context, push: bool, force: bool) -> list[Job]:
             continue
         facts = ReleaseFacts(plan.next_version, head, ctx.branch())
         tags, version_tag = image_tags(image, facts)
-        context_dir = ctx.root / image.context
-        dockerfile = context_dir / image.dockerfile
-        if not context_dir.is_dir():
-            raise ReleaseError(
-                f"image {image.name}: build context {image.context} does not exist", "fix images[].context"
-            )
-        if not dockerfile.is_file():
-            raise ReleaseError(
-                f"image {image.name}: no {image.dockerfile} in {image.context}",
-                "add it, or point images[].dockerfile at the right file",
-            )
+        other_job = elsewhere.built_elsewhere(image, ctx.env)
+        if other_job:
+            tags = [version_tag]  # the builder pushes its own tags; release reads the version tag only
+        else:
+            check_build_files(ctx, image)
         repo = Repository.parse(image.repository)
         creds = credentials.for_registry(repo.host, ctx.env)
         labels = {
@@ -86,11 +86,23 @@ def prepare(ctx: Context, push: bool, force: bool) -> list[Job]:
             REVISION: head,  # the resume check depends on it: never the user's
         }
         args = {k: render(v, facts) for k, v in image.build_args.items()}
-        jobs.append(Job(image, repo, tags, version_tag, labels, args, creds, Registry(repo, creds)))
+        job = Job(image, repo, tags, version_tag, labels, args, creds, Registry(repo, creds), elsewhere=other_job)
+        jobs.append(job)
     if push:
         for job in jobs:
             check_published(job, head, force)
     return jobs
+
+
+def check_build_files(ctx: Context, image: ImageConfig) -> None:
+    context_dir = ctx.root / image.context
+    if not context_dir.is_dir():
+        raise ReleaseError(f"image {image.name}: build context {image.context} does not exist", "fix images[].context")
+    if not (context_dir / image.dockerfile).is_file():
+        raise ReleaseError(
+            f"image {image.name}: no {image.dockerfile} in {image.context}",
+            "add it, or point images[].dockerfile at the right file",
+        )
 
 
 def check_published(job: Job, head: str, force: bool) -> None:
@@ -99,6 +111,8 @@ def check_published(job: Job, head: str, force: bool) -> None:
     if found is None:
         return
     digest, labels = found
+    if job.elsewhere:  # another job's image: it must be this commit's, --force or not (release cannot rebuild it)
+        elsewhere.check_revision(job.image, job.version_ref, labels, head)
     revision = labels.get(REVISION)
     if revision == head:
         job.done_digest = digest
@@ -116,13 +130,33 @@ def publish(ctx: Context, *, push: bool, force: bool, say: Say) -> list[Job]:
     jobs = prepare(ctx, push, force)
     todo = [j for j in jobs if j.done_digest is None]
     for job in jobs:
-        if job.done_digest is not None:
+        if job.done_digest is not None and job.elsewhere:
+            say(f"found {job.version_ref} ({job.done_digest}), built by another job ({elsewhere.why(job.image)})")
+            record(ctx, job)
+        elif job.done_digest is not None:
             say(f"skipped: already published {job.repo.name}:{job.version_tag} ({job.done_digest})")
             record(ctx, job)
-    if todo:
-        what = [f"build {job.image.name} and push {', '.join(job.refs)}" for job in todo]
-        ctx.effects.push_images(what, lambda: build_and_push(ctx, todo, push, say))
+    waits = [j for j in todo if j.elsewhere]
+    builds = [j for j in todo if not j.elsewhere]
+    if waits and not push:
+        for job in waits:
+            say(f"skipped {job.image.name}: built by another job ({elsewhere.why(job.image)}); --push waits for it")
+    elif waits:
+        what = [f"wait for {job.version_ref} (built by another job) and check its revision" for job in waits]
+        ctx.effects.push_images(what, lambda: wait_and_record(ctx, waits, say))
+    if builds:
+        what = [f"build {job.image.name} and push {', '.join(job.refs)}" for job in builds]
+        ctx.effects.push_images(what, lambda: build_and_push(ctx, builds, push, say))
     return jobs
+
+
+def wait_and_record(ctx: Context, waits: list[Job], say: Say) -> None:
+    """Images another job builds: wait for each version tag, check its commit, record it as a build would."""
+    head = ctx.git.head() or ""
+    for job in waits:
+        job.done_digest = elsewhere.wait_for(job.image, job.registry, job.version_ref, job.version_tag, head, say)
+        record(ctx, job)
+        ctx.effects.save_state(lambda: ctx.state.save(ctx.state_path))
 
 
 def build_and_push(ctx: Context, todo: list[Job], push: bool, say: Say) -> None:

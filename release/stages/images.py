@@ -18,5 +18,10 @@ def skip(ctx: Context) -> str | None:
 def run(ctx: Context) -> str:
     claims.claim(ctx)  # before the registry is read: another commit's pipeline may be publishing this version
     jobs = publish(ctx, push=True, force=False, say=ctx.say)
-    done = [f"{j.repo.name}@{j.done_digest}" if j.done_digest else f"would build {j.repo.name}" for j in jobs]
+    done = [
+        f"{j.repo.name}@{j.done_digest}"
+        if j.done_digest
+        else f"would {'wait for' if j.elsewhere else 'build'} {j.repo.name}"
+        for j in jobs
+    ]
     return ", ".join(done) or "nothing to release"

@@ -49,6 +49,8 @@ VENV_BIN = str(Path(sys.executable).parent)
 GIT_USER, GIT_PASSWORD = "ci-bot", "git-password-51c7"
 STAGES = ("plan", "test", "images", "charts", "publish", "notes", "promote")
 RELEASE_JOBS = [f"release-{stage}" for stage in STAGES]
+# the component's jobs with `environments: [dev]` (the README snippet): promote is one job per environment
+COMPONENT_JOBS = [*RELEASE_JOBS[:-1], "release-promote: [dev]"]
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -220,10 +222,14 @@ class Pipeline:
     stdout: str
 
     def passed(self) -> list[str]:
-        return [line.split()[1] for line in self.out.splitlines() if line.strip().startswith("PASS ")]
+        return self._jobs("PASS ")
 
     def failed(self) -> list[str]:
-        return [line.split()[1] for line in self.out.splitlines() if line.strip().startswith("FAIL ")]
+        return self._jobs("FAIL ")
+
+    def _jobs(self, mark: str) -> list[str]:
+        """Job names as gitlab-ci-local's summary prints them (a matrix job: `release-promote: [dev]`)."""
+        return [line.strip()[len(mark) :].strip() for line in self.out.splitlines() if line.strip().startswith(mark)]
 
 
 def gitlab_ci_local(app_dir: Path, server: Server, *args: str, timeout: float = 540) -> Pipeline:
@@ -274,6 +280,8 @@ def listed(app_dir: Path, server: Server, *args: str) -> list[str]:
 def services_env(registry: Any, podman: Any, forge: Any) -> dict[str, str]:
     from tests.fakes.forge import DEFAULT_JOB_TOKEN
 
+    # The shell runner's engine is Podman on its own unix socket: a project variable, which wins over the
+    # `engine: socket` job variable (as in GitLab).
     return {
         "DOCKER_HOST": podman.base_url,
         "RELEASE_REGISTRY_USER": registry.user,
@@ -299,7 +307,8 @@ def test_component_pipeline_releases_the_demo_app_end_to_end(server, tmp_path, r
     project_variables(app, services_env)
     done = gitlab_ci_local(app.path, server, *SHELL)
     assert done.code == 0, done.out
-    assert done.passed() == RELEASE_JOBS, done.out
+    assert done.passed() == COMPONENT_JOBS, done.out
+    assert "release-promote: [dev] environment: { name: dev" in done.out  # the GitLab environment of the job
 
     env = dotenv(app.path / "release.env")  # the last job's dotenv report (artifacts are copied back)
     assert env["RELEASE_VERSION"] == "0.2.0" and env["RELEASE_TAG"] == "v0.2.0"
@@ -334,7 +343,7 @@ def test_component_pipeline_releases_the_demo_app_end_to_end(server, tmp_path, r
         app.path, server, *SHELL, "--variable", "CI_COMMIT_TAG=v0.2.0", "--unset-variable", "CI_COMMIT_BRANCH"
     )
     assert again.code == 0, again.out
-    assert again.passed() == RELEASE_JOBS
+    assert again.passed() == COMPONENT_JOBS
     assert git(app.infra, "rev-parse", "main") == infra_head
     assert git(app.origin, "tag", "-l") == tags_before
     assert dotenv(app.path / "release.env")["RELEASE_VERSION"] == "0.2.0"
@@ -384,9 +393,9 @@ def test_a_wrong_input_stops_the_pipeline_before_any_job(server, tmp_path, regis
 @pytest.mark.parametrize(
     ("case", "args", "expected"),
     [
-        ("default branch", (), RELEASE_JOBS),
+        ("default branch", (), COMPONENT_JOBS),
         ("merge request", MERGE_REQUEST, ["release-plan"]),
-        ("tag", ("--variable", "CI_COMMIT_TAG=v9.9.9", "--unset-variable", "CI_COMMIT_BRANCH"), RELEASE_JOBS),
+        ("tag", ("--variable", "CI_COMMIT_TAG=v9.9.9", "--unset-variable", "CI_COMMIT_BRANCH"), COMPONENT_JOBS),
         (
             "other branch",
             ("--variable", "CI_COMMIT_BRANCH=feature/x", "--variable", "CI_COMMIT_REF_NAME=feature/x"),
@@ -397,7 +406,8 @@ def test_a_wrong_input_stops_the_pipeline_before_any_job(server, tmp_path, regis
 def test_rules_of_the_component_and_the_legacy_jobs(server, tmp_path, registry, case, args, expected):
     for snippet in ("gitlab-component", "gitlab-legacy"):
         app = make_app(server, tmp_path / snippet, f"glcl-rules-{snippet}", registry.host, readme_snippet(snippet))
-        assert listed(app.path, server, *args) == expected, (snippet, case)
+        legacy = [RELEASE_JOBS[-1] if job == COMPONENT_JOBS[-1] else job for job in expected]
+        assert listed(app.path, server, *args) == (expected if snippet == "gitlab-component" else legacy), snippet
 
 
 def test_this_projects_pipeline_tests_then_releases(server, tmp_path):
@@ -412,7 +422,13 @@ def test_this_projects_pipeline_tests_then_releases(server, tmp_path):
     git(work, "remote", "add", "origin", "https://gitlab.example.com/tools/release.git")
     git(work, "update-ref", "refs/remotes/origin/main", "HEAD")
     git(work, "symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/main")
-    assert listed(work, server) == ["release-plan", "release-test", "test", *RELEASE_JOBS[2:]]
+    assert listed(work, server) == [
+        "release-plan",
+        "release-test",
+        "test",
+        *RELEASE_JOBS[2:-1],
+        "release-promote-automatic",
+    ]
     assert listed(work, server, *MERGE_REQUEST) == ["release-plan", "test"]
     preview = yaml.safe_load(gitlab_ci_local(work, server, "--preview").stdout)
     assert preview["release-test"]["needs"] == [
@@ -530,7 +546,7 @@ include:
     infra_head = git(app.infra, "rev-parse", "main")
     done = gitlab_ci_local(app.path, server, *SHELL)
     assert done.code == 0, done.out
-    assert done.passed() == RELEASE_JOBS
+    assert done.passed() == COMPONENT_JOBS
     # dev has no `automatic: true` in deploy/release.yaml: the environments input made promote show its diff
     assert '+  tag: "0.2.0"  # mis à jour à chaque livraison' in done.out
     assert "[promote] would deploy 0.2.0 to dev: a commit pushed to " in done.out
@@ -541,3 +557,97 @@ include:
     assert git(app.origin, "tag", "-l") == "v0.1.0"
     assert git(app.infra, "rev-parse", "main") == infra_head
     assert forge.calls("POST", r"/api/v4/projects/42/releases$") == []
+
+
+# ------------------------------------------------------------------------------------------------ engine: none
+
+KANIKO_PIPELINE = """\
+include:
+  - component: $CI_SERVER_FQDN/tools/release-ci/release@{version}
+    inputs:
+      engine: none
+      environments: [dev]
+
+# Stands in for a kaniko/buildah job from a CI catalog: it builds with its own builder (Podman's remote client
+# here, no engine in the release jobs) and pushes the version tag release-plan chose, labelled with the commit.
+build-image:
+  stage: test
+  needs: [{{job: release-plan, artifacts: true}}]
+  script:
+    - AUTH=$(printf '%s:%s' "$RELEASE_REGISTRY_USER" "$RELEASE_REGISTRY_PASSWORD" | base64 | tr -d '\\n')
+    - printf '{{"auths":{{"%s":{{"auth":"%s"}}}}}}' "${{IMAGE%%/*}}" "$AUTH" > "$CI_PROJECT_DIR/.auth.json"
+    - LABEL="org.opencontainers.image.revision=$BUILT_FROM"
+    - podman --remote --url "$BUILDER_HOST" build --label "$LABEL" -t "$IMAGE:$RELEASE_VERSION" .
+    - podman --remote --url "$BUILDER_HOST" push --authfile "$CI_PROJECT_DIR/.auth.json" "$IMAGE:$RELEASE_VERSION"
+  rules:
+    - if: $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH
+"""
+
+
+def engine_none_app(server: Server, tmp_path: Path, registry: Any, name: str, wait: int, ci_version: str) -> App:
+    app = make_app(server, tmp_path, name, registry.host, KANIKO_PIPELINE.format(version=ci_version))
+    config = (app.path / "release.yaml").read_text()
+    config = config.replace("    repository: ", f"    wait: {wait}\n    repository: ", 1)
+    config = config.replace("  - name: dev\n", "  - name: dev\n    url: https://dev.demo.example.com\n", 1)
+    (app.path / "release.yaml").write_text(config)
+    git(app.path, "commit", "-q", "-am", "ci: images come from the build-image job")
+    git(app.path, "push", "-q", "origin", "main", env=with_git_auth(server))
+    return app
+
+
+@pytest.mark.slow
+def test_engine_none_takes_the_image_another_job_pushed_through_promote(
+    server, tmp_path, registry, podman, forge, services_env, ci_version
+):
+    app = engine_none_app(server, tmp_path, registry, "glcl-kaniko", 120, ci_version)
+    image = f"{registry.host}/{app.prefix}/app"
+    project_variables(
+        app,
+        {**services_env, "DOCKER_HOST": "unix:///nonexistent.sock", "BUILDER_HOST": podman.base_url,
+         "IMAGE": image, "BUILT_FROM": app.head()},
+    )  # fmt: skip
+    done = gitlab_ci_local(app.path, server, *SHELL)
+    assert done.code == 0, done.out
+    assert sorted(done.passed()) == sorted([*COMPONENT_JOBS, "build-image"]), done.out
+    assert "built by another job (RELEASE_ENGINE=none)" in done.out
+
+    digest = registry.manifest(f"{app.prefix}/app", "0.2.0", method="HEAD").headers["Docker-Content-Digest"]
+    assert registry.get(f"/v2/{app.prefix}/app/tags/list").json()["tags"] == ["0.2.0"]  # release pushed none
+    env = dotenv(app.path / "release.env")
+    assert env["RELEASE_IMAGE_DEMO_APP_DIGEST"] == digest
+    assert env["RELEASE_ENVIRONMENT"] == "dev"
+    assert env["RELEASE_ENVIRONMENT_URL"] == "https://dev.demo.example.com"  # the job's `environment: url:`
+    manifest = registry.manifest(f"{app.prefix}/charts/demo-app", "0.2.0").json()
+    assert chart_values(registry, f"{app.prefix}/charts/demo-app", manifest)["image"]["digest"] == digest
+    assert digest in git(app.infra, "show", "main:apps/dev/demo-app/values.yaml")
+    assert git(app.origin, "rev-parse", "v0.2.0^{commit}") == app.head()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["missing", "other commit"])
+def test_engine_none_publishes_nothing_without_this_commits_image(
+    server, tmp_path, registry, podman, forge, services_env, ci_version, case
+):
+    app = engine_none_app(server, tmp_path, registry, "glcl-kaniko-bad", 4, ci_version)
+    image = f"{registry.host}/{app.prefix}/app"
+    built_from = git(app.path, "rev-parse", "HEAD~1")
+    if case == "missing":
+        image += "-elsewhere"  # the builder pushes somewhere release does not look
+    project_variables(
+        app,
+        {**services_env, "DOCKER_HOST": "unix:///nonexistent.sock", "BUILDER_HOST": podman.base_url,
+         "IMAGE": image, "BUILT_FROM": built_from},
+    )  # fmt: skip
+    infra_head = git(app.infra, "rev-parse", "main")
+    done = gitlab_ci_local(app.path, server, *SHELL)
+    assert done.code == 1
+    assert done.failed() == ["release-images"], done.out
+    errors = [line for line in done.out.splitlines() if line.startswith("release-images") and "error:" in line]
+    assert len(errors) == 1, done.out
+    if case == "missing":
+        assert f"{app.prefix}/app:0.2.0 is not in the registry after waiting 4s (RELEASE_ENGINE=none)" in errors[0]
+    else:
+        assert f"was built from commit {built_from[:12]}, not {app.head()[:12]}" in errors[0]
+    assert registry.get(f"/v2/{app.prefix}/charts/demo-app/tags/list").status_code == 404  # no chart
+    assert git(app.origin, "tag", "-l") == "v0.1.0"  # no release tag
+    assert git(app.infra, "rev-parse", "main") == infra_head

@@ -166,6 +166,7 @@ NON_DEFAULT_INPUTS = {
         "dry_run": True,
         "promote_when": "manual",
         "stage_images": "publish",
+        "engine": "none",
     },
     "monorepo.yml": {"install": "pip install release\nrelease --version", "config": "release.yaml", "stage": "release"},
 }
@@ -181,6 +182,20 @@ def test_component_header_and_jobs_match_gitlab_schema(path, tmp_path):
     others = tmp_path / "with-other-values.yml"
     others.write_text(yaml.safe_dump(render_component(path, NON_DEFAULT_INPUTS[path.name])))
     assert_valid("vendor.gitlab-ci", header, defaults, others)
+
+
+def test_every_combination_of_the_choice_inputs_matches_gitlab_schema(tmp_path):
+    """engine × environments (none, one, several) × dry_run × promote_when: each rendering is valid GitLab CI."""
+    path = CI_TEMPLATES / "templates" / "release.yml"
+    files = []
+    for engine, environments, dry_run, when in itertools.product(
+        ("dind", "socket", "none"), ([], ["dev"], ["dev", "prod"]), (False, True), ("on_success", "manual")
+    ):
+        inputs = {"engine": engine, "environments": environments, "dry_run": dry_run, "promote_when": when}
+        files.append(tmp_path / f"{engine}-{len(environments)}-{dry_run}-{when}.yml")
+        files[-1].write_text(yaml.safe_dump(render_component(path, inputs)))
+    assert len(files) == 36
+    assert_valid("vendor.gitlab-ci", *files)
 
 
 def test_the_schema_check_is_not_a_rubber_stamp(tmp_path):
@@ -216,21 +231,93 @@ def test_readme_gitlab_snippets_match_gitlab_schema(tmp_path):
 def test_release_component_jobs_stages_and_chain():
     jobs = render_component(CI_TEMPLATES / "templates" / "release.yml")
     names = [f"release-{stage}" for stage in STAGES]
-    assert [name for name in jobs if not name.startswith(".")] == names
+    assert [name for name in jobs if not name.startswith(".")] == [*names, "release-promote-automatic"]
     for previous, name in itertools.pairwise(names):
         assert jobs[name]["needs"] == [{"job": previous, "artifacts": True}], name
+    assert jobs["release-promote-automatic"]["needs"] == jobs["release-promote"]["needs"]
     assert "needs" not in jobs["release-plan"]
     assert [jobs[n]["stage"] for n in names] == ["build", "test", *["deploy"] * 5]
     for stage, name in zip(STAGES, names, strict=True):
-        assert jobs[name]["extends"] == ".release-component"
-        assert jobs[name]["variables"] == {"RELEASE_CI_STAGE": stage}
+        assert jobs[name]["variables"]["RELEASE_CI_STAGE"] == stage
+        assert jobs[name]["extends"] == (
+            [".release-component", ".release-engine-socket"] if stage == "images" else ".release-component"
+        )
     base = jobs[".release-component"]
     assert base["artifacts"]["paths"] == [".release/"]
     assert base["artifacts"]["reports"] == {"dotenv": "release.env"}
     assert base["variables"]["GIT_DEPTH"] == "0"
     assert base["variables"]["RELEASE_STATE"] == ".release/state.json"
     # the jobs that publish never run in two pipelines at once; plan and test may
-    assert {n for n in names if "resource_group" in jobs[n]} == set(names[2:])
+    publishing = {*names[2:], "release-promote-automatic"}
+    assert {n for n in jobs if not n.startswith(".") and "resource_group" in jobs[n]} == publishing
+
+
+def engine_of(inputs: dict[str, Any]) -> dict[str, Any]:
+    """The images job's engine settings (services, variables), as GitLab merges its `extends:` chain."""
+    jobs = render_component(CI_TEMPLATES / "templates" / "release.yml", inputs)
+    images = jobs["release-images"]
+    merged: dict[str, Any] = {"variables": {}}
+    for parent in [images["extends"]] if isinstance(images["extends"], str) else images["extends"]:
+        assert parent in jobs, f"release-images extends {parent}, which the component does not define"
+        merged["variables"].update(jobs[parent].get("variables") or {})
+        if "services" in jobs[parent]:
+            merged["services"] = jobs[parent]["services"]
+    merged["variables"].update(images["variables"])
+    return merged
+
+
+def test_engine_dind_is_gitlabs_documented_docker_in_docker_over_tls():
+    for inputs in ({"engine": "dind"}, {"engine": "dind", "environments": ["dev"]}):
+        engine = engine_of(inputs)
+        assert engine["services"] == [{"name": "docker:dind", "alias": "docker"}]
+        assert {k: v for k, v in engine["variables"].items() if k.startswith("DOCKER_")} == {
+            "DOCKER_HOST": "tcp://docker:2376",
+            "DOCKER_TLS_CERTDIR": "/certs",
+            "DOCKER_TLS_VERIFY": "1",
+            "DOCKER_CERT_PATH": "/certs/client",
+        }
+        assert "RELEASE_ENGINE" not in engine["variables"]
+    assert engine_of({"engine": "dind", "dind_image": "docker:27-dind"})["services"][0]["name"] == "docker:27-dind"
+
+
+def test_engine_socket_the_default_and_none():
+    assert engine_of({}) == engine_of({"engine": "socket"})  # what a runner with a mounted socket had before
+    socket = engine_of({"engine": "socket"})
+    assert "services" not in socket
+    assert {k: v for k, v in socket["variables"].items() if k.startswith(("DOCKER_", "RELEASE_ENGINE"))} == {
+        "DOCKER_HOST": "unix:///var/run/docker.sock"
+    }
+    none = engine_of({"engine": "none"})
+    assert "services" not in none
+    assert {k: v for k, v in none["variables"].items() if k.startswith(("DOCKER_", "RELEASE_ENGINE"))} == {
+        "RELEASE_ENGINE": "none"
+    }
+    # only the images job gets an engine
+    jobs = render_component(CI_TEMPLATES / "templates" / "release.yml", {"engine": "socket"})
+    assert [n for n, j in jobs.items() if "DOCKER_HOST" in (j.get("variables") or {})] == [
+        ".release-engine-dind",
+        ".release-engine-socket",
+    ]
+
+
+def test_each_named_environment_is_a_promote_job_declaring_its_gitlab_environment():
+    jobs = render_component(CI_TEMPLATES / "templates" / "release.yml", {"environments": ["dev", "prod"]})
+    promote = jobs["release-promote"]
+    assert promote["parallel"] == {"matrix": [{"RELEASE_CI_ENVIRONMENT": ["dev", "prod"]}]}
+    assert promote["environment"] == {
+        "name": "$RELEASE_CI_ENVIRONMENT",
+        "action": "start",
+        "url": "$RELEASE_ENVIRONMENT_URL",
+    }
+    assert promote["variables"]["RELEASE_CI_ENVIRONMENTS_INPUT"] == 'json:["dev", "prod"]'
+    assert "environment" not in jobs["release-promote-automatic"]
+    # the rules pick one of the two promote jobs from the input (GitLab compares the text of the variable)
+    assert {"if": '$RELEASE_CI_ENVIRONMENTS_INPUT == "json:[]"', "when": "never"} in promote["rules"]
+    assert {"if": '$RELEASE_CI_ENVIRONMENTS_INPUT != "json:[]"', "when": "never"} in jobs["release-promote-automatic"][
+        "rules"
+    ]
+    script = "\n".join(jobs[".release-component"]["script"])
+    assert '--environment "$RELEASE_CI_ENVIRONMENT"' in script
 
 
 def test_release_component_inputs_land_where_they_act():
@@ -242,10 +329,11 @@ def test_release_component_inputs_land_where_they_act():
     assert base["variables"]["RELEASE_CI_CONFIG"] == "deploy/release.yaml"
     assert base["artifacts"]["paths"] == ["out/state/"]
     script = "\n".join(base["script"])
-    assert """RELEASE_CI_ENVIRONMENTS='["dev", "staging"]'""" in script
+    assert jobs["release-promote"]["parallel"]["matrix"] == [{"RELEASE_CI_ENVIRONMENT": ["dev", "staging"]}]
     assert "RELEASE_CI_DRY_RUN='true'" in script
     assert jobs["release-images"]["stage"] == "publish"
-    assert [rule.get("when") for rule in jobs["release-promote"]["rules"]] == ["never", "manual", "manual"]
+    assert [rule.get("when") for rule in jobs["release-promote"]["rules"]] == ["never", "never", "manual", "manual"]
+    assert jobs["release-images"]["extends"] == [".release-component", ".release-engine-none"]
 
 
 @pytest.mark.parametrize(
@@ -257,6 +345,7 @@ def test_release_component_inputs_land_where_they_act():
         ({"image": ["python:3.12"]}, "`image` input: provided value is not a string"),
         ({"promote_when": "always"}, "`promote_when` input: `always` cannot be used because it is not in the list"),
         ({"enviroments": ["dev"]}, "unknown input arguments: enviroments"),
+        ({"engine": "kaniko"}, "`engine` input: `kaniko` cannot be used because it is not in the list"),
     ],
 )
 def test_wrong_inputs_are_refused_with_gitlabs_message(inputs, message):

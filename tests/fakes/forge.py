@@ -42,6 +42,17 @@
   422 {"errors": [{"resource": "Release", "code": "already_exists", "field": "tag_name"}]} when the tag has a
   release), PATCH .../releases/:release_id. Auth as for pulls; `github_releases.repos` (default {"team/app"}),
   `github_releases.releases`: owner/repo → list. Draft releases are not found by tag, as on GitHub.
+- GitHub Deployments (REST "deployments", "deployments/statuses"): POST /repos/:owner/:repo/deployments (ref
+  required: a branch, tag or SHA the repository has (`github_deployments.refs`: ref → sha), else 422 "No ref found
+  for: REF"; task "deploy", environment "production", description, payload, auto_merge (default true),
+  required_contexts (default: every status context of the ref; when omitted and a context in
+  `github_deployments.failing_contexts` is not successful, 409 "Conflict: Commit status checks failed for REF."),
+  transient_environment, production_environment); 201 with the deployment {id, sha, ref, task, environment,
+  description, statuses_url, ...}. GET .../deployments (filters sha, ref, task, environment; newest first).
+  POST .../deployments/:id/statuses (state error|failure|inactive|in_progress|queued|pending|success required,
+  log_url, environment_url, description, environment, auto_inactive; 404 for an unknown deployment), GET the same
+  path lists them newest first. Auth as for pulls; a token in `github_deployments.read_only_tokens` reads but gets
+  403 "Resource not accessible by integration" on writes, as a GITHUB_TOKEN without `deployments: write` does.
 
 To add an API: write a class like
 `GitLabHelm` taking the Forge, give it `routes()` and `reset()`, and list it in `Forge.__init__` before
@@ -226,6 +237,7 @@ class Forge:
         self.pulls = GitHubPulls(self)
         self.gitlab_releases = GitLabReleases(self)
         self.github_releases = GitHubReleases(self)
+        self.github_deployments = GitHubDeployments(self)
         self.chartmuseum = ChartMuseum(self)
         self.apis: list[API] = [
             self.gitlab_helm,
@@ -233,6 +245,7 @@ class Forge:
             self.pulls,
             self.gitlab_releases,
             self.github_releases,
+            self.github_deployments,
             self.chartmuseum,
         ]  # ChartMuseum last: its context path matches wide
         self.reset()
@@ -1135,6 +1148,133 @@ class GitHubReleases:
         if "tag_name" in data:
             release["html_url"] = f"https://github.example/{repo}/releases/tag/{data['tag_name']}"
         return json_response(200, release)
+
+
+DEPLOYMENT_STATES = ("error", "failure", "inactive", "in_progress", "queued", "pending", "success")
+
+
+class GitHubDeployments:
+    """GitHub's deployments and deployment statuses for `repos`; `deployments`: owner/repo → list (oldest first)."""
+
+    def __init__(self, forge: Forge) -> None:
+        self.forge = forge
+        self.repos: set[str] = set()
+        self.refs: dict[str, str] = {}  # the refs the repositories have: branch, tag or SHA → commit
+        self.failing_contexts: set[str] = set()  # status contexts of every ref that are not successful
+        self.read_only_tokens: set[str] = set()
+        self.deployments: dict[str, list[dict[str, Any]]] = {}
+        self.statuses: dict[int, list[dict[str, Any]]] = {}
+
+    def reset(self) -> None:
+        self.repos = {"team/app"}
+        self.refs = {}
+        self.failing_contexts = set()
+        self.read_only_tokens = set()
+        self.deployments = {}
+        self.statuses = {}
+
+    def routes(self) -> list[Route]:
+        base = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/deployments"
+        return [
+            ("GET", re.compile(base), self.list),
+            ("POST", re.compile(base), self.create),
+            ("GET", re.compile(rf"{base}/(?P<id>\d+)/statuses"), self.list_statuses),
+            ("POST", re.compile(rf"{base}/(?P<id>\d+)/statuses"), self.create_status),
+        ]
+
+    def _repo(self, request: Request, match: re.Match[str], write: bool) -> tuple[str | None, Response | None]:
+        scheme, _, token = (request.header("Authorization") or "").partition(" ")
+        if scheme.lower() not in ("bearer", "token") or token not in self.forge.github_tokens | self.read_only_tokens:
+            return None, json_response(401, {"message": "Bad credentials", "status": "401"})
+        name = f"{match['owner']}/{match['repo']}"
+        if name not in self.repos:
+            return None, json_response(404, {"message": "Not Found", "status": "404"})
+        if write and token in self.read_only_tokens:
+            return None, json_response(403, {"message": "Resource not accessible by integration", "status": "403"})
+        return name, None
+
+    def list(self, request: Request, match: re.Match[str]) -> Response:
+        repo, error = self._repo(request, match, write=False)
+        if repo is None:
+            return error or json_response(500, {})
+        wanted = {k: v[0] for k, v in request.query.items() if k in ("sha", "ref", "task", "environment")}
+        found = [d for d in self.deployments.get(repo, []) if all(d[k] == v for k, v in wanted.items())]
+        return json_response(200, list(reversed(found)))
+
+    def create(self, request: Request, match: re.Match[str]) -> Response:
+        repo, error = self._repo(request, match, write=True)
+        if repo is None:
+            return error or json_response(500, {})
+        data = request.json()
+        ref = data.get("ref")
+        if not ref:
+            return json_response(422, {"message": 'Invalid request.\n\n"ref" wasn\'t supplied.', "status": "422"})
+        if ref not in self.refs:
+            return json_response(422, {"message": f"No ref found for: {ref}", "status": "422"})
+        if data.get("required_contexts") is None and self.failing_contexts:
+            return json_response(
+                409,
+                {
+                    "message": f"Conflict: Commit status checks failed for {ref}.",
+                    "errors": [{"contexts": [{"context": c, "state": "failure"} for c in sorted(self.failing_contexts)],
+                                "resource": "Deployment", "field": "required_contexts", "code": "invalid"}],
+                    "status": "409",
+                },
+            )  # fmt: skip
+        deployment_id = 7000 + sum(len(v) for v in self.deployments.values()) + 1
+        url = f"{self.forge.url}/repos/{repo}/deployments/{deployment_id}"
+        deployment = {
+            "id": deployment_id,
+            "url": url,
+            "sha": self.refs[ref],
+            "ref": ref,
+            "task": data.get("task") or "deploy",
+            "payload": data.get("payload") or {},
+            "environment": data.get("environment") or "production",
+            "description": data.get("description"),
+            "auto_merge": data.get("auto_merge", True),
+            "required_contexts": data.get("required_contexts"),
+            "transient_environment": bool(data.get("transient_environment", False)),
+            "production_environment": bool(data.get("production_environment", False)),
+            "statuses_url": f"{url}/statuses",
+            "created_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        self.deployments.setdefault(repo, []).append(deployment)
+        return json_response(201, deployment)
+
+    def _deployment(self, repo: str, match: re.Match[str]) -> dict[str, Any] | None:
+        return next((d for d in self.deployments.get(repo, []) if d["id"] == int(match["id"])), None)
+
+    def list_statuses(self, request: Request, match: re.Match[str]) -> Response:
+        repo, error = self._repo(request, match, write=False)
+        if repo is None:
+            return error or json_response(500, {})
+        if self._deployment(repo, match) is None:
+            return json_response(404, {"message": "Not Found", "status": "404"})
+        return json_response(200, list(reversed(self.statuses.get(int(match["id"]), []))))
+
+    def create_status(self, request: Request, match: re.Match[str]) -> Response:
+        repo, error = self._repo(request, match, write=True)
+        if repo is None:
+            return error or json_response(500, {})
+        deployment = self._deployment(repo, match)
+        if deployment is None:
+            return json_response(404, {"message": "Not Found", "status": "404"})
+        data = request.json()
+        if data.get("state") not in DEPLOYMENT_STATES:
+            return json_response(422, {"message": "Validation Failed", "errors": [{"field": "state"}], "status": "422"})
+        statuses = self.statuses.setdefault(deployment["id"], [])
+        status = {
+            "id": 9000 + len(statuses) + 1,
+            "state": data["state"],
+            "description": data.get("description") or "",
+            "environment": data.get("environment") or deployment["environment"],
+            "environment_url": data.get("environment_url") or "",
+            "log_url": data.get("log_url") or "",
+            "deployment_url": deployment["url"],
+        }
+        statuses.append(status)
+        return json_response(201, status)
 
 
 def recompress(archive: bytes, level: int = 1) -> bytes:
