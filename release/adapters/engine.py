@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from release.adapters import enginefailure, enginehost
 from release.adapters.credentials import Credentials
@@ -48,11 +49,7 @@ def _client(endpoint: enginehost.Endpoint) -> Any:
         if not path.exists():
             raise enginefailure.EngineUnreachable(f"no such socket {path}")
     if endpoint.scheme == "ssh":
-        raise enginefailure.EngineUnreachable(
-            "ssh:// engines are not supported",
-            "forward the remote socket and point DOCKER_HOST at it: "
-            "ssh -fNL /tmp/engine.sock:/var/run/docker.sock user@host, then DOCKER_HOST=unix:///tmp/engine.sock",
-        )
+        raise enginefailure.EngineUnreachable("ssh:// engines are not supported", _ssh_hint(endpoint))
     files = endpoint.tls
     tls: Any = False
     if files is not None:
@@ -64,6 +61,17 @@ def _client(endpoint: enginehost.Endpoint) -> Any:
     except (docker.errors.DockerException, OSError) as exc:
         raise enginefailure.classify(exc, endpoint) from None
     return client
+
+
+def _ssh_hint(endpoint: enginehost.Endpoint) -> str:
+    parts = urlsplit(endpoint.url)
+    remote = parts.path if len(parts.path) > 1 else "/var/run/docker.sock"
+    target = f"-p {parts.port} {parts.netloc.rsplit(':', 1)[0]}" if parts.port else parts.netloc
+    variable = endpoint.origin.split("=", 1)[0]
+    return (
+        f"forward the remote socket and point {variable} at it: "
+        f"ssh -fNL /tmp/engine.sock:{remote} {target}, then {variable}=unix:///tmp/engine.sock"
+    )
 
 
 def _api_client_class() -> Any:

@@ -3,11 +3,11 @@
 Pure apart from reading small files (a docker context's meta.json, config.json) and checking that paths exist.
 
 Order, as Docker and Podman read them (the first one set decides; only the defaults are a list):
-1. `DOCKER_HOST` (unix://, tcp://, ssh://), with Docker's TLS variables for tcp://: `DOCKER_TLS_VERIFY` (any
+1. `DOCKER_HOST` (unix://, tcp://), with Docker's TLS variables for tcp://: `DOCKER_TLS_VERIFY` (any
    non-empty value), `DOCKER_CERT_PATH` (ca.pem, cert.pem, key.pem), else `$DOCKER_TLS_CERTDIR/client` (where
    GitLab's docker:dind service writes the client side), else `~/.docker`. Port 2376 is Docker's TLS port: TLS
    there even without `DOCKER_TLS_VERIFY`. The engine's certificate is always verified.
-2. `CONTAINER_HOST` (Podman remote: unix://, ssh://, tcp://), with `CONTAINER_SSHKEY` for ssh://.
+2. `CONTAINER_HOST` (Podman remote: unix://, tcp://; ssh:// is refused with the command that forwards it).
 3. `DOCKER_CONTEXT`, else `currentContext` in `$DOCKER_CONFIG/config.json` (what `docker context use` writes):
    the context's endpoint from `contexts/meta/<sha256(name)>/meta.json`, its TLS files from `contexts/tls/…`.
 4. The default Docker socket, then Podman's sockets.
@@ -43,7 +43,6 @@ class Endpoint:
     url: str  # unix:///path, tcp://host:port, ssh://user@host[:port][/socket]
     origin: str  # the setting it came from, e.g. "DOCKER_HOST=tcp://docker:2376", "the default Docker socket"
     tls: TLSFiles | None = None
-    ssh_key: Path | None = None
 
     @property
     def scheme(self) -> str:
@@ -90,11 +89,10 @@ def _from_host(url: str, name: str, env: Mapping[str, str], origin: str = "") ->
     if parts.scheme not in ("unix", "tcp", "ssh", "http", "https"):
         raise ReleaseError(
             f"{origin}: unsupported scheme {parts.scheme or '(none)'!r}",
-            "use unix:///path/to.sock, tcp://host:port or ssh://user@host",
+            "use unix:///path/to.sock or tcp://host:port",
         )
     if parts.scheme == "ssh":
-        key = env.get("CONTAINER_SSHKEY") if name == "CONTAINER_HOST" else None
-        return Endpoint(url, origin, ssh_key=Path(key) if key else None)
+        return Endpoint(url, origin)  # refused when connecting, with the command that forwards the socket
     if parts.scheme in ("tcp", "https") and name == "DOCKER_HOST" and _wants_tls(parts.scheme, parts.port, env):
         return Endpoint(url, origin, tls=_env_tls_files(env))
     return Endpoint(url, origin)

@@ -310,3 +310,12 @@ def test_no_engine_names_everything_tried(tmp_path):
 def test_engine_from_docker_host(podman):
     engine = connect({"DOCKER_HOST": podman.base_url})
     assert engine.url == podman.base_url
+
+
+def test_podman_ssh_names_the_forward_for_its_socket():
+    with pytest.raises(ReleaseError) as err:
+        connect({"CONTAINER_HOST": "ssh://core@engine.example:2222/run/user/1000/podman/podman.sock"})
+    assert "CONTAINER_HOST=ssh://core@engine.example:2222/run/user/1000/podman/podman.sock" in err.value.message
+    assert err.value.hint is not None
+    assert "ssh -fNL /tmp/engine.sock:/run/user/1000/podman/podman.sock -p 2222 core@engine.example" in err.value.hint
+    assert "CONTAINER_HOST=unix:///tmp/engine.sock" in err.value.hint
