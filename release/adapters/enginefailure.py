@@ -23,6 +23,7 @@ _TLS_PORT_HINT = (
     "(GitLab's dind: DOCKER_TLS_CERTDIR=/certs, DOCKER_CERT_PATH=/certs/client)"
 )
 _CLIENT_REJECTED = ("CERTIFICATE_REQUIRED", "UNKNOWN_CA", "BAD_CERTIFICATE", "CERTIFICATE_UNKNOWN", "ACCESS_DENIED")
+_UNREADABLE = ("PEM", "NO_CERTIFICATE", "KEY_VALUES_MISMATCH", "X509", "ASN1", "NO_START_LINE")
 _NOT_TLS = ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG", "UNKNOWN_PROTOCOL")
 
 
@@ -108,6 +109,8 @@ def _ssl_error(error: ssl.SSLError, files: TLSFiles | None) -> EngineUnreachable
         return EngineUnreachable("TLS spoken to a port that does not speak TLS (plain HTTP there)", _PLAIN_PORT_HINT)
     if any(mark in reason for mark in _CLIENT_REJECTED):
         return client_rejected(files, reason)
+    if files is not None and any(mark in reason for mark in _UNREADABLE):
+        return EngineUnreachable(f"the TLS files in {files.origin} cannot be used ({reason.lower()})", CERT_HINT)
     return None
 
 

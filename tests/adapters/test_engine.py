@@ -319,3 +319,16 @@ def test_podman_ssh_names_the_forward_for_its_socket():
     assert err.value.hint is not None
     assert "ssh -fNL /tmp/engine.sock:/run/user/1000/podman/podman.sock -p 2222 core@engine.example" in err.value.hint
     assert "CONTAINER_HOST=unix:///tmp/engine.sock" in err.value.hint
+
+
+def test_a_ca_file_that_is_no_certificate(repo, release, registry, dind, tmp_path):
+    proxy, certs, _ = dind
+    app_repo(repo, registry, "engine-garbage-ca")
+    broken = tmp_path / "client"
+    broken.mkdir()
+    (broken / "ca.pem").write_text("not a certificate\n")
+    for name in ("cert.pem", "key.pem"):
+        (broken / name).write_bytes((certs.client_dir / name).read_bytes())
+    result = release(repo, "build", "--push", env={**tls_env(proxy, broken), **creds(registry)})
+    assert_one_line_error(result, f"the TLS files in DOCKER_CERT_PATH={broken} cannot be used")
+    assert_no_secret(result.err, broken / "key.pem")
