@@ -11,6 +11,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import certifi
 import pytest
 
 from release.adapters.engine import candidates, connect
@@ -87,7 +88,9 @@ def test_build_and_push_through_a_tls_engine_with_client_certificates(repo, rele
     proxy, certs, _ = dind
     repository = app_repo(repo, registry, "engine-tls")
     served = proxy.served
-    result = release(repo, "build", "--push", env={**tls_env(proxy, certs.client_dir), **creds(registry)})
+    # a job that trusts a corporate bundle through REQUESTS_CA_BUNDLE: the engine's own ca.pem still decides
+    env = {**tls_env(proxy, certs.client_dir), "REQUESTS_CA_BUNDLE": certifi.where(), **creds(registry)}
+    result = release(repo, "build", "--push", env=env)
     assert result.code == 0, result.err
     assert_pushed(registry, repo, repository)
     assert proxy.served > served  # the build and the push went through the TLS front, not the socket
