@@ -117,7 +117,11 @@ def tls_files(directory: Path, origin: str, explicit: bool) -> TLSFiles:
     """ca.pem, cert.pem, key.pem in `directory`. Named explicitly: the directory and ca.pem must exist. A
     certificate without its key (or the reverse) is an error either way."""
     if explicit and not directory.is_dir():
-        raise ReleaseError(f"{origin}: no such directory", CERT_HINT)
+        raise ReleaseError(
+            f"{origin}: no such directory",
+            f"{CERT_HINT}; GitLab's docker executor shares it with the dind service only when the runner's "
+            'config.toml mounts it (volumes = ["/certs/client"])',
+        )
     ca, cert, key = (directory / name for name in ("ca.pem", "cert.pem", "key.pem"))
     if explicit and not ca.is_file():
         raise ReleaseError(f"{origin}: {ca} is missing (the CA that signed the engine's certificate)", CERT_HINT)
