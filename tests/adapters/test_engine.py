@@ -13,13 +13,14 @@ from pathlib import Path
 
 import certifi
 import pytest
+import trustme
 
 from release.adapters.engine import candidates, connect
 from release.adapters.enginehost import resolve
 from release.errors import ReleaseError
 from tests.conftest import assert_one_line_error
 from tests.images.test_publish import app_repo, manifest, state, tags_of
-from tests.services import free_port
+from tests.services import Registry, free_port
 from tests.tlsproxy import PlainProxy, TLSProxy, engine_certs
 
 ENGINE_VARS = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_TLS", "DOCKER_CERT_PATH", "DOCKER_TLS_CERTDIR")
@@ -335,3 +336,19 @@ def test_a_ca_file_that_is_no_certificate(repo, release, registry, dind, tmp_pat
     result = release(repo, "build", "--push", env={**tls_env(proxy, broken), **creds(registry)})
     assert_one_line_error(result, f"the TLS files in DOCKER_CERT_PATH={broken} cannot be used")
     assert_no_secret(result.err, broken / "key.pem")
+
+
+def test_plain_http_to_a_go_tls_server(tmp_path_factory, tmp_path):
+    """Go's TLS servers (dockerd among them) answer plain HTTP with `400 Client sent an HTTP request to an HTTPS
+    server` instead of hanging up; CNCF Distribution is one, on loopback here."""
+    ca = trustme.CA()
+    leaf = ca.issue_cert("127.0.0.1")
+    chain, key = tmp_path / "chain.pem", tmp_path / "key.pem"
+    chain.write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
+    leaf.private_key_pem.write_to_path(str(key))
+    with (
+        Registry.start(tmp_path_factory.mktemp("go-tls"), tls=(chain, key)) as server,
+        pytest.raises(ReleaseError) as err,
+    ):
+        connect({"DOCKER_HOST": f"tcp://{server.host}"})
+    assert f"DOCKER_HOST=tcp://{server.host} (plain HTTP spoken to a port that speaks TLS)" in err.value.message
