@@ -346,8 +346,9 @@ def test_plain_http_to_a_go_tls_server(tmp_path_factory, tmp_path):
     chain, key = tmp_path / "chain.pem", tmp_path / "key.pem"
     chain.write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
     leaf.private_key_pem.write_to_path(str(key))
+    ca.cert_pem.write_to_path(str(ca_pem := tmp_path / "ca.pem"))
     with (
-        Registry.start(tmp_path_factory.mktemp("go-tls"), tls=(chain, key)) as server,
+        Registry.start(tmp_path_factory.mktemp("go-tls"), tls=(chain, key), ca=ca_pem) as server,
         pytest.raises(ReleaseError) as err,
     ):
         connect({"DOCKER_HOST": f"tcp://{server.host}"})
