@@ -19,6 +19,8 @@ from release.adapters.credentials import Credentials
 from release.errors import ReleaseError
 
 Progress = Callable[[str], None]
+CONNECT_TIMEOUT = 30  # seconds for the engine to answer its version and ping (a dropped port fails in that time)
+WORK_TIMEOUT = 600  # seconds without a byte from a build or push stream
 
 
 def candidates(env: Mapping[str, str]) -> list[str]:
@@ -56,10 +58,11 @@ def _client(endpoint: enginehost.Endpoint) -> Any:
         client_cert = (str(files.cert), str(files.key)) if files.cert and files.key else None
         tls = docker.tls.TLSConfig(client_cert=client_cert, ca_cert=str(files.ca) if files.ca else None, verify=True)
     try:
-        client = _api_client_class()(base_url=endpoint.url, version="auto", timeout=600, tls=tls)
+        client = _api_client_class()(base_url=endpoint.url, version="auto", timeout=CONNECT_TIMEOUT, tls=tls)
         client.ping()
     except (docker.errors.DockerException, OSError) as exc:
         raise enginefailure.classify(exc, endpoint) from None
+    client.timeout = WORK_TIMEOUT
     return client
 
 
@@ -67,7 +70,7 @@ def _ssh_hint(endpoint: enginehost.Endpoint) -> str:
     parts = urlsplit(endpoint.url)
     remote = parts.path if len(parts.path) > 1 else "/var/run/docker.sock"
     target = f"-p {parts.port} {parts.netloc.rsplit(':', 1)[0]}" if parts.port else parts.netloc
-    variable = endpoint.origin.split("=", 1)[0]
+    variable = "CONTAINER_HOST" if endpoint.origin.startswith("CONTAINER_HOST") else "DOCKER_HOST"
     return (
         f"forward the remote socket and point {variable} at it: "
         f"ssh -fNL /tmp/engine.sock:{remote} {target}, then {variable}=unix:///tmp/engine.sock"
