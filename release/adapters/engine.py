@@ -1,7 +1,8 @@
 """The container engine through the Docker Engine API (docker SDK): Docker, or Podman's compatible service.
 
-Engine from DOCKER_HOST, else the default Docker socket, else Podman's sockets. Build and push stream
-their progress through `progress`, a line at a time.
+Which engine: `enginehost.resolve` (DOCKER_HOST with Docker's TLS variables, CONTAINER_HOST, docker contexts, the
+default sockets); why one did not answer: `enginefailure.classify`. Build and push stream their progress through
+`progress`, a line at a time.
 """
 
 from __future__ import annotations
@@ -11,44 +12,84 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from release.adapters import enginefailure, enginehost
 from release.adapters.credentials import Credentials
 from release.errors import ReleaseError
 
 Progress = Callable[[str], None]
+CONNECT_TIMEOUT = 30  # seconds for the engine to answer its version and ping (a dropped port fails in that time)
+WORK_TIMEOUT = 600  # seconds without a byte from a build or push stream
 
 
 def candidates(env: Mapping[str, str]) -> list[str]:
-    if env.get("DOCKER_HOST"):
-        return [env["DOCKER_HOST"]]
-    found = ["unix:///var/run/docker.sock"]
-    runtime = env.get("XDG_RUNTIME_DIR")
-    if runtime:
-        found.append(f"unix://{runtime}/podman/podman.sock")
-    found.append("unix:///run/podman/podman.sock")
-    return found
+    """The engine URLs `connect` would try, in order (see `enginehost.resolve`)."""
+    return [endpoint.url for endpoint in enginehost.resolve(env)]
 
 
 def connect(env: Mapping[str, str]) -> Engine:
+    """The first engine that answers, or one line naming each endpoint tried, its setting and why it failed."""
+    tried: list[str] = []
+    hint = enginefailure.HINT
+    for endpoint in enginehost.resolve(env):
+        try:
+            return Engine(_client(endpoint), endpoint.url)
+        except enginefailure.EngineUnreachable as exc:
+            tried.append(f"{endpoint.describe()} ({exc.reason})")
+            hint = exc.hint or hint
+    raise ReleaseError(f"no container engine answered; tried {', '.join(tried)}", hint)
+
+
+def _client(endpoint: enginehost.Endpoint) -> Any:
     import docker
     import docker.errors
+    import docker.tls
 
-    tried = []
-    for url in candidates(env):
-        if url.startswith("unix://") and not Path(url[len("unix://") :]).exists():
-            tried.append(f"{url} (no such socket)")
-            continue
-        try:
-            client = docker.APIClient(base_url=url, version="auto", timeout=600)
-            client.ping()
-        except (docker.errors.DockerException, OSError) as exc:
-            tried.append(f"{url} ({type(exc).__name__})")
-            continue
-        return Engine(client, url)
-    raise ReleaseError(
-        f"no container engine answered; tried {', '.join(tried)}",
-        "start Docker, or Podman's API (podman system service), and set DOCKER_HOST to its socket",
+    if endpoint.scheme == "unix":
+        path = Path(endpoint.url[len("unix://") :])
+        if not path.exists():
+            raise enginefailure.EngineUnreachable(f"no such socket {path}")
+    if endpoint.scheme == "ssh":
+        raise enginefailure.EngineUnreachable("ssh:// engines are not supported", _ssh_hint(endpoint))
+    files = endpoint.tls
+    tls: Any = False
+    if files is not None:
+        client_cert = (str(files.cert), str(files.key)) if files.cert and files.key else None
+        tls = docker.tls.TLSConfig(client_cert=client_cert, ca_cert=str(files.ca) if files.ca else None, verify=True)
+    try:
+        client = _api_client_class()(base_url=endpoint.url, version="auto", timeout=CONNECT_TIMEOUT, tls=tls)
+        client.ping()
+    except (docker.errors.DockerException, OSError) as exc:
+        raise enginefailure.classify(exc, endpoint) from None
+    client.timeout = WORK_TIMEOUT
+    return client
+
+
+def _ssh_hint(endpoint: enginehost.Endpoint) -> str:
+    parts = urlsplit(endpoint.url)
+    remote = parts.path if len(parts.path) > 1 else "/var/run/docker.sock"
+    target = f"-p {parts.port} {parts.netloc.rsplit(':', 1)[0]}" if parts.port else parts.netloc
+    variable = "CONTAINER_HOST" if endpoint.origin.startswith("CONTAINER_HOST") else "DOCKER_HOST"
+    return (
+        f"forward the remote socket and point {variable} at it: "
+        f"ssh -fNL /tmp/engine.sock:{remote} {target}, then {variable}=unix:///tmp/engine.sock"
     )
+
+
+def _api_client_class() -> Any:
+    import docker
+
+    class APIClient(docker.APIClient):  # type: ignore[misc]
+        """requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE replace a session's own CA (psf/requests#3829): the
+        engine's ca.pem would be ignored wherever those are set. The session's CA wins here."""
+
+        def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+            return super().merge_environment_settings(
+                url, proxies, stream, self.verify if verify is None else verify, cert
+            )
+
+    return APIClient
 
 
 class BuildFailed(ReleaseError):

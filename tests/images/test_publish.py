@@ -193,7 +193,8 @@ def test_unreachable_engine_names_what_was_tried(repo, release, registry, engine
     app_repo(repo, registry, "app-noengine")
     result = release(repo, "build", "--push", env={**engine_env, "DOCKER_HOST": "unix:///nonexistent/docker.sock"})
     assert result.code == 1
-    assert "no container engine answered; tried unix:///nonexistent/docker.sock" in result.err
+    tried = "tried DOCKER_HOST=unix:///nonexistent/docker.sock (no such socket /nonexistent/docker.sock)"
+    assert f"no container engine answered; {tried}" in result.err
     assert len(result.err.strip().splitlines()) == 1
 
 
