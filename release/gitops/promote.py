@@ -57,7 +57,7 @@ def promote(
     values = published.values
     waiting = waiting_for(ctx, env, ver)
     if waiting is not None:
-        raise NotYet(waiting, f"promote {env.after} first: release promote {env.after} --version {ver}")
+        raise NotYet(waiting, f"promote {env.after_env} first: release promote {env.after_env} --version {ver}")
     source = published.commit
     with open_clone(ctx, env) as clone:
         found = records.latest(clone, env)  # read once: the hold, the drift and the closing line all ask it

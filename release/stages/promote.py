@@ -36,7 +36,7 @@ def run(ctx: Context) -> str:
             done.append(ctx.effects.outcome(functools.partial(_one, ctx, name, str(ver))))  # dry run: "would …"
         except environments.NotYet as exc:  # only these two: every other error stops the run
             ctx.say(f"{name}: skipped: {exc.message}")
-            done.append(f"{name} waits for {environments.environment(ctx, name).after}")
+            done.append(f"{name} waits for {environments.environment(ctx, name).after_env}")
         except environments.Held as exc:
             ctx.say(f"{name}: skipped: {exc.message}")
             done.append(f"{name} held")
