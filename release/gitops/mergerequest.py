@@ -324,8 +324,9 @@ def _repo_location(url: str) -> tuple[str, str] | None:
     return None
 
 
-def resolve_forge(ctx: Context, env: EnvironmentConfig, url: str) -> forge_api.Forge:
-    """Which forge API opens the merge request, for which project, with which token (decisions live here)."""
+def resolve_forge(ctx: Context, env: EnvironmentConfig, url: str, *, reading: bool = False) -> forge_api.Forge:
+    """Which forge API opens the merge request (or, `reading`, has the commit statuses of the infra repo), for
+    which project, with which token (decisions live here)."""
     e = ctx.env
     where = _repo_location(url)
     host = where[0] if where else None
@@ -340,7 +341,8 @@ def resolve_forge(ctx: Context, env: EnvironmentConfig, url: str) -> forge_api.F
         kind = "gitlab"
     else:
         raise ReleaseError(
-            f"environment {env.name}: cannot tell which forge hosts {url} for merge-request mode",
+            f"environment {env.name}: cannot tell which forge hosts {url} for "
+            f"{'its commit statuses' if reading else 'merge-request mode'}",
             "set `forge: gitlab` or `forge: github` (and `api:`, `project:`) for this environment",
         )
     api = env.api or forgerelease.default_api(kind, e, host)
@@ -355,15 +357,14 @@ def resolve_forge(ctx: Context, env: EnvironmentConfig, url: str) -> forge_api.F
     if kind == "github" and project.count("/") != 1:
         raise ReleaseError(f"environment {env.name}: GitHub project {project!r} is not owner/repo", "fix `project:`")
     token = forgerelease.token_headers(kind, e)  # registered for masking
+    needs = "verify (commit statuses) needs" if reading else "merge-request mode needs"
     if token is None and kind == "gitlab":
         raise ReleaseError(
-            f"environment {env.name}: merge-request mode needs a GitLab token",
-            "set GITLAB_TOKEN (a project or personal access token with the api scope)",
+            f"environment {env.name}: {needs} a GitLab token",
+            f"set GITLAB_TOKEN (a project or personal access token with the {'read_api' if reading else 'api'} scope)",
         )
     if token is None:
-        raise ReleaseError(
-            f"environment {env.name}: merge-request mode needs a GitHub token",
-            "set GITHUB_TOKEN (with pull-requests: write and contents: write)",
-        )
+        rights = "commit statuses: read" if reading else "pull-requests: write and contents: write"
+        raise ReleaseError(f"environment {env.name}: {needs} a GitHub token", f"set GITHUB_TOKEN (with {rights})")
     name, headers = token
     return forge_api.Forge(kind, api, project, headers, name)

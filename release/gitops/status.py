@@ -12,7 +12,7 @@ from typing import Any
 from release.config import EnvironmentConfig
 from release.context import Context
 from release.errors import ReleaseError
-from release.gitops import mergerequest
+from release.gitops import mergerequest, verify
 from release.gitops import record as records
 from release.gitops.clone import InfraClone, open_clone, repo_url
 
@@ -26,6 +26,8 @@ def status(ctx: Context) -> list[dict[str, Any]]:
     for envs in groups.values():
         with open_clone(ctx, envs[0], history=True, worktree=False) as clone:
             rows.update(_rows(clone, envs))
+            for env in envs:  # desired (the record) beside observed (what the agent reports about it)
+                rows[env.name]["observed"] = verify.observed(ctx, clone, env, rows[env.name]["version"]).as_json()
     for env in ctx.config.environments:
         rows[env.name].update(_pending(ctx, env))
     return [rows[env.name] for env in ctx.config.environments]
@@ -81,11 +83,20 @@ def _pending_note(entry: dict[str, Any]) -> list[str]:
     return []
 
 
+def observed_text(entry: dict[str, Any]) -> str:
+    """The observed column: `healthy (kustomization/apps/0c9c2e41 on 3f2a…)`, `unknown (no verify configured)`."""
+    seen = entry.get("observed") or {"state": "unknown", "detail": "no verify configured"}
+    where = f" on {seen['commit'][:12]}" if seen.get("commit") else ""
+    return f"{seen['state']} ({seen['detail']}{where})"
+
+
 def line(entry: dict[str, Any]) -> str:
-    """One line per environment, tab-separated: env, version, record commit, date, source, pipeline, state."""
+    """One line per environment, tab-separated: env, version, record commit, date, source, pipeline, state, and
+    what the agent reports (observed)."""
     if not entry["recorded"]:
         state = "version unknown: no commit of release ever wrote these files (promote it once)"
-        return "\t".join([entry["env"], "unknown", "-", "-", "-", "-", ", ".join([state, *_pending_note(entry)])])
+        said = ", ".join([state, *_pending_note(entry)])
+        return "\t".join([entry["env"], "unknown", "-", "-", "-", "-", said, observed_text(entry)])
     notes = []
     if entry["version"] is None:
         notes.append(f"no version: rolled back to the files as of {(entry['restores'] or '')[:12]}")
@@ -105,5 +116,6 @@ def line(entry: dict[str, Any]) -> str:
             (entry["source"] or "-")[:12],
             entry["pipeline"] or "-",
             ", ".join(notes) or "ok",
+            observed_text(entry),
         ]
     )

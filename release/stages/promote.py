@@ -44,9 +44,13 @@ def run(ctx: Context) -> str:
 
 
 def _one(ctx: Context, name: str, ver: str) -> str:
-    from release.gitops import promote
+    from release.gitops import environments, promote, verify
 
     outcome = promote.promote(ctx, name, ver, say=ctx.say, automatic=True)
+    settings = environments.environment(ctx, name).verify
+    if settings is not None and settings.wait:  # verify: {wait: true}: the agent confirms before the next step
+        wait = functools.partial(verify.wait, ctx, name, ver, say=ctx.say)
+        ctx.say(ctx.effects.wait_deployed(f"wait for {name} to run {ver}", wait))
     if outcome.url:
         return f"{name} {outcome.url}"
     if outcome.commit:
