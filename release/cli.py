@@ -377,7 +377,8 @@ def status(as_json: bool, **opts: Any) -> None:
     """For every environment: the version its record says (the last commit of release that wrote its files), that
     commit, when, the source commit and pipeline, and whether it is held or drifted (its files edited since).
 
-    One tab-separated line per environment: env, version, commit, date, source, pipeline, state."""
+    One tab-separated line per environment: env, version, commit, date, source, pipeline, observed (what the GitOps
+    agent reports, with `verify:`), state."""
     from release.gitops import status as status_module
 
     ctx = context(**opts)

@@ -91,12 +91,12 @@ def observed_text(entry: dict[str, Any]) -> str:
 
 
 def line(entry: dict[str, Any]) -> str:
-    """One line per environment, tab-separated: env, version, record commit, date, source, pipeline, state, and
-    what the agent reports (observed)."""
+    """One line per environment, tab-separated: env, version, record commit, date, source, pipeline, what the
+    agent reports (observed), state."""
     if not entry["recorded"]:
         state = "version unknown: no commit of release ever wrote these files (promote it once)"
         said = ", ".join([state, *_pending_note(entry)])
-        return "\t".join([entry["env"], "unknown", "-", "-", "-", "-", said, observed_text(entry)])
+        return "\t".join([entry["env"], "unknown", "-", "-", "-", "-", observed_text(entry), said])
     notes = []
     if entry["version"] is None:
         notes.append(f"no version: rolled back to the files as of {(entry['restores'] or '')[:12]}")
@@ -115,7 +115,7 @@ def line(entry: dict[str, Any]) -> str:
             entry["date"],
             (entry["source"] or "-")[:12],
             entry["pipeline"] or "-",
-            ", ".join(notes) or "ok",
             observed_text(entry),
+            ", ".join(notes) or "ok",
         ]
     )
