@@ -56,7 +56,7 @@ def from_statuses(
         return Observation("failed", f"{status.name}: {said}", status.name, commit)
     missing = [p for p in wanted if p not in found]
     if missing:
-        shown = "any status" if missing == ["*"] else ", ".join(missing)
+        shown = "status" if missing == ["*"] else ", ".join(missing)
         return Observation("pending", f"no {shown} yet on {holding[0][:12]} or the commits before it that hold it")
     waiting = [(commit, s) for commit, s in seen if s.state not in GOOD]
     if waiting:

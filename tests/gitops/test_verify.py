@@ -5,6 +5,7 @@ later (descendant) commit, failure, Degraded after Healthy."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -15,9 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.conftest import Repo
-from tests.fakes.forge import DEFAULT_ARGOCD_TOKEN, DEFAULT_GITLAB_TOKEN, Forge
+from tests.fakes.forge import DEFAULT_ARGOCD_TOKEN, DEFAULT_GITHUB_TOKEN, DEFAULT_GITLAB_TOKEN, Forge
 from tests.gitops.test_promote import INFRA_FILES, git, head, make_infra
 
 FLUX = "kustomization/apps/0c9c2e41"  # notification-controller's name: <kind>/<name>/<provider uid prefix>
@@ -261,3 +263,189 @@ def test_a_signal_stops_the_wait_and_leaves_the_promote(repo, infra, forge, sig,
     assert proc.returncode == code, err
     assert "stopped waiting after" in err and "1.4.0 stays promoted" in err
     assert record(infra) == head(infra)
+
+
+# --- the whole pipeline: release → promote dev, wait → the agent confirms → only then the production MR ---------
+
+
+def post_status(forge: Forge, sha: str, state: str, description: str) -> None:
+    """What Flux's notification-controller does (gitlab Provider): POST /projects/:id/statuses/:sha."""
+    response = requests.post(
+        f"{forge.url}/api/v4/projects/team%2Finfra/statuses/{sha}",
+        headers={"PRIVATE-TOKEN": DEFAULT_GITLAB_TOKEN},
+        json={"state": state, "name": FLUX, "description": description, "ref": "main"},
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+
+
+def test_release_run_waits_for_dev_then_opens_the_production_merge_request(repo, release, infra, forge, tmp_path):
+    text = CONFIG.format(url=f"file://{infra}", api=forge.url, verify=STATUSES.format(timeout=30, healthy_for=1))
+    repo.commit("feat: first", {"app.txt": "v1", "release.yaml": text, ".gitignore": ".release/\n"})
+    repo.tag("v1.3.0")
+    repo.commit("feat(api): add the search endpoint", {"app.txt": "v2"})
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
+    repo.git("remote", "add", "origin", str(origin))
+    repo.git("push", "-q", "origin", "main", "--tags")
+    later: list[str] = []
+
+    def flux(ours: str) -> None:
+        post_status(forge, ours, "pending", "reconciliation in progress")  # Flux posts none; Argo CD's may
+        time.sleep(1.5)
+        assert not forge.merge_requests.mrs, "the production MR was opened before dev was confirmed"
+        later.append(push_later_commit(infra, tmp_path))
+        time.sleep(1.2)
+        post_status(forge, later[0], "success", "reconciliation succeeded")
+
+    fake = agent(infra, flux)
+    result = release(repo, "run", env=TOKENS)
+    fake.join()
+    assert not fake.failures, fake.failures  # type: ignore[attr-defined]
+    assert result.code == 0, result.err
+    assert result.out.strip() == "1.4.0"
+    assert f"dev: 1.4.0 deployed and healthy ({FLUX}, " in result.err
+    (mr,) = forge.merge_requests.mrs["7"]
+    assert mr["source_branch"] == "release/prod/1.4.0"
+    order = [(r.method, r.path) for r in forge.requests]
+    confirmed = order.index(("POST", f"/api/v4/projects/team%2Finfra/statuses/{later[0]}"))
+    opened = order.index(("POST", "/api/v4/projects/team%2Finfra/merge_requests"))
+    assert confirmed < opened
+    shown = release(repo, "status", "--json", env=TOKENS)
+    assert shown.code == 0, shown.err
+    dev, prod = json.loads(shown.out)
+    assert dev["observed"] == {
+        "state": "healthy",
+        "detail": f"{FLUX}: reconciliation succeeded",
+        "source": FLUX,
+        "commit": later[0],
+    }
+    assert prod["observed"]["state"] == "unknown" and prod["observed"]["detail"] == "no verify configured"
+    lines = release(repo, "status", env=TOKENS).out.splitlines()
+    assert lines[0].split("\t")[6] == f"healthy ({FLUX}: reconciliation succeeded on {later[0][:12]})"
+    assert lines[1].split("\t")[6] == "unknown (no verify configured)"
+
+
+def test_production_waits_while_dev_is_not_confirmed(repo, release, infra, forge):
+    app = setup(repo, infra, forge)
+    assert release(app, "promote", "dev", "--version", "1.4.0", env=TOKENS).code == 0  # promoted, no --wait
+    result = release(app, "promote", "prod", "--version", "1.4.0", env=TOKENS)
+    assert result.code == 1
+    assert "prod is promoted after dev is verified, and dev's agent has not confirmed 1.4.0 yet (pending:" in result.err
+    assert "release promote dev --version 1.4.0 --wait" in result.err
+    assert not forge.merge_requests.mrs
+    forge.gitlab_statuses.post(record(infra) or "", "failed", FLUX, "kustomize build failed")
+    status = json.loads(release(app, "status", "--json", env=TOKENS).out)
+    assert status[0]["observed"]["state"] == "failed"
+    assert status[0]["observed"]["detail"] == f"{FLUX}: kustomize build failed"
+    assert release(app, "promote", "prod", "--version", "1.4.0", env=TOKENS).code == 1
+    forge.gitlab_statuses.post(record(infra) or "", "success", FLUX, "reconciliation succeeded")
+    result = release(app, "promote", "prod", "--version", "1.4.0", env=TOKENS)
+    assert result.code == 0, result.err
+    assert len(forge.merge_requests.mrs["7"]) == 1
+
+
+def test_status_without_a_token_says_it_cannot_tell(repo, release, infra, forge):
+    app = setup(repo, infra, forge)
+    assert release(app, "promote", "dev", "--version", "1.4.0", env=TOKENS).code == 0
+    shown = release(app, "status", "--json")
+    assert shown.code == 0, shown.err
+    observed = json.loads(shown.out)[0]["observed"]
+    assert observed["state"] == "unknown"
+    assert observed["detail"].startswith("cannot tell: environment dev: verify (commit statuses) needs a GitLab token")
+
+
+# --- merge-request mode: the wait starts with the merge ---------------------------------------------------------
+
+
+MR_ENV = """\
+environments:
+  - name: dev
+    repo: {url}
+    mode: merge-request
+    forge: {kind}
+    api: {api}
+    project: team/infra
+    verify: {{commit_status: ["kustomization/apps/*"], timeout: 20, interval: 1}}
+    updates:
+      - {{file: apps/dev/app/values.yaml, set: {{image.tag: "{{version}}"}}}}
+"""
+
+
+def merge(infra: Path, tmp: Path, branch: str) -> str:
+    """Someone merges the merge request (a merge commit on main), as the forge's merge button does."""
+    work = tmp / f"merge-{time.monotonic_ns()}"
+    subprocess.run(["git", "clone", "-q", str(infra), str(work)], check=True)
+    git(work, "merge", "-q", "--no-ff", "-m", f"Merge branch '{branch}' into 'main'", f"origin/{branch}")
+    git(work, "push", "-q", "origin", "HEAD:main")
+    return git(work, "rev-parse", "HEAD")
+
+
+def mr_opened(forge: Forge, kind: str) -> dict | None:  # type: ignore[type-arg]
+    found = forge.merge_requests.mrs.get("7") if kind == "gitlab" else forge.pulls.prs.get("team/infra")
+    return found[0] if found else None
+
+
+def when_opened(forge: Forge, kind: str, script: Callable[[dict], None]) -> threading.Thread:  # type: ignore[type-arg]
+    def run() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            found = mr_opened(forge, kind)
+            if found is not None:
+                script(found)
+                return
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("kind", ["gitlab", "github"])
+def test_merge_request_mode_waits_for_the_merge_then_the_agent(repo, release, infra, forge, tmp_path, kind):
+    api = f"{forge.url}/api/v4" if kind == "gitlab" else forge.url
+    repo.commit("chore: release config", {"release.yaml": MR_ENV.format(url=f"file://{infra}", api=api, kind=kind)})
+    repo.tag("v1.4.0")
+    merged: list[str] = []
+
+    def someone(mr: dict) -> None:  # type: ignore[type-arg]
+        time.sleep(1.5)
+        merged.append(merge(infra, tmp_path, "release/dev/1.4.0"))
+        if kind == "gitlab":
+            mr["state"] = "merged"
+            forge.gitlab_statuses.post(merged[0], "success", FLUX, "reconciliation succeeded")
+        else:
+            mr["state"], mr["merged_at"] = "closed", "2026-01-01T00:00:00Z"
+            forge.github_statuses.post(merged[0], "success", FLUX, "reconciliation succeeded")
+
+    fake = when_opened(forge, kind, someone)
+    env = {"GITLAB_TOKEN": DEFAULT_GITLAB_TOKEN} if kind == "gitlab" else {"GITHUB_TOKEN": DEFAULT_GITHUB_TOKEN}
+    result = release(repo, "promote", "dev", "--version", "1.4.0", "--wait", env=env)
+    fake.join()
+    assert result.code == 0, result.err
+    mr = mr_opened(forge, kind)
+    assert mr is not None
+    assert (
+        f"dev: waiting for 1.4.0: pending: waits for the merge of {mr['web_url' if kind == 'gitlab' else 'html_url']}"
+        in result.err
+    )
+    assert result.err.strip().splitlines()[-1].startswith(f"dev: 1.4.0 deployed and healthy ({FLUX}, ")
+    if kind == "github":
+        assert forge.calls("GET", rf"/repos/team/infra/commits/{merged[0]}/status$")
+
+
+def test_a_merge_request_closed_without_merging_ends_the_wait(repo, release, infra, forge, tmp_path):
+    text = MR_ENV.format(url=f"file://{infra}", api=f"{forge.url}/api/v4", kind="gitlab")
+    repo.commit("chore: release config", {"release.yaml": text})
+    repo.tag("v1.4.0")
+
+    def someone(mr: dict) -> None:  # type: ignore[type-arg]
+        time.sleep(1.2)
+        mr["state"] = "closed"
+
+    fake = when_opened(forge, "gitlab", someone)
+    result = release(repo, "promote", "dev", "--version", "1.4.0", "--wait", env={"GITLAB_TOKEN": DEFAULT_GITLAB_TOKEN})
+    fake.join()
+    assert result.code == 1
+    last = result.err.strip().splitlines()[-1]
+    assert "dev: 1.4.0 failed: the merge request" in last and "was closed without merging" in last
