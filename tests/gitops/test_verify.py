@@ -449,3 +449,32 @@ def test_a_merge_request_closed_without_merging_ends_the_wait(repo, release, inf
     assert result.code == 1
     last = result.err.strip().splitlines()[-1]
     assert "dev: 1.4.0 failed: the merge request" in last and "was closed without merging" in last
+
+
+def test_a_dry_run_waits_for_nothing(repo, release, infra, forge):
+    app = setup(repo, infra, forge)
+    before = head(infra)
+    started = time.monotonic()
+    result = release(app, "promote", "dev", "--version", "1.4.0", "--wait", "--dry-run", env=TOKENS)
+    assert result.code == 0, result.err
+    assert "would wait for dev to run 1.4.0" in result.err
+    assert head(infra) == before and time.monotonic() - started < 10
+    assert not forge.calls("GET", r"/statuses$")
+
+
+def test_the_argocd_token_appears_nowhere(repo, release, infra, forge):
+    token = "argocd-canary-" + os.urandom(12).hex()
+    forge.argocd.tokens.add(token)
+    app = setup(repo, infra, forge, verify=ARGO, timeout=3)
+    forge.argocd.set("app-dev", revision="0" * 40)
+    fake = agent(
+        infra, lambda ours: forge.argocd.set("app-dev", revision=ours, health="Degraded", health_message=token[:6])
+    )
+    result = release(app, "promote", "dev", "--version", "1.4.0", "--wait", env={"ARGOCD_AUTH_TOKEN": token})
+    fake.join()
+    assert result.code == 1, result.err
+    assert forge.calls("GET", r"/api/v1/applications/app-dev$")[-1].header("Authorization") == f"Bearer {token}"
+    files = [p.read_text(errors="replace") for p in (app.path / ".release").rglob("*") if p.is_file()]
+    logs = git(infra, "log", "-p", "--all")
+    for text in [result.out, result.err, logs, *files]:
+        assert token not in text
