@@ -478,3 +478,24 @@ def test_the_argocd_token_appears_nowhere(repo, release, infra, forge):
     logs = git(infra, "log", "-p", "--all")
     for text in [result.out, result.err, logs, *files]:
         assert token not in text
+
+
+def test_release_run_checks_what_the_wait_reads_before_publishing(repo, release, infra, forge, tmp_path):
+    verify = ARGO.format(api=forge.url, project="", timeout=20, healthy_for=0) + "\n      wait: true"
+    text = CONFIG.format(url=f"file://{infra}", api=forge.url, verify=verify)
+    repo.commit("feat: first", {"app.txt": "v1", "release.yaml": text, ".gitignore": ".release/\n"})
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
+    repo.git("remote", "add", "origin", str(origin))
+    repo.git("push", "-q", "origin", "main")
+    before = head(infra)
+    result = release(repo, "run", env={"GITLAB_TOKEN": DEFAULT_GITLAB_TOKEN})
+    assert result.code == 1
+    last = result.err.strip().splitlines()[-1]
+    assert "environment dev: verify.argocd needs a token, and ARGOCD_AUTH_TOKEN is not set" in last
+    assert git(origin, "tag", "-l") == ""  # nothing published
+    assert head(infra) == before
+    result = release(repo, "run", env={"ARGOCD_AUTH_TOKEN": DEFAULT_ARGOCD_TOKEN})
+    assert result.code == 1
+    assert "denied reading application app-dev" in result.err.strip().splitlines()[-1]
+    assert git(origin, "tag", "-l") == ""
