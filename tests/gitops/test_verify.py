@@ -499,3 +499,21 @@ def test_release_run_checks_what_the_wait_reads_before_publishing(repo, release,
     assert result.code == 1
     assert "denied reading application app-dev" in result.err.strip().splitlines()[-1]
     assert git(origin, "tag", "-l") == ""
+
+
+def test_a_failure_on_a_later_commit_after_success_on_ours_fails_the_wait(repo, release, infra, forge, tmp_path):
+    app = setup(repo, infra, forge, healthy_for=4)
+
+    def flux(ours: str) -> None:
+        forge.gitlab_statuses.post(ours, "success", FLUX, "reconciliation succeeded")
+        time.sleep(1.5)
+        later = push_later_commit(infra, tmp_path)  # still holds 1.4.0; its reconcile breaks
+        forge.gitlab_statuses.post(later, "failed", FLUX, "dry-run failed: Service/other is invalid")
+
+    fake = agent(infra, flux)
+    result = release(app, "promote", "dev", "--version", "1.4.0", "--wait", env=TOKENS)
+    fake.join()
+    assert result.code == 1, result.err
+    assert "dev: waiting for 1.4.0: healthy: " in result.err  # healthy first, not for long enough
+    last = result.err.strip().splitlines()[-1]
+    assert last.startswith(f"release: error: dev: 1.4.0 failed: {FLUX}: dry-run failed: Service/other is invalid")
