@@ -154,6 +154,7 @@ def version(**opts: Any) -> None:
 def notes(start: str | None, end: str | None, template: str | None, output: str | None, **opts: Any) -> None:
     """Release notes in markdown, for the next release or for a range."""
     ctx = context(**opts)
+    ctx.say = say  # "links are off" when the remote is not on a forge
     if start is None and end is None:
         text = "\n".join(repo_notes.for_plan(ctx, p, template) for p in planning.make_plans(ctx))
     else:

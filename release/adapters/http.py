@@ -44,7 +44,7 @@ class _Retry(Retry):
         if isinstance(error, Exception) and tls.is_final_tls_error(error):
             raise error
         if isinstance(error, Exception) and is_final_connect_error(error):
-            pool = kwargs.get("_pool", args[4] if len(args) > 4 else None)
+            pool: Any = kwargs.get("_pool", args[4] if len(args) > 4 else None)
             url = kwargs.get("url", args[1] if len(args) > 1 else None)
             raise MaxRetryError(pool, url, error) from error  # what requests turns into a ConnectionError
         return super().increment(*args, **kwargs)

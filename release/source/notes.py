@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 from release.ciinfo import forge_of, web_url
 from release.config import ComponentConfig
 from release.context import Context
 from release.errors import ReleaseError
-from release.notes.model import Links, group
+from release.notes.model import Links, group, pull_requests
 from release.notes.render import NotesInput, render
 from release.source import plans as planning
 from release.versioning import plan as planner
@@ -19,14 +20,41 @@ from release.versioning.tags import ReleaseTag, TagFormat
 
 
 def links(ctx: Context) -> Links:
+    """Where the notes link to (commits, compare, pull/merge requests, issues), worked out once per run; when
+    the origin remote is not on a forge we know, one line says that links are off and how to turn them on."""
+    if "notes-links" in ctx.cache:
+        found: Links = ctx.cache["notes-links"]
+        return found
     cfg = ctx.config.notes
-    url = cfg.url or ctx.ci.project_url or web_url(ctx.git.remote_url())
+    remote = ctx.git.remote_url()
+    url = cfg.url or ctx.ci.project_url or web_url(remote)
     if cfg.forge == "none":
-        return Links(None, None)
-    forge = cfg.forge or forge_of(url, ctx.env)
-    if forge is None and ctx.ci.provider in ("gitlab", "github") and ctx.ci.project_url:
-        forge = ctx.ci.provider
-    return Links(url.rstrip("/") if url else None, forge)
+        found = Links(None, None)
+    else:
+        forge = cfg.forge or forge_of(url, ctx.env)
+        if forge is None and ctx.ci.provider in ("gitlab", "github") and ctx.ci.project_url:
+            forge = ctx.ci.provider
+        found = Links(url.rstrip("/") if url else None, forge)
+        if forge is None and (remote or cfg.url):
+            where = f"notes.url ({cfg.url})" if cfg.url else f"the origin remote ({_shown(remote or '')})"
+            ctx.say(
+                f"notes: links are off: {where} is not a GitLab or GitHub URL; set notes.url and notes.forge "
+                "in release.yaml to link commits, pull requests and issues"
+            )
+    ctx.cache["notes-links"] = found
+    return found
+
+
+def _shown(remote: str) -> str:
+    """A remote as it may be printed: without user or token."""
+    return re.sub(r"//[^/@]*@", "//", remote)
+
+
+def _pulls(ctx: Context, start: str | None, end: str) -> dict[str, str]:
+    """pull_requests() of `start..end`, when there is a forge to link them to."""
+    if links(ctx).forge is None:
+        return {}
+    return pull_requests(ctx.git.log(f"{start}..{end}" if start else end, no_merges=False))
 
 
 def today(ctx: Context) -> str:
@@ -56,7 +84,7 @@ def for_plan(ctx: Context, plan: Plan, template: str | None = None) -> str:
         previous_version=str(plan.current.version) if plan.current else None,
         previous_tag=plan.current.name if plan.current else None,
         date=date,
-        sections=group(plan.commits, links(ctx)),
+        sections=group(plan.commits, links(ctx), _pulls(ctx, plan.current.commit if plan.current else None, "HEAD")),
         links=links(ctx),
         component=plan.component,
     )
@@ -106,7 +134,7 @@ def for_range(ctx: Context, start: str | None, end: str, template: str | None = 
         previous_version=previous_version,
         previous_tag=start_name,
         date=date,
-        sections=group(commits, links(ctx)),
+        sections=group(commits, links(ctx), _pulls(ctx, start_rev, end_sha)),
         links=links(ctx),
         component=component.name if component else None,
     )
