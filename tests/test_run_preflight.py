@@ -41,7 +41,8 @@ def closed_port() -> int:
 
 
 def app_with(repo: Repo, tmp_path: Path, config: str) -> Path:
-    repo.commit("feat: first", {"app.txt": "v1", "release.yaml": TESTS + config})
+    files = {"app.txt": "v1", "release.yaml": TESTS + config, "Dockerfile": "FROM scratch\nCOPY app.txt /\n"}
+    repo.commit("feat: first", files)
     repo.tag("v1.0.0")
     repo.commit("feat: second", {"app.txt": "v2"})
     return with_origin(repo, tmp_path)
