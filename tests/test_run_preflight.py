@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import Repo, assert_one_line_error
 from tests.fakes.forge import DEFAULT_GITLAB_TOKEN
 from tests.gitops.test_promote import INFRA_FILES, make_infra
-from tests.test_run import remote_tags, with_origin
+from tests.test_run import git, remote_tags, with_origin
 
 TESTS = 'tests:\n  - {name: unit, run: "echo ran >> tests-ran"}\n'
 MERGE_REQUEST_ENV = """\
@@ -148,11 +148,28 @@ def test_a_rerun_of_a_released_commit_does_not_run_the_tests_again(repo, release
     assert first.code == 0, first.err
     assert (repo.path / "tests-ran").read_text() == "ran\n"
     assert "v1.1.0" in remote_tags(origin)
-    _drop_state(repo)  # a fresh CI job: no State, the tag tells
+    message = git(origin, "tag", "-l", "--format=%(contents)", "v1.1.0")
+    assert message.rstrip().endswith("\n\nRelease-Tests: passed")
+    _drop_state(repo)  # a fresh CI job (GitLab's tag pipeline for v1.1.0): no State, the tag tells
     again = release(repo, "run")
     assert again.code == 0, again.err
     assert (repo.path / "tests-ran").read_text() == "ran\n"  # not run a second time
     assert "tests passed for this commit in the release that tagged it (v1.1.0); not rerun" in again.err
+
+
+@pytest.mark.parametrize("how", ["by hand", "release cut"])
+def test_a_tag_made_without_release_run_is_still_tested(repo, release, tmp_path, how):
+    """A person tagged the commit (`git tag -a`, or `release cut --push`): nothing says its tests ran."""
+    app_with(repo, tmp_path, "")
+    if how == "by hand":
+        repo.tag("v1.1.0", annotated=True)
+        repo.git("push", "-q", "origin", "v1.1.0")
+    else:
+        assert release(repo, "cut", "--push").code == 0
+    assert not (repo.path / "tests-ran").exists()
+    result = release(repo, "run")
+    assert result.code == 0, result.err
+    assert (repo.path / "tests-ran").read_text() == "ran\n"
 
 
 def test_release_test_still_runs_them_on_a_released_commit(repo, release, tmp_path):
