@@ -129,5 +129,7 @@ def missing(env: Mapping[str, str], user: str | None, secret: str) -> str | None
 
 
 def registry_missing(env: Mapping[str, str]) -> str | None:
-    """missing() for RELEASE_REGISTRY_USER/PASSWORD, the pair registries are given."""
-    return missing(env, "RELEASE_REGISTRY_USER", "RELEASE_REGISTRY_PASSWORD")
+    """missing() for what registries are given: RELEASE_REGISTRY_USER/PASSWORD, then DOCKER_AUTH_CONFIG."""
+    return missing(env, "RELEASE_REGISTRY_USER", "RELEASE_REGISTRY_PASSWORD") or missing(
+        env, None, "DOCKER_AUTH_CONFIG"
+    )
