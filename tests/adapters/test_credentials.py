@@ -87,7 +87,7 @@ def test_found_passwords_are_masked_in_output():
         ({"RELEASE_REGISTRY_USER": "", "RELEASE_REGISTRY_PASSWORD": ""}, "RELEASE_REGISTRY_PASSWORD is set but empty"),
         ({"DOCKER_AUTH_CONFIG": " "}, "DOCKER_AUTH_CONFIG is set but empty"),
         ({}, None),
-        ({USER: "ci", PASSWORD: "pw"}, None),
+        ({"RELEASE_REGISTRY_USER": "ci", "RELEASE_REGISTRY_PASSWORD": "pw"}, None),
     ],
 )
 def test_an_empty_or_half_given_variable_is_named(env, named):
