@@ -154,11 +154,13 @@ def version(**opts: Any) -> None:
 def notes(start: str | None, end: str | None, template: str | None, output: str | None, **opts: Any) -> None:
     """Release notes in markdown, for the next release or for a range."""
     ctx = context(**opts)
-    ctx.say = say  # "links are off" when the remote is not on a forge
     if start is None and end is None:
         text = "\n".join(repo_notes.for_plan(ctx, p, template) for p in planning.make_plans(ctx))
     else:
         text = repo_notes.for_range(ctx, start, end or "HEAD", template)
+    off = repo_notes.links_off(ctx)
+    if off:
+        say(off)
     if output:
         Path(output).write_text(text, encoding="utf-8")
         say(f"wrote {output}")

@@ -20,14 +20,12 @@ from release.versioning.tags import ReleaseTag, TagFormat
 
 
 def links(ctx: Context) -> Links:
-    """Where the notes link to (commits, compare, pull/merge requests, issues), worked out once per run; when
-    the origin remote is not on a forge we know, one line says that links are off and how to turn them on."""
+    """Where the notes link to (commits, compare, pull/merge requests, issues), worked out once per run."""
     if "notes-links" in ctx.cache:
         found: Links = ctx.cache["notes-links"]
         return found
     cfg = ctx.config.notes
-    remote = ctx.git.remote_url()
-    url = cfg.url or ctx.ci.project_url or web_url(remote)
+    url = cfg.url or ctx.ci.project_url or web_url(ctx.git.remote_url())
     if cfg.forge == "none":
         found = Links(None, None)
     else:
@@ -35,14 +33,24 @@ def links(ctx: Context) -> Links:
         if forge is None and ctx.ci.provider in ("gitlab", "github") and ctx.ci.project_url:
             forge = ctx.ci.provider
         found = Links(url.rstrip("/") if url else None, forge)
-        if forge is None and (remote or cfg.url):
-            where = f"notes.url ({cfg.url})" if cfg.url else f"the origin remote ({_shown(remote or '')})"
-            ctx.say(
-                f"notes: links are off: {where} is not a GitLab or GitHub URL; set notes.url and notes.forge "
-                "in release.yaml to link commits, pull requests and issues"
-            )
     ctx.cache["notes-links"] = found
     return found
+
+
+def links_off(ctx: Context) -> str | None:
+    """The one line saying that links are off and how to turn them on, when notes.url or the origin remote is not
+    a forge we know (a file path, an unknown host); None when links are on, turned off, or there is no remote."""
+    cfg = ctx.config.notes
+    if links(ctx).forge is not None or cfg.forge == "none":
+        return None
+    remote = ctx.git.remote_url()
+    if not (remote or cfg.url):
+        return None
+    where = f"notes.url ({cfg.url})" if cfg.url else f"the origin remote ({_shown(remote or '')})"
+    return (
+        f"notes: links are off: {where} is not a GitLab or GitHub URL; set notes.url and notes.forge in "
+        "release.yaml to link commits, pull requests and issues"
+    )
 
 
 def _shown(remote: str) -> str:
@@ -179,4 +187,7 @@ def write_files(ctx: Context) -> list[Path]:
         for entry in ctx.state.components:
             if entry.get("name") == plan.component:
                 entry["notes_path"] = where
+    off = links_off(ctx) if written else None
+    if off:
+        ctx.say(off)
     return written
