@@ -166,6 +166,9 @@ def notes(start: str | None, end: str | None, template: str | None, output: str 
         text = "\n".join(repo_notes.for_plan(ctx, p, template) for p in planning.make_plans(ctx))
     else:
         text = repo_notes.for_range(ctx, start, end or "HEAD", template)
+    off = repo_notes.links_off(ctx)
+    if off:
+        say(off)
     if output:
         Path(output).write_text(text, encoding="utf-8")
         say(f"wrote {output}")

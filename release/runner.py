@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from release import pipeline
 from release.ci import outputs
@@ -45,10 +46,34 @@ def preflight(ctx: Context, stages: Sequence[Stage]) -> None:
     names = [s.NAME for s in stages]
     if names and "plan" not in names:
         _state_is_this_commits(ctx, names[0])
+    reachable(ctx, names)  # before the tests: an unreachable target or a missing token stops the run now
     if "promote" in names:
         from release.gitops import preflight as environments  # git plumbing: only when environments are promoted
 
         environments.check(ctx)  # before any stage: a wrong path in an infra file stops the run, not the promote
+
+
+def reachable(ctx: Context, names: Sequence[str]) -> None:
+    """One read per target the chosen stages publish to (registries, Helm repositories, the forge), concurrently;
+    the first failure, in pipeline order, is the run's one line. Each domain says what its targets are."""
+    checks: list[Callable[[], None]] = []
+    if "images" in names and ctx.config.images:
+        from release.images import publish as images
+
+        checks += images.access_checks(ctx)
+    if "charts" in names and ctx.config.charts:
+        from release.charts import publish as charts
+
+        checks += charts.access_checks(ctx)
+    if "notes" in names:
+        from release.forges import releases as forgerelease
+
+        checks += forgerelease.access_checks(ctx)
+    if not checks:
+        return
+    with ThreadPoolExecutor(max_workers=min(8, len(checks))) as pool:
+        for future in [pool.submit(check) for check in checks]:
+            future.result()
 
 
 def _state_is_this_commits(ctx: Context, first: str) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 
 from release import secrets
 from release.adapters import tls
+from release.adapters.credentials import PROTECTED_HINT
 from release.adapters.git import Git, GitError
 from release.errors import ReleaseError
 
@@ -84,6 +85,7 @@ class CloneGit(Git):
 
     env: Mapping[str, str] = field(default_factory=dict)
     authenticated: bool = False  # an Authorization header is configured for the remote
+    unset: str | None = None  # why no token although one was meant (credentials.missing), for messages
 
     def call(
         self, *args: str, input: str | None = None, env: Mapping[str, str] | None = None
@@ -180,6 +182,8 @@ def fetch_error(git: CloneGit, where: BranchTarget, proc: subprocess.CompletedPr
     first = next((line for line in err.splitlines() if line.startswith(("fatal:", "error:"))), err.strip())
     if re.search(r"could not read Username|Authentication failed|returned error: 40[13]", err):
         given = git.authenticated
+        if git.unset and not given:
+            return GitError(f"{git.unset}, and {where.url} asks for credentials ({first})", PROTECTED_HINT)
         return GitError(
             f"{where.url} " + ("refused the credentials" if given else "asks for credentials") + f" ({first})",
             "set RELEASE_GIT_USER and RELEASE_GIT_TOKEN to an account that can push to "

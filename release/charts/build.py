@@ -240,5 +240,7 @@ def registry_for(ctx: Context, repo: Repository) -> Registry:
     """One client per repository per run, so its auth (a Basic challenge, a Bearer token) is paid once."""
     clients: dict[str, Registry] = ctx.cache.setdefault("registries", {})
     if repo.name not in clients:
-        clients[repo.name] = Registry(repo, credentials.for_registry(repo.host, ctx.env))
+        clients[repo.name] = Registry(
+            repo, credentials.for_registry(repo.host, ctx.env), missing=credentials.registry_missing(ctx.env)
+        )
     return clients[repo.name]

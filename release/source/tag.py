@@ -21,6 +21,22 @@ def releases(ctx: Context) -> list[Plan]:
     return [p for p in planning.make_plans(ctx) if p.releasable and p.tag]
 
 
+TESTED_TRAILER = "Release-Tests"
+
+
+def tested_by_release(ctx: Context, plans: list[Plan]) -> bool:
+    """True when the test commands passed for HEAD in the release that made it: this State says so, or every
+    plan's release tag is on HEAD and was made by a `release run` whose tests passed (its Release-Tests trailer;
+    a tag made by `release cut` or by hand has none, so its tag pipeline still tests)."""
+    head = ctx.git.head()
+    if head is not None and ctx.state.tested == head:
+        return True
+    if not plans or not all(p.head_tagged and p.tag for p in plans):
+        return False
+    key = f"--format=%(contents:trailers:key={TESTED_TRAILER},valueonly)"
+    return all(ctx.git.run("for-each-ref", key, f"refs/tags/{p.tag}").strip() == "passed" for p in plans)
+
+
 def publish_tag(ctx: Context, plan: Plan, head: str, where: tuple[str, Mapping[str, str] | None] | None) -> str:
     tag = str(plan.tag)
     local = ctx.git.local_tag(tag)
@@ -42,7 +58,10 @@ def _tag_and_push(
     tag = str(plan.tag)
     if local is None:
         label = f"{plan.component} {plan.next_version}" if plan.component else str(plan.next_version)
-        ctx.git.tag_annotated(tag, f"{label}\n\n{repo_notes.for_plan(ctx, plan)}", head)
+        message = f"{label}\n\n{repo_notes.for_plan(ctx, plan)}"
+        if ctx.state.tested == head:  # a rerun of this commit (the tag pipeline) need not test it again
+            message = f"{message.rstrip()}\n\n{TESTED_TRAILER}: passed\n"
+        ctx.git.tag_annotated(tag, message, head)
         ctx.say(f"tagged {head[:12]} as {tag}")
     if where is None:
         return f"tagged {tag} here (no {REMOTE} remote to push it to)"
