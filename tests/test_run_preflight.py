@@ -42,6 +42,7 @@ def closed_port() -> int:
 
 def app_with(repo: Repo, tmp_path: Path, config: str) -> Path:
     files = {"app.txt": "v1", "release.yaml": TESTS + config, "Dockerfile": "FROM scratch\nCOPY app.txt /\n"}
+    files[".gitignore"] = "tests-ran\n"  # what the test command leaves, as coverage reports are in real CI
     repo.commit("feat: first", files)
     repo.tag("v1.0.0")
     repo.commit("feat: second", {"app.txt": "v2"})
@@ -77,8 +78,8 @@ def test_an_empty_registry_password_is_named(repo, release, tmp_path, registry):
 
 
 def test_an_oci_chart_target_without_credentials_fails_before_the_tests(repo, release, tmp_path, registry):
-    repo.write("charts/app/Chart.yaml", "apiVersion: v2\nname: app\nversion: 0.1.0\n")
-    repo.write("charts/app/templates/cm.yaml", "kind: ConfigMap\n")
+    chart = {"charts/app/Chart.yaml": "apiVersion: v2\nname: app\nversion: 0.1.0\n"}
+    repo.commit("chore: chart", {**chart, "charts/app/templates/cm.yaml": "kind: ConfigMap\n"})
     origin = app_with(
         repo, tmp_path, f'charts:\n  - path: charts/app\n    publish: ["oci://{registry.host}/preflight"]\n'
     )
