@@ -237,14 +237,22 @@ def build(push: bool, force: bool, dry_run: bool, **opts: Any) -> None:
 @click.option("--publish", is_flag=True, help="Push every chart to its publish targets and record digests.")
 @click.option("--output", metavar="DIR", default=".release/charts", show_default=True, help="Where archives go.")
 @click.option("--dry-run", is_flag=True, help="Package and check; publish nothing, write no archive.")
-def chart(publish: bool, output: str, dry_run: bool, **opts: Any) -> None:
-    """Bump, package (reproducibly) and publish the configured Helm charts."""
+@click.argument("action", required=False, type=click.Choice(["deps"]))
+def chart(publish: bool, output: str, dry_run: bool, action: str | None, **opts: Any) -> None:
+    """Bump, package (reproducibly) and publish the configured Helm charts.
+
+    `release chart deps` refreshes each chart's Chart.lock from its version ranges (no helm binary needed)."""
     from release.charts import publish as chart_publish
 
     ctx = context(**opts, dry_run=dry_run)
     ctx.say = say  # a dry run's "would publish …" lines
     if not ctx.config.charts:
         say("no charts configured in release.yaml (charts:); nothing to package")
+        return
+    if action == "deps":
+        from release.charts import deps
+
+        deps.refresh(ctx, say)
         return
     if publish:
         plan_stage.run(ctx)
