@@ -121,7 +121,8 @@ def check(directory: Path, meta: chartpkg.ChartMeta, archive: bytes, overrides: 
     values: dict[str, object] = {}
     for document in yaml.load_all(values_bytes or b"", Loader=SafeLoader):  # chartpkg checked each is a mapping
         values = _merge_maps(values, document or {})
-    if meta.raw.get("type", "application") == "application" and not (directory / "templates").is_dir():
+    umbrella = bool(meta.raw.get("dependencies"))  # its subcharts render; helm lint only warns
+    if meta.raw.get("type", "application") == "application" and not umbrella and not (directory / "templates").is_dir():
         raise ReleaseError(f"{where}: no templates/ directory", "an application chart renders templates/*.yaml")
     schema_path = directory / "values.schema.json"
     if schema_path.is_file():
