@@ -1,7 +1,8 @@
 """Umbrella chart benchmark: an umbrella with 3 dependencies (two classic index.yaml repositories and an OCI
 registry, all on loopback), pinned by a Chart.lock. `release chart --publish` (fetch the dependencies, bump,
-package, lint, render, push) against Helm's own pulls of the 3 locked\nversions (its `dependency build` cannot be given the registry's login) + `lint` + `package` + `push` (helm-python-sdk:
-Helm v4's Go code, in-process), same repositories, same registry, same run; then our rerun (already published).
+package, lint, render, push) against Helm's own flow: pulls of the 3 locked versions (the SDK's `dependency
+build` cannot be given the registry's login), `lint`, `package` and `push` (helm-python-sdk: Helm v4's Go code,
+in-process), same repositories, same registry, same run; then our rerun (already published).
 
     .venv/bin/python benchmarks/bench_chart_deps.py --reps 5
 """
