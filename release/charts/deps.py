@@ -239,7 +239,8 @@ def _index(ctx: Context, repository: str) -> dict[str, Any]:
 
 def _get(ctx: Context, url: str, repository: str) -> bytes:
     """GET over our HTTP client; credentials only after a 401, and only to the repository's own host."""
-    session: Any = ctx.cache.get("chart-http") or ctx.cache.setdefault("chart-http", http.session())
+    # Two retries, not five: a name that does not resolve or a refused port is reported in seconds, not sixteen.
+    session: Any = ctx.cache.get("chart-http") or ctx.cache.setdefault("chart-http", http.session(retries=2))
     what = f"chart repository {url}"
     hint = "check the repository URL in Chart.yaml and the network"
     response = http.send(session, "GET", url, what=what, hint=hint, timeout=TIMEOUT)
