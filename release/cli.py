@@ -252,14 +252,22 @@ def build(push: bool, force: bool, dry_run: bool, allow_dirty: bool, **opts: Any
 @click.option("--output", metavar="DIR", default=".release/charts", show_default=True, help="Where archives go.")
 @click.option("--dry-run", is_flag=True, help="Package and check; publish nothing, write no archive.")
 @click.option("--allow-dirty", is_flag=True, help="Publish even with uncommitted changes in the working tree.")
-def chart(publish: bool, output: str, dry_run: bool, allow_dirty: bool, **opts: Any) -> None:
-    """Bump, package (reproducibly) and publish the configured Helm charts."""
+@click.argument("action", required=False, type=click.Choice(["deps"]))
+def chart(publish: bool, output: str, dry_run: bool, allow_dirty: bool, action: str | None, **opts: Any) -> None:
+    """Bump, package (reproducibly) and publish the configured Helm charts.
+
+    `release chart deps` refreshes each chart's Chart.lock from its version ranges (no helm binary needed)."""
     from release.charts import publish as chart_publish
 
     ctx = context(**opts, dry_run=dry_run, allow_dirty=allow_dirty)
     ctx.say = say  # a dry run's "would publish …" lines
     if not ctx.config.charts:
         say("no charts configured in release.yaml (charts:); nothing to package")
+        return
+    if action == "deps":
+        from release.charts import deps
+
+        deps.refresh(ctx, say)
         return
     if publish:
         publishing(ctx)
