@@ -19,7 +19,6 @@ from release.errors import EXIT_BUG, EXIT_FAILURE, ReleaseError
 from release.source import cut as cut_module
 from release.source import notes as repo_notes
 from release.source import plans as planning
-from release.stages import plan as plan_stage
 from release.versioning.plan import Plan
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -212,17 +211,20 @@ def cut(bump: str | None, prerelease: str | None, push: bool, dry_run: bool, **o
 @click.option("--force", is_flag=True, help="Replace a published version built from another commit.")
 @click.option("--dry-run", is_flag=True, help="Check and show what would be built and pushed; change nothing.")
 def build(push: bool, force: bool, dry_run: bool, **opts: Any) -> None:
-    """Build the configured container images (and push them with --push)."""
+    """Build the configured container images (and push them with --push, then tag the release)."""
     ctx = context(**opts, dry_run=dry_run)
     ctx.say = say  # a dry run's "would build …" lines
     if not ctx.config.images:
         say("no images configured in release.yaml (images:); nothing to build")
         return
-    if push:
-        plan_stage.run(ctx)  # the State names the release the images belong to
+    from release import runner
     from release.images import publish as images_publish  # imports requests and the docker SDK: only here
 
-    jobs = images_publish.publish(ctx, push=push, force=force, say=say)
+    def images() -> list[images_publish.Job]:
+        return images_publish.publish(ctx, push=push, force=force, say=say)
+
+    # Pushed alone, the version is claimed, then tagged as `release run` does: never published untagged.
+    jobs = runner.publish_alone(ctx, images, lambda j: j.image.component, say) if push else images()
     if not jobs:
         say("nothing to release: no image built")
     if push:
@@ -238,17 +240,22 @@ def build(push: bool, force: bool, dry_run: bool, **opts: Any) -> None:
 @click.option("--output", metavar="DIR", default=".release/charts", show_default=True, help="Where archives go.")
 @click.option("--dry-run", is_flag=True, help="Package and check; publish nothing, write no archive.")
 def chart(publish: bool, output: str, dry_run: bool, **opts: Any) -> None:
-    """Bump, package (reproducibly) and publish the configured Helm charts."""
+    """Bump, package (reproducibly) and publish the configured Helm charts; --publish then tags the release."""
     from release.charts import publish as chart_publish
+    from release.charts.build import ChartJob
 
     ctx = context(**opts, dry_run=dry_run)
     ctx.say = say  # a dry run's "would publish …" lines
     if not ctx.config.charts:
         say("no charts configured in release.yaml (charts:); nothing to package")
         return
-    if publish:
-        plan_stage.run(ctx)
-    jobs = chart_publish.publish(ctx, say=say, push=publish)
+    from release import runner
+
+    def charts() -> list[ChartJob]:
+        return chart_publish.publish(ctx, say=say, push=publish)
+
+    # Published alone, the version is claimed, then tagged as `release run` does: never published untagged.
+    jobs = runner.publish_alone(ctx, charts, lambda j: j.config.component, say) if publish else charts()
     if not jobs:
         say("nothing to release: no chart packaged")
         return

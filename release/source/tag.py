@@ -6,6 +6,7 @@ pipeline released this version first: that is an error, never an overwrite."""
 from __future__ import annotations
 
 import contextlib
+import os
 import urllib.parse
 from collections.abc import Mapping
 
@@ -61,7 +62,9 @@ def _tag_and_push(
     tag = str(plan.tag)
     if local is None:
         label = f"{plan.component} {plan.next_version}" if plan.component else str(plan.next_version)
-        ctx.git.tag_annotated(tag, f"{label}\n\n{repo_notes.for_plan(ctx, plan)}", head)
+        # the tagger: the environment's, CI's or git's identity, else a default (CI runners often have none)
+        tagger = {**os.environ, **gitclone.identity(ctx.env, ctx.git)}
+        ctx.git.tag_annotated(tag, f"{label}\n\n{repo_notes.for_plan(ctx, plan)}", head, env=tagger)
         ctx.say(f"tagged {head[:12]} as {tag}")
     if where is None:
         return f"tagged {tag} here (no {REMOTE} remote to push it to)"
