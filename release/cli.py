@@ -414,12 +414,13 @@ def test_command(**opts: Any) -> None:
 @click.option("-C", "directory", metavar="DIR", help="Run as if started in DIR.")
 @click.option("--force", is_flag=True, help="Overwrite an existing release.yaml.")
 @click.option("--stdout", "to_stdout", is_flag=True, help="Print the starter config instead of writing it.")
-def init_command(directory: str | None, force: bool, to_stdout: bool) -> None:
+@click.option("--chart", is_flag=True, help="Also write a starter Helm chart for the Dockerfile's image (charts/NAME).")
+def init_command(directory: str | None, force: bool, to_stdout: bool, chart: bool) -> None:
     """Write a starter release.yaml from what is in the repo (Dockerfiles, charts/, CI files), with comments."""
     from release.ci import init as init_module
 
     where = Path(given("directory", directory) or ".")
-    init_module.main(where, force=force, to_stdout=to_stdout, say=say, echo=click.echo)
+    init_module.main(where, force=force, to_stdout=to_stdout, say=say, echo=click.echo, chart=chart)
 
 
 @cli.group(name="ci")

@@ -23,6 +23,7 @@ import yaml
 from release import ciinfo as ci_module
 from release import config as config_module
 from release.adapters.git import Git
+from release.ci import starter
 from release.errors import ReleaseError
 from release.versioning.tags import SEMVER
 
@@ -36,6 +37,7 @@ SKIPPED_DIRS = frozenset(
 )
 DEFAULT_TAGS = '["{version}", "{major}.{minor}", "{major}", "sha-{short_sha}"]'
 IMAGE_VALUE_KEYS = ("repository", "tag", "digest")  # the `image.*` values a chart gets wired to
+RELEASE_VALUES = {"version": "{version}", "commit": "{sha}"}  # `release.*` values (the starter's pod annotations)
 COMMENT_COLUMN = 40
 
 
@@ -65,6 +67,7 @@ class Chart:
     image_keys: tuple[str, ...]  # which of image.repository/tag/digest its values file has
     values_problem: str | None  # why values.yaml could not be read, when it could not
     image_repository: str | None = None  # values.yaml's image.repository: which image the chart deploys
+    release_keys: tuple[str, ...] = ()  # which of release.version/commit its values file has (the starter's)
 
 
 @dataclass(frozen=True)
@@ -115,10 +118,15 @@ class Found:
 # --- entry point ------------------------------------------------------------------------------------------
 
 
-def main(root: Path, *, force: bool, to_stdout: bool, say: Say, echo: Callable[[str], None]) -> None:
+def main(
+    root: Path, *, force: bool, to_stdout: bool, say: Say, echo: Callable[[str], None], chart: bool = False
+) -> None:
     git = Git.open(root)
     target = _target(git.cwd, force=force, to_stdout=to_stdout)
     found = detect(git)
+    if chart:
+        add_starter_chart(git.cwd, found, to_stdout=to_stdout, say=say)
+        found = detect(git)  # the new chart, found like any other: wired to the image by its name
     text = render(found)
     _check(text)
     say(summary(found))
@@ -132,6 +140,27 @@ def main(root: Path, *, force: bool, to_stdout: bool, say: Say, echo: Callable[[
         echo(str(target))
     for line in ci_snippet(found):
         say(line)
+
+
+def add_starter_chart(top: Path, found: Found, *, to_stdout: bool, say: Say) -> None:
+    """`release init --chart`: the starter chart for the repository's image, checked before anything is written."""
+    if to_stdout:
+        raise ReleaseError("--chart writes a chart, --stdout writes nothing", "leave out one of them")
+    if found.charts:
+        paths = ", ".join(c.path for c in found.charts)
+        raise ReleaseError(
+            f"this repository already has a chart ({paths})", "run `release init` without --chart: it wires that one"
+        )
+    if not found.images:
+        raise ReleaseError(
+            "no Dockerfile here: the starter chart deploys the image built from it",
+            "add a Dockerfile (or Containerfile), or run `release init` without --chart",
+        )
+    image = next((i for i in found.images if i.at_root), found.images[0])
+    name = starter.chart_name(image.name)
+    where = starter.target(top, name)
+    starter.copy(where, name)
+    say(f"wrote the starter chart to charts/{name} (Deployment, Service, optional Ingress) for image {image.name}")
 
 
 def _target(top: Path, *, force: bool, to_stdout: bool) -> Path:
@@ -282,6 +311,7 @@ def _chart(top: Path, folder: PurePosixPath) -> Chart:
     keys: tuple[str, ...] = ()
     problem = None
     repository = None
+    release_keys: tuple[str, ...] = ()
     values_path = directory / "values.yaml"
     if values_path.is_file():
         try:
@@ -293,7 +323,10 @@ def _chart(top: Path, folder: PurePosixPath) -> Chart:
             if isinstance(image, dict):
                 keys = tuple(k for k in IMAGE_VALUE_KEYS if k in image)
                 repository = str(image["repository"]) if image.get("repository") else None
-    return Chart(path, str(name) if name else folder.name or "chart", keys, problem, repository)
+            ours = values.get("release") if isinstance(values, dict) else None
+            if isinstance(ours, dict):
+                release_keys = tuple(k for k in RELEASE_VALUES if k in ours)
+    return Chart(path, str(name) if name else folder.name or "chart", keys, problem, repository, release_keys)
 
 
 def _load_yaml(path: Path) -> object:
@@ -717,6 +750,8 @@ def _chart_values(out: Lines, found: Found, chart: Chart) -> None:
         out.add("    values:", "values.yaml path → template")
         for key in chart.image_keys:
             out.add(f"      {_value_line(key, image.name)}")
+        for key in chart.release_keys:
+            out.add(f'      release.{key}: "{RELEASE_VALUES[key]}"', "a pod annotation: which release this is")
         return
     # Not an image this repository builds (a third-party one, or one we cannot tell): wiring the release version
     # into it would deploy a tag that does not exist. Commented out, for the user to decide.
