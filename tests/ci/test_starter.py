@@ -166,3 +166,43 @@ def test_the_built_wheel_ships_the_starter(tmp_path):
     assert yaml.safe_load((app / "charts/app/Chart.yaml").read_text())["name"] == "app"
     assert (app / "release.yaml").is_file()
     shutil.rmtree(unpacked)
+
+
+def test_dockerfile_to_init_chart_to_run_publishes_a_chart_helm_renders_with_the_digest(
+    repo, release, registry, podman, tmp_path
+):
+    """The README's path: a Dockerfile, `release init --chart`, the CHANGE ME lines, `release run`."""
+    from tests.services import scratch_context
+
+    scratch_context(repo.path, {"hello.txt": "hello from the starter\n"})
+    repo.git("add", "-A")
+    repo.commit("feat: the app")
+    assert release(repo, "init", "--chart").code == 0
+    config = repo.path / "release.yaml"
+    text = config.read_text()
+    # What the CHANGE ME lines ask for, here the loopback registry (no forge remote to guess it from).
+    text = text.replace("registry.example.com/app/app", f"{registry.host}/starter/app")
+    text = text.replace(
+        "      # - oci://registry.example.com/app/charts", f"      - oci://{registry.host}/starter/charts"
+    )
+    config.write_text(text)
+    repo.git("add", "-A")
+    repo.commit("feat: chart and release.yaml")
+    env = {
+        "DOCKER_HOST": podman.base_url,
+        "RELEASE_REGISTRY_USER": registry.user,
+        "RELEASE_REGISTRY_PASSWORD": registry.password,
+    }
+    result = release(repo, "run", env=env)
+    assert result.code == 0, result.err
+    assert result.out == "0.1.0\n"
+    state = json.loads((repo.path / ".release/state.json").read_text())
+    digest = state["images"][0]["digest"]
+    with helm_oracle.registry_client(credentials_file=tmp_path / "creds.json") as client:
+        helm_oracle.login(client, registry.host, registry.user, registry.password)
+        pulled = helm_oracle.pull(client, f"oci://{registry.host}/starter/charts/app", tmp_path / "pulled")
+    assert helm_oracle.lint_errors(helm_oracle.lint(pulled)) == []
+    rendered = documents(helm_oracle.render(pulled, release="prod"))
+    pod = rendered["Deployment"]["spec"]["template"]
+    assert pod["spec"]["containers"][0]["image"] == f"{registry.host}/starter/app:0.1.0@{digest}"
+    assert pod["metadata"]["annotations"] == {"release/version": "0.1.0", "release/commit": repo.head()}
