@@ -389,8 +389,10 @@ def chart_tag_style(tags: Iterable[str], charts: tuple[Chart, ...]) -> TagStyle 
         return TagStyle(fmt, f'{_count(counts[charts[0].name], "tag")} like {example} → tag_format "{fmt}"')
     taken: set[str] = set()
     components = []
-    for chart in sorted(charts, key=lambda c: (c.name, c.path)):
-        name = unique(chart.name, taken)  # two charts of one name: the second gets name-2 (and its own tags)
+    # Two charts of one name (a copy in another folder): the one in the folder of that name keeps it, with its tags;
+    # the other is named after its folder.
+    for chart in sorted(charts, key=lambda c: (c.name, PurePosixPath(c.path).name != c.name, c.path)):
+        name = chart.name if chart.name not in taken else unique(slug(PurePosixPath(chart.path).name), taken)
         taken.add(name)
         components.append(Component(name, chart.path))
     reason = f"chart-releaser tags NAME-X.Y.Z for {_count(len(counts), 'chart')} ({tagged}) → one component per chart"

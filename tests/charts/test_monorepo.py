@@ -116,6 +116,10 @@ def test_plan_shows_each_charts_current_and_next_version(repo, release):
     assert "current  pg-1.2.0" in result.out and "next     1.3.0  (tag pg-1.3.0" in result.out
     site = result.out.split("site: ")[1]
     assert "current  site-0.3.0" in site and "next     nothing to release" in site
+    # The monorepo CI (ci-templates/templates/monorepo.yml runs `release ci generate`): a job per changed chart.
+    matrix = release(repo, "ci", "generate", "--format", "github")
+    assert matrix.code == 0, matrix.err
+    assert "cpn-console" in matrix.out and '"pg"' in matrix.out and '"site"' not in matrix.out
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -167,3 +171,30 @@ def test_run_publishes_only_the_changed_charts_and_tags_them_name_version(
     assert again.code == 0, again.err
     assert again.out == "site 0.3.1\n"
     assert git(origin, "rev-parse", "site-0.3.1^{commit}") == repo.head()
+
+
+def test_one_chart_with_chart_releaser_tags_gets_its_tag_format(repo, release):
+    repo.commit("feat: chart", chart_files("podinfo", "podinfo", "ghcr.io/x/podinfo", "6.5.0"))
+    repo.tag("podinfo-6.5.0")
+    repo.commit("fix: probe", {"charts/podinfo/templates/deployment.yaml": DEPLOYMENT + "# fixed\n"})
+    assert release(repo, "init").code == 0
+    config = from_text((repo.path / "release.yaml").read_text())
+    assert (config.versioning.tag_format, config.components) == ("podinfo-{version}", ())
+    plan = json.loads(release(repo, "plan", "--json").out)
+    assert (plan["current_version"], plan["next_version"], plan["tag"]) == ("6.5.0", "6.5.1", "podinfo-6.5.1")
+
+
+def test_two_charts_of_one_name_the_tags_go_to_the_folder_of_that_name(repo, release):
+    files = chart_files("guestbook", "guestbook", "gcr.io/x/gb", "0.1.0")
+    files |= chart_files("blue-green", "guestbook", "gcr.io/x/gb", "0.1.0")  # a copy, under another folder
+    repo.commit("feat: charts", files)
+    repo.tag("guestbook-0.1.0")
+    repo.commit("fix: probe", {"charts/guestbook/templates/deployment.yaml": DEPLOYMENT + "# fixed\n"})
+    assert release(repo, "init").code == 0
+    config = from_text((repo.path / "release.yaml").read_text())
+    assert sorted((c.name, c.path) for c in config.components) == [
+        ("blue-green", "charts/blue-green"),
+        ("guestbook", "charts/guestbook"),
+    ]
+    by_name = plans(repo, release)
+    assert (by_name["guestbook"]["current_version"], by_name["guestbook"]["next_version"]) == ("0.1.0", "0.1.1")
