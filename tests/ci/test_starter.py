@@ -168,10 +168,12 @@ def test_the_built_wheel_ships_the_starter(tmp_path):
     shutil.rmtree(unpacked)
 
 
+@pytest.mark.parametrize("commands", [["run"], ["build --push", "chart --publish"]])
 def test_dockerfile_to_init_chart_to_run_publishes_a_chart_helm_renders_with_the_digest(
-    repo, release, registry, podman, tmp_path
+    repo, release, registry, podman, tmp_path, commands
 ):
-    """The README's path: a Dockerfile, `release init --chart`, the CHANGE ME lines, `release run`."""
+    """The README's path: a Dockerfile, `release init --chart`, the CHANGE ME lines, `release run` (or the two
+    publishing commands alone, one after the other: one release, tagged once)."""
     from tests.services import scratch_context
 
     scratch_context(repo.path, {"hello.txt": "hello from the starter\n"})
@@ -181,9 +183,10 @@ def test_dockerfile_to_init_chart_to_run_publishes_a_chart_helm_renders_with_the
     config = repo.path / "release.yaml"
     text = config.read_text()
     # What the CHANGE ME lines ask for, here the loopback registry (no forge remote to guess it from).
-    text = text.replace("registry.example.com/app/app", f"{registry.host}/starter/app")
+    space = f"starter-{len(commands)}"  # the registry lives for the session: one namespace per case
+    text = text.replace("registry.example.com/app/app", f"{registry.host}/{space}/app")
     text = text.replace(
-        "      # - oci://registry.example.com/app/charts", f"      - oci://{registry.host}/starter/charts"
+        "      # - oci://registry.example.com/app/charts", f"      - oci://{registry.host}/{space}/charts"
     )
     config.write_text(text)
     repo.git("add", "-A")
@@ -193,16 +196,18 @@ def test_dockerfile_to_init_chart_to_run_publishes_a_chart_helm_renders_with_the
         "RELEASE_REGISTRY_USER": registry.user,
         "RELEASE_REGISTRY_PASSWORD": registry.password,
     }
-    result = release(repo, "run", env=env)
-    assert result.code == 0, result.err
-    assert result.out == "0.1.0\n"
+    for command in commands:
+        result = release(repo, *command.split(), env=env)
+        assert result.code == 0, result.err
+    assert commands != ["run"] or result.out == "0.1.0\n"
+    assert repo.git("tag", "--points-at", "HEAD") == "v0.1.0"
     state = json.loads((repo.path / ".release/state.json").read_text())
     digest = state["images"][0]["digest"]
     with helm_oracle.registry_client(credentials_file=tmp_path / "creds.json") as client:
         helm_oracle.login(client, registry.host, registry.user, registry.password)
-        pulled = helm_oracle.pull(client, f"oci://{registry.host}/starter/charts/app", tmp_path / "pulled")
+        pulled = helm_oracle.pull(client, f"oci://{registry.host}/{space}/charts/app", tmp_path / "pulled")
     assert helm_oracle.lint_errors(helm_oracle.lint(pulled)) == []
     rendered = documents(helm_oracle.render(pulled, release="prod"))
     pod = rendered["Deployment"]["spec"]["template"]
-    assert pod["spec"]["containers"][0]["image"] == f"{registry.host}/starter/app:0.1.0@{digest}"
+    assert pod["spec"]["containers"][0]["image"] == f"{registry.host}/{space}/app:0.1.0@{digest}"
     assert pod["metadata"]["annotations"] == {"release/version": "0.1.0", "release/commit": repo.head()}
