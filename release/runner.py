@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from release import pipeline
 from release.ci import outputs
@@ -11,8 +12,12 @@ from release.context import Context
 from release.errors import ReleaseError
 from release.pipeline import Result, Stage
 from release.source import claims, guards
+from release.source import origin as release_origin
+from release.source import tag as release_tag
+from release.stages import plan as plan_stage
 
 Say = Callable[[str], None]
+Job = TypeVar("Job")
 PUBLISHING = frozenset({"images", "charts", "publish", "notes", "promote"})  # stages that write outside this clone
 # stages that publish what the working tree holds (an image's build context, a chart's files) or mark it released
 FROM_THE_TREE = frozenset({"images", "charts", "publish"})
@@ -132,3 +137,27 @@ def run(ctx: Context, only: str | None, skip: str | None, say: Say) -> list[Resu
 
     ctx.effects.write_outputs(write)
     return results
+
+
+def publish_alone(
+    ctx: Context, publish: Callable[[], list[Job]], component_of: Callable[[Job], str | None], say: Say
+) -> list[Job]:
+    """A publish outside `release run` (`release chart --publish`, `release build --push`) reserves its versions as
+    the pipeline does: the plan stage, the claim on origin (source.claims), the publish, the publish stage's tag
+    (source.tag.publish_tag), the claim dropped whatever happens. Untagged, the version would be burned: the next
+    commit plans it again and finds it "already published with other content".
+
+    Only the components the command published for are tagged (a chart-only component, not the images' one)."""
+    plan_stage.run(ctx)
+    try:
+        claims.claim(ctx)  # before the registry is read, as in the images and charts stages
+        jobs = publish()
+        done = {component_of(job) for job in jobs}
+        head, where = ctx.git.head() or "", release_origin.remote(ctx)
+        plans = release_tag.releases(ctx)
+        for plan in [p for p in plans if p.component in done]:
+            say(release_tag.publish_tag(ctx, plan, head, where))
+        ctx.state.released = bool(plans) and all(p.component in done for p in plans)
+        return jobs
+    finally:
+        claims.release(ctx)

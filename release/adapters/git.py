@@ -226,9 +226,9 @@ class Git:
         self.run("commit", "-q", "-F", "-", "--", *paths, input=message)
         return self.run("rev-parse", "HEAD").strip()
 
-    def tag_annotated(self, name: str, message: str, commit: str) -> None:
+    def tag_annotated(self, name: str, message: str, commit: str, env: Mapping[str, str] | None = None) -> None:
         # verbatim: the default cleanup would strip every markdown heading ("# ...") from the notes.
-        self.run("tag", "-a", "--cleanup=verbatim", name, "-F", "-", commit, input=message)
+        self.run("tag", "-a", "--cleanup=verbatim", name, "-F", "-", commit, input=message, env=env)
 
     def remote_tag(self, remote: str, tag: str, env: Mapping[str, str] | None = None) -> str | None:
         """The commit `tag` points at on `remote` (annotated tags peeled), or None when it has no such tag."""

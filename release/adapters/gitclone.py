@@ -132,7 +132,7 @@ def auth_env(env: Mapping[str, str], url: str) -> dict[str, str]:
     return out
 
 
-def identity(env: Mapping[str, str], git: CloneGit) -> dict[str, str]:
+def identity(env: Mapping[str, str], git: Git) -> dict[str, str]:
     """The environment's GIT_AUTHOR_* / GIT_COMMITTER_*, then who triggered the CI pipeline (GitLab's
     GITLAB_USER_NAME/EMAIL, GitHub's actor and its noreply address), then git's user.name/email, then a default."""
     name, email = _ci_identity(env)

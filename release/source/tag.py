@@ -6,8 +6,10 @@ pipeline released this version first: that is an error, never an overwrite."""
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Mapping
 
+from release.adapters import gitclone
 from release.adapters.git import GitError, transient
 from release.context import Context
 from release.errors import ReleaseError
@@ -61,7 +63,9 @@ def _tag_and_push(
         message = f"{label}\n\n{repo_notes.for_plan(ctx, plan)}"
         if ctx.state.tested == head:  # a rerun of this commit (the tag pipeline) need not test it again
             message = f"{message.rstrip()}\n\n{TESTED_TRAILER}: passed\n"
-        ctx.git.tag_annotated(tag, message, head)
+        # the tagger: the environment's, CI's or git's identity, else a default (CI runners often have none)
+        tagger = {**os.environ, **gitclone.identity(ctx.env, ctx.git)}
+        ctx.git.tag_annotated(tag, message, head, env=tagger)
         ctx.say(f"tagged {head[:12]} as {tag}")
     if where is None:
         return f"tagged {tag} here (no {REMOTE} remote to push it to)"

@@ -44,6 +44,7 @@ def change_content_same_version(repo: Repo, name: str = "demo") -> None:
     repo.write(f"charts/{name}/templates/extra.yaml", "kind: ConfigMap\n")
     repo.git("add", "-A")
     repo.git("commit", "-q", "--amend", "--no-edit")
+    repo.git("tag", "-d", "v1.0.1")  # as in another clone, which the first publish's tag did not reach
 
 
 def last_line(err: str) -> str:
