@@ -25,9 +25,10 @@ def status(ctx: Context) -> list[dict[str, Any]]:
     rows: dict[str, dict[str, Any]] = {}
     for envs in groups.values():
         with open_clone(ctx, envs[0], history=True, worktree=False) as clone:
-            rows.update(_rows(clone, envs))
+            found = records.latest_all(clone, envs)
+            rows.update(_rows(clone, envs, found))
             for env in envs:  # desired (the record) beside observed (what the agent reports about it)
-                rows[env.name]["observed"] = verify.observed(ctx, clone, env, rows[env.name]["version"]).as_json()
+                rows[env.name]["observed"] = verify.observed(ctx, clone, env, found[env.name]).as_json()
     for env in ctx.config.environments:
         rows[env.name].update(_pending(ctx, env))
     return [rows[env.name] for env in ctx.config.environments]
@@ -45,8 +46,9 @@ def _pending(ctx: Context, env: EnvironmentConfig) -> dict[str, Any]:
     return {"merge_request": {"version": found.version, "url": found.url, "number": found.number}}
 
 
-def _rows(clone: InfraClone, envs: Sequence[EnvironmentConfig]) -> dict[str, dict[str, Any]]:
-    found = records.latest_all(clone, envs)
+def _rows(
+    clone: InfraClone, envs: Sequence[EnvironmentConfig], found: dict[str, records.Record | None]
+) -> dict[str, dict[str, Any]]:
     drift = records.drifts(clone, [(env, r) for env in envs if (r := found[env.name]) is not None])
     return {env.name: row(env, clone.where.branch, found[env.name], drift.get(env.name, [])) for env in envs}
 

@@ -85,11 +85,12 @@ def _values(clone: InfraClone, env: EnvironmentConfig, commit: str) -> list[dict
         return None
 
 
-def holding(clone: InfraClone, env: EnvironmentConfig, version: str) -> list[str]:
-    """The commits of the branch that hold `version` for `env`, newest first: its record commit and the
-    descendants up to HEAD, before any commit that changed the values it wrote. [] when the branch does not hold
-    it (not promoted, not merged yet, or a later version since). Needs a clone with history."""
-    record = records.latest(clone, env)
+def holding(clone: InfraClone, env: EnvironmentConfig, version: str, record: records.Record | None = None) -> list[str]:
+    """The commits of the branch that hold `version` for `env`, newest first: its record commit (`record`, when the
+    caller has read it already) and the descendants up to HEAD, before any commit that changed the values it
+    wrote. [] when the branch does not hold it (not promoted, not merged yet, or a later version since). Needs a
+    clone with history."""
+    record = record or records.latest(clone, env)
     if record is None or record.version != version:
         return []
     commits = [*clone.descendants(record.commit), record.commit]
@@ -103,11 +104,18 @@ def holding(clone: InfraClone, env: EnvironmentConfig, version: str) -> list[str
 
 
 def observe(
-    ctx: Context, env: EnvironmentConfig, version: str, clone: InfraClone, found: Agents, *, refresh: bool = False
+    ctx: Context,
+    env: EnvironmentConfig,
+    version: str,
+    clone: InfraClone,
+    found: Agents,
+    *,
+    refresh: bool = False,
+    record: records.Record | None = None,
 ) -> Observation:
     """One look: what the agent says about `version` in `env` now."""
     verify = settings(env)
-    commits = holding(clone, env, version)
+    commits = holding(clone, env, version, record)
     if not commits:
         return _not_there(ctx, env, version, clone)
     parts = []
@@ -210,13 +218,13 @@ def unconfirmed(ctx: Context, env: EnvironmentConfig, version: str) -> str | Non
     return None if seen.state == "healthy" else f"{seen.state}: {seen.detail}"
 
 
-def observed(ctx: Context, clone: InfraClone, env: EnvironmentConfig, version: str | None) -> Observation:
+def observed(ctx: Context, clone: InfraClone, env: EnvironmentConfig, record: records.Record | None) -> Observation:
     """`release status`: what the agent says about the recorded version (unknown when it cannot tell)."""
     if env.verify is None:
         return UNKNOWN
-    if version is None:
+    if record is None or record.version is None:
         return Observation("unknown", "no version recorded")
     try:
-        return observe(ctx, env, version, clone, agents(ctx, env))
+        return observe(ctx, env, record.version, clone, agents(ctx, env), record=record)
     except ReleaseError as exc:  # a token, a forge: the rest of status still holds
         return Observation("unknown", f"cannot tell: {exc.message}")
