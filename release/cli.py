@@ -167,8 +167,7 @@ def notes(start: str | None, end: str | None, template: str | None, output: str 
     else:
         text = repo_notes.for_range(ctx, start, end or "HEAD", template)
     if output:
-        Path(output).write_text(text, encoding="utf-8")
-        say(f"wrote {output}")
+        say(f"wrote {repo_notes.write_output(output, text)}")
     else:
         click.echo(text, nl=False)
 

@@ -10,11 +10,21 @@ from release.versioning.commits import ParsedCommit
 
 Forge = Literal["gitlab", "github"]
 
-SECTIONS: tuple[tuple[str, str], ...] = (
-    ("feat", "Features"),
-    ("fix", "Bug Fixes"),
-    ("perf", "Performance Improvements"),
-    ("revert", "Reverts"),
+
+@dataclass(frozen=True)
+class SectionSpec:
+    """Commits of `type` go under `title` (several types may share one); a hidden one only templates see."""
+
+    type: str
+    title: str
+    hidden: bool = False
+
+
+SECTIONS: tuple[SectionSpec, ...] = (
+    SectionSpec("feat", "Features"),
+    SectionSpec("fix", "Bug Fixes"),
+    SectionSpec("perf", "Performance Improvements"),
+    SectionSpec("revert", "Reverts"),
 )
 BREAKING_TITLE = "Breaking changes"
 _REFERENCE = re.compile(r"(?<![\w\[/&])(?P<sigil>[#!])(?P<number>\d+)\b")
@@ -60,7 +70,7 @@ class Entry:
     sha: str
     short_sha: str
     url: str | None
-    group: str
+    group: str | None
     type: str | None
     scope: str | None
     subject: str  # as written
@@ -72,15 +82,17 @@ class Entry:
     links: list[str]
     author: str
     date: str
+    hidden: bool = False  # its type's section is hidden (or it has none): only templates see it
 
 
 @dataclass(frozen=True)
 class Section:
     title: str
     entries: list[Entry] = field(default_factory=list)
+    breaking: bool = False  # the breaking changes section: its entries show their breaking description
 
 
-def entry_for(commit: ParsedCommit, links: Links, group: str) -> Entry:
+def entry_for(commit: ParsedCommit, links: Links, group: str | None, hidden: bool = False) -> Entry:
     refs = [m[0] for m in _REFERENCE.finditer(commit.subject + "\n" + commit.body)]
     return Entry(
         sha=commit.commit.sha,
@@ -98,24 +110,53 @@ def entry_for(commit: ParsedCommit, links: Links, group: str) -> Entry:
         links=[url for ref in refs if (url := links.reference(ref[0], ref[1:]))],
         author=commit.commit.author,
         date=commit.commit.date,
+        hidden=hidden,
     )
 
 
-def group(commits: tuple[ParsedCommit, ...] | list[ParsedCommit], links: Links) -> list[Section]:
-    """Sections in release-please's order, oldest commit first inside each; empty sections left out.
+def group(
+    commits: tuple[ParsedCommit, ...] | list[ParsedCommit],
+    links: Links,
+    specs: tuple[SectionSpec, ...] = SECTIONS,
+    breaking_title: str = BREAKING_TITLE,
+) -> list[Section]:
+    """Sections in the order of `specs` (release-please's by default), oldest commit first inside each; empty
+    sections left out.
 
-    chore/docs/ci/test/style/refactor/build are hidden, as in release-please; breaking commits of any type
-    are shown under "Breaking changes".
+    Types without a spec, or with a hidden one, are left out (chore/docs/ci/test/style/refactor/build by
+    default, as in release-please); breaking commits of any type are shown under `breaking_title` first.
     """
-    titles = dict(SECTIONS)
-    sections: dict[str, Section] = {BREAKING_TITLE: Section(BREAKING_TITLE)}
-    sections.update({title: Section(title) for _, title in SECTIONS})
+    shown = {s.type.lower(): s.title for s in specs if not s.hidden}
+    sections: dict[str, Section] = {breaking_title: Section(breaking_title, breaking=True)}
+    sections.update({title: Section(title) for title in shown.values()})
     for commit in reversed(list(commits)):
         if commit.skip or commit.type is None:
             continue
         if commit.breaking:
-            sections[BREAKING_TITLE].entries.append(entry_for(commit, links, BREAKING_TITLE))
-        title = titles.get(commit.type)
+            sections[breaking_title].entries.append(entry_for(commit, links, breaking_title))
+        title = shown.get(commit.type.lower())
         if title:
             sections[title].entries.append(entry_for(commit, links, title))
     return [s for s in sections.values() if s.entries]
+
+
+def hidden_entries(
+    commits: tuple[ParsedCommit, ...] | list[ParsedCommit], links: Links, specs: tuple[SectionSpec, ...] = SECTIONS
+) -> list[Entry]:
+    """Every commit no section shows (hidden types, types without a section, commits outside the convention),
+    oldest first, each with its type's section title (None when it has none): what a template may show."""
+    shown = {s.type.lower() for s in specs if not s.hidden}
+    titles = {s.type.lower(): s.title for s in specs}
+    return [
+        entry_for(c, links, titles.get((c.type or "").lower()), hidden=True)
+        for c in reversed(list(commits))
+        if c.skip or c.type is None or c.type.lower() not in shown
+    ]
+
+
+RELEASE_PLEASE_BREAKING_TITLE = "⚠ BREAKING CHANGES"
+
+
+def release_please_order(sections: list[Section]) -> list[Section]:
+    """Entries as release-please lists them: by scope (none first), then by subject."""
+    return [Section(s.title, sorted(s.entries, key=lambda e: (e.scope or "", e.subject)), s.breaking) for s in sections]

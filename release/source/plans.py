@@ -115,7 +115,8 @@ class Reader:
         rev_range = f"{since.commit}..{upto}" if since else upto
         found = self.ctx.git.log(rev_range, paths)
         history.check(self.ctx, found)  # a range cut short by a shallow clone: deepened, then planned again
-        return [parse(c) for c in found]
+        strict = self.ctx.config.versioning.strict
+        return [parse(c, strict=strict) for c in found]
 
 
 def make_plans(ctx: Context) -> list[Plan]:

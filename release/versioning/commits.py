@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass, field, replace
 
 HEADER = re.compile(r"^(?P<type>[A-Za-z][A-Za-z0-9_-]*)(?:\((?P<scope>[^()\r\n]*)\))?(?P<bang>!)?: +(?P<subject>\S.*)$")
-GIT_REVERT_HEADER = re.compile(r'^Revert "(?P<reverted>.+)"\s*$')
+# git's `Revert "<header>"`, and GitHub's squash of it: `Revert "feat(x): y (#8829)" (#8898)`
+GIT_REVERT_HEADER = re.compile(r'^Revert "(?P<reverted>.+)"(?:\s*\([#!]\d+\))*\s*$')
 FOOTER = re.compile(r"^(?P<token>BREAKING[ -]CHANGE|[A-Za-z][A-Za-z0-9-]*)(?::[ \t]*| #)(?P<value>.*)$")
 CHERRY_PICKED = re.compile(r"cherry picked from commit ([0-9a-f]{7,40})")
 REVERTS_SHA = re.compile(r"This reverts commit (?P<sha>[0-9a-fA-F]{7,40})")
@@ -106,12 +107,17 @@ def _is_breaking_token(match: re.Match[str] | None) -> bool:
     return match is not None and match["token"].upper() in ("BREAKING CHANGE", "BREAKING-CHANGE")
 
 
-def parse(commit: Commit) -> ParsedCommit:
+def parse(commit: Commit, *, strict: bool = True) -> ParsedCommit:
     """Read a commit as a Conventional Commit; a message outside the convention gets `type` None (or the type
-    its GitLab `Changelog:` trailer maps to), never an error."""
+    its GitLab `Changelog:` trailer maps to), never an error.
+
+    `strict` reads headers as semantic-release and release-please do: a header with a leading space or a type
+    not in lowercase (`Fix(x):`) is not conventional. `strict=False` (`versioning.strict: false`) accepts both,
+    the type read in lowercase, as the Conventional Commits spec allows.
+    """
     message = commit.message.replace("\r\n", "\n").strip("\n")
     header, _, rest = message.partition("\n")
-    header = header.strip()
+    header = header.rstrip() if strict else header.strip()
     body_lines, footers = _split_footers(rest.strip("\n").split("\n") if rest.strip() else [])
     reverts_match = REVERTS_SHA.search(message)
     # What the message says whatever form its header takes; the header's form decides the rest.
@@ -132,7 +138,15 @@ def parse(commit: Commit) -> ParsedCommit:
     if git_revert:
         return replace(unread, type="revert", subject=git_revert["reverted"], reverted_header=git_revert["reverted"])
     match = HEADER.match(header)
-    return _conventional(unread, match) if match else _unconventional(unread)
+    if match and strict and match["type"] != match["type"].lower():
+        match = None
+    if match:
+        return _conventional(unread, match)
+    if unread.reverts:
+        # Any other header over git's "This reverts commit <sha>." body (a revert reworded by hand): a revert
+        # of that commit, as semantic-release reads it.
+        return replace(unread, type="revert")
+    return _unconventional(unread)
 
 
 def _conventional(unread: ParsedCommit, header: re.Match[str]) -> ParsedCommit:
