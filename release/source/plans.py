@@ -12,7 +12,7 @@ import semver
 from release.config import ComponentConfig, VersioningConfig
 from release.context import Context
 from release.errors import ReleaseError
-from release.source import history
+from release.source import history, tagstyle
 from release.versioning import plan as planner
 from release.versioning.commits import ParsedCommit, parse
 from release.versioning.plan import Channel, Plan, Policy
@@ -129,6 +129,7 @@ def make_plans(ctx: Context) -> list[Plan]:
 
 def _make_plans(ctx: Context) -> list[Plan]:
     reader = Reader(ctx)
+    tagstyle.settle(ctx, reader.all_refs)  # no release.yaml: v1.2.3 or 1.2.3, whichever holds the highest release
     chan = channel(ctx)
     forced = Bump.from_label(ctx.options.bump) if ctx.options.bump else None
     return [make_plan(ctx, reader, chan, component, forced) for component in components(ctx)]
