@@ -1,7 +1,8 @@
 """Without a release.yaml, the tag format is read from the tags: `v1.2.3` (the default) or bare `1.2.3`.
 
 podinfo's history holds 15 tags like v1.8.0 and 94 newer ones like 6.14.1: the default format alone would
-plan 1.9.0 from v1.8.0. The format holding the highest release wins, and a mix is said out loud."""
+plan 1.9.0 from v1.8.0. The format holding the highest release wins (unless it is one stray tag), and a mix is
+said out loud."""
 
 from __future__ import annotations
 
@@ -28,7 +29,9 @@ def settle(ctx: Context, refs: list[TagRef]) -> None:
             seen[template] = versions
     if not seen or list(seen) == [CANDIDATES[0]]:
         return
-    chosen = max(seen, key=lambda t: max(seen[t]))
+    top = max(seen, key=lambda t: max(seen[t]))
+    # One stray tag (a `1.9.0` pushed by hand) does not switch a history of v-tags to its format.
+    chosen = top if len(seen[top]) > 1 or CANDIDATES[0] not in seen else CANDIDATES[0]
     if chosen != config.versioning.tag_format:
         versioning = dataclasses.replace(config.versioning, tag_format=chosen)
         ctx.config = dataclasses.replace(config, versioning=versioning)
@@ -38,6 +41,7 @@ def settle(ctx: Context, refs: list[TagRef]) -> None:
             for t, v in sorted(seen.items(), key=lambda item: -len(item[1]))
         )
         ctx.say(
-            f"warning: no release.yaml, and the release tags mix formats: {formats}; planning from the highest, "
-            f"{TagFormat(chosen).format(max(seen[chosen]))} (set versioning.tag_format in release.yaml to choose)"
+            f"warning: no release.yaml, and the release tags mix formats: {formats}; planning from "
+            f"{TagFormat(chosen).format(max(seen[chosen]))}, tag_format {chosen!r} (set versioning.tag_format in "
+            "release.yaml to choose)"
         )

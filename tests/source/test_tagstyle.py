@@ -59,3 +59,17 @@ def test_only_v_tags_stay_as_they_were(repo: Repo, release: Any) -> None:
     result = release(repo, "plan", "--json")
     assert json.loads(result.out)["tag"] == "v3.1.1"
     assert result.err == ""
+
+
+def test_one_stray_bare_tag_does_not_switch_a_history_of_v_tags(repo: Repo, release: Any) -> None:
+    repo.commit("feat: one")
+    repo.tag("v1.0.0")
+    repo.commit("chore: hand-made")
+    repo.tag("1.9.0")
+    repo.commit("fix: two")
+    result = release(repo, "plan", "--json")
+    assert json.loads(result.out)["next_version"] == "1.0.1"
+    assert "1 like 1.2.3 (up to 1.9.0), 1 like v1.2.3 (up to v1.0.0)" in result.err or (
+        "1 like v1.2.3 (up to v1.0.0), 1 like 1.2.3 (up to 1.9.0)" in result.err
+    )
+    assert "planning from v1.0.0" in result.err
