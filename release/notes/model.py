@@ -28,6 +28,8 @@ SECTIONS: tuple[SectionSpec, ...] = (
 )
 BREAKING_TITLE = "Breaking changes"
 _REFERENCE = re.compile(r"(?<![\w\[/&])(?P<sigil>[#!])(?P<number>\d+)\b")
+# conventional-changelog's closing keywords: "Closes #12" in a body or footer adds ", closes #12" to the entry
+_CLOSES = re.compile(r"\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\b:?\s+(?P<ref>#\d+)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,7 @@ class Entry:
     author: str
     date: str
     hidden: bool = False  # its type's section is hidden (or it has none): only templates see it
+    closes: tuple[str, ...] = ()  # "#12" for each "Closes #12" (fixes, resolves) in its body or footers
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,13 @@ def entry_for(commit: ParsedCommit, links: Links, group: str | None, hidden: boo
         author=commit.commit.author,
         date=commit.commit.date,
         hidden=hidden,
+        closes=tuple(dict.fromkeys(m["ref"] for m in _CLOSES.finditer(_footer_text(commit)))),
     )
+
+
+def _footer_text(commit: ParsedCommit) -> str:
+    """The message below the header, as written ("Fixes #12" is a footer whose `#` the parser takes as its separator)."""
+    return commit.commit.message.partition("\n")[2]
 
 
 def group(
@@ -158,5 +167,12 @@ RELEASE_PLEASE_BREAKING_TITLE = "⚠ BREAKING CHANGES"
 
 
 def release_please_order(sections: list[Section]) -> list[Section]:
-    """Entries as release-please lists them: by scope (none first), then by subject."""
-    return [Section(s.title, sorted(s.entries, key=lambda e: (e.scope or "", e.subject)), s.breaking) for s in sections]
+    """Entries as release-please lists them: by scope and subject read together (conventional-changelog's
+    `commitsSort: [scope, subject]`), so `**ci:** x` comes before `race condition` and `**server:** y` after it."""
+    return [
+        # newest first before sorting, as release-please reads them: equal keys keep that order
+        Section(
+            s.title, sorted(reversed(s.entries), key=lambda e: ((e.scope or "") + e.subject).casefold()), s.breaking
+        )
+        for s in sections
+    ]

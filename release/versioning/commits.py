@@ -17,6 +17,9 @@ FOOTER = re.compile(r"^(?P<token>BREAKING[ -]CHANGE|[A-Za-z][A-Za-z0-9-]*)(?::[ 
 CHERRY_PICKED = re.compile(r"cherry picked from commit ([0-9a-f]{7,40})")
 REVERTS_SHA = re.compile(r"This reverts commit (?P<sha>[0-9a-fA-F]{7,40})")
 SKIP_MARKERS = ("[skip release]", "[release skip]")
+# A release tool's own commit (`chore(release): 1.2.0`, release-please's `chore(main): release 1.2.0`): no
+# release of its own, and no line in the notes.
+RELEASE_SUBJECT = re.compile(r"^release\b.*\d+\.\d+\.\d+", re.IGNORECASE)
 # GitLab changelog trailers, for commits that use them instead of a conventional header.
 CHANGELOG_TRAILER_TYPES = {"added": "feat", "fixed": "fix", "security": "fix", "performance": "perf"}
 
@@ -162,10 +165,13 @@ def _conventional(unread: ParsedCommit, header: re.Match[str]) -> ParsedCommit:
         # `revert: <header of the reverted commit>`, with the sha (if any) in a Refs footer
         reverts = reverts or _sha_like(unread.footer("refs") or "")
         reverted_header = subject
+    scope = (header["scope"] or "").strip() or None
+    release_commit = commit_type == "chore" and (scope == "release" or RELEASE_SUBJECT.match(subject) is not None)
     return replace(
         unread,
+        skip=unread.skip or release_commit,
         type=commit_type,
-        scope=(header["scope"] or "").strip() or None,
+        scope=scope,
         subject=subject,
         breaking=bang or description is not None,
         breaking_description=description,

@@ -132,12 +132,15 @@ def test_release_please_style(repo, release, monkeypatch):
     assert out.startswith("## [2.0.0](https://github.com/o/r/compare/v1.0.0...v2.0.0) (")
     assert "### ⚠ BREAKING CHANGES\n\n* **api:** passwords are gone" in out
     features = out.split("### Features\n\n", 1)[1].splitlines()
-    assert features == [
-        f"* no scope ([{bare[:7]}]({url}{bare}))",
-        f"* **api:** tokens only ([{api[:7]}]({url}{api}))",
-        f"* **ui:** alpha ([{alpha[:7]}]({url}{alpha}))",
-        f"* **ui:** zeta ([{zeta[:7]}]({url}{zeta}))",
-    ]
+    assert (
+        features
+        == [  # as release-please sorts them: scope and subject read together
+            f"* **api:** tokens only ([{api[:7]}]({url}{api}))",
+            f"* no scope ([{bare[:7]}]({url}{bare}))",
+            f"* **ui:** alpha ([{alpha[:7]}]({url}{alpha}))",
+            f"* **ui:** zeta ([{zeta[:7]}]({url}{zeta}))",
+        ]
+    )
 
 
 # --- reverts -----------------------------------------------------------------------------------------------
@@ -220,3 +223,34 @@ def test_output_where_nothing_may_be_written_is_a_one_line_error(repo, release):
     repo.commit("feat: one")
     repo.write("taken", "a file, not a folder")
     assert_one_line_error(release(repo, "notes", "--output", "taken/NOTES.md"), "cannot write the notes to")
+
+
+def test_release_please_style_adds_closed_issues_and_keeps_newest_first_among_equals(repo, release):
+    repo.commit("feat: initial")
+    repo.tag("v1.0.0")
+    older = repo.commit("fix(kc): skip sync")
+    fix = repo.commit("fix(api): no crash\n\nlong story\n\nFixes #2500\n\nSigned-off-by: A <a@example.com>")
+    newer = repo.commit("fix(kc): skip sync")
+    repo.write("release.yaml", "notes:\n  style: release-please\n")
+    repo.git("remote", "add", "origin", "https://github.com/o/r.git")
+    lines = notes(release, repo).split("### Bug Fixes\n\n", 1)[1].splitlines()
+    issue = "https://github.com/o/r/issues/2500"
+    assert lines[0].endswith(f"/commit/{fix})), closes [#2500]({issue})")
+    assert [line[line.index("[") + 1 : line.index("]")] for line in lines[1:]] == [newer[:7], older[:7]]
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["chore(release): 1.1.0", "chore(main): release 1.1.0", "chore(hotfix/x): Release v1.1.0", "chore: release 1.1.0"],
+)
+def test_a_release_tools_own_commit_is_neither_a_change_nor_a_note(repo, release, message):
+    repo.commit("feat: initial")
+    repo.tag("v1.0.0")
+    repo.commit("fix: real")
+    repo.commit(message)
+    repo.tag("v1.1.0")
+    repo.write(
+        "release.yaml", "notes:\n  sections:\n    - {type: fix, title: Fixes}\n    - {type: chore, title: Chores}\n"
+    )
+    out = notes(release, repo, "--from", "v1.0.0", "--to", "v1.1.0")
+    assert "### Fixes" in out and "Chores" not in out
