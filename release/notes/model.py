@@ -119,7 +119,7 @@ def entry_for(commit: ParsedCommit, links: Links, group: str | None, hidden: boo
 
 
 def _footer_text(commit: ParsedCommit) -> str:
-    """The message below the header, as written ("Fixes #12" is a footer whose `#` the parser takes as its separator)."""
+    """The message below the header as written: in "Fixes #12" the footer parser takes `#` as its separator."""
     return commit.commit.message.partition("\n")[2]
 
 
