@@ -85,9 +85,12 @@ def template_path(ctx: Context, explicit: str | None = None) -> Path | None:
     return path if path.is_absolute() or explicit else ctx.root / path
 
 
-def notes_input(ctx: Context, commits: list[ParsedCommit], pulls: dict[str, str], **facts: str | None) -> NotesInput:
+def notes_input(
+    ctx: Context, commits: list[ParsedCommit], pulls: dict[str, str], template: Path | None, **facts: str | None
+) -> NotesInput:
     """What a template sees: the facts of the release, the commits grouped as notes.sections and notes.style say;
-    `pulls`: commit sha → the pull/merge request that merged it."""
+    `pulls`: commit sha → the pull/merge request that merged it. The commits no section shows are worked out for
+    a user's `template` only (the bundled ones do not list them: on a whole history that is most of the time)."""
     cfg = ctx.config.notes
     specs = tuple(model.SectionSpec(s.type, s.title, s.hidden) for s in cfg.sections) or model.SECTIONS
     release_please = cfg.style == "release-please"
@@ -102,7 +105,7 @@ def notes_input(ctx: Context, commits: list[ParsedCommit], pulls: dict[str, str]
         sections=model.release_please_order(sections) if release_please else sections,
         links=links(ctx),
         component=facts["component"],
-        hidden=model.hidden_entries(commits, links(ctx), specs, pulls),
+        hidden=model.hidden_entries(commits, links(ctx), specs, pulls) if template is not None else [],
         style=cfg.style,
     )
 
@@ -112,6 +115,7 @@ def for_plan(ctx: Context, plan: Plan, template: str | None = None) -> str:
         ctx,
         list(plan.commits),
         _pulls(ctx, plan.current.commit if plan.current else None, "HEAD"),
+        template_path(ctx, template),
         version=str(plan.next_version) if plan.next_version else "Unreleased",
         tag=plan.tag,
         previous_version=str(plan.current.version) if plan.current else None,
@@ -171,6 +175,7 @@ def _for_range(ctx: Context, start: str | None, end: str, template: str | None) 
         ctx,
         commits,
         _pulls(ctx, start_rev, end_sha),
+        template_path(ctx, template),
         version=version,
         tag=tag_name,
         previous_version=previous_version,
