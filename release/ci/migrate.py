@@ -24,6 +24,8 @@ SEMANTIC_RELEASE_JS = (".releaserc.js", ".releaserc.cjs", ".releaserc.mjs", "rel
 CLIFF = ("cliff.toml", ".cliff.toml")
 # Conventional types a git-cliff parser like `^doc` stands for.
 KNOWN_TYPES = ("feat", "fix", "perf", "revert", "docs", "doc", "style", "refactor", "test", "build", "ci", "chore")
+ANALYZER = "@semantic-release/commit-analyzer"
+GENERATOR = "@semantic-release/release-notes-generator"
 BUMPS = {"major": "major", "minor": "minor", "patch": "patch", "false": "none", "none": "none"}
 
 
@@ -169,8 +171,9 @@ def _semantic_release(top: Path, files: list[str]) -> Migrated | None:
     if not isinstance(config, dict):
         return Migrated(sources=(name,), left_out=(f"{name} is not a mapping: not read",))
     plugins = _plugins(config.get("plugins"))
-    analyzer = plugins.get("@semantic-release/commit-analyzer", {})
-    generator = plugins.get("@semantic-release/release-notes-generator", {})
+    # Top-level options reach every plugin; `analyzeCommits` / `generateNotes` are the older per-step form.
+    analyzer = {**config, **_mapping(config.get("analyzeCommits")), **plugins.get(ANALYZER, {})}
+    generator = {**config, **_mapping(config.get("generateNotes")), **plugins.get(GENERATOR, {})}
     changelog = plugins.get("@semantic-release/changelog")
     tag_format = config.get("tagFormat")
     rules, left_out = _sr_rules(analyzer.get("releaseRules"))
@@ -178,13 +181,17 @@ def _semantic_release(top: Path, files: list[str]) -> Migrated | None:
     return Migrated(
         sources=(name,),
         tag_format=tag_format.replace("${version}", "{version}") if isinstance(tag_format, str) else None,
-        sections=_sections((generator.get("presetConfig") or {}).get("types"), "type", "section"),
+        sections=_sections(_mapping(generator.get("presetConfig")).get("types"), "type", "section"),
         rules=rules,
         branches=main_line + tuple(branch for branch, _ in prerelease) if main_line else (),
         prerelease_branches=prerelease,
         changelog=(changelog or {}).get("changelogFile", "CHANGELOG.md") if changelog is not None else None,
         left_out=left_out,
     )
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _plugins(entries: Any) -> dict[str, dict[str, Any]]:
@@ -230,7 +237,8 @@ def _sr_branches(entries: Any) -> tuple[tuple[str, ...], tuple[tuple[str, str], 
         if token:
             prerelease.append((name, name if token is True else str(token)))
         else:
-            main_line.append("*.x" if "+(" in name or name.endswith(".x") else name)
+            # semantic-release's maintenance pattern `maint/+([0-9])?(.{+([0-9]),x}).x` as a glob: `maint/*.x`
+            main_line.append(name.split("+(", 1)[0] + "*.x" if "+(" in name else name)
     return tuple(dict.fromkeys(main_line)), tuple(prerelease)
 
 

@@ -248,3 +248,37 @@ def test_the_release_workflow_is_proposed_over_the_first_one(repo, release):
     )
     _, err = init(release, repo)
     assert "add to a job in .github/workflows/release.yml" in err
+
+
+OLD_STYLE_RELEASERC = {
+    "plugins": ["@semantic-release/commit-analyzer", "@semantic-release/release-notes-generator"],
+    "analyzeCommits": {"releaseRules": [{"type": "build", "release": "patch"}]},
+    "preset": "conventionalcommits",
+    "presetConfig": {"types": [{"type": "feat", "section": "Features"}, {"type": "ci", "section": "CI"}]},
+    "tagFormat": "${version}",
+    "branches": [
+        {"name": "maint/+([0-9])?(.{+([0-9]),x}).x", "range": "${name.replace(/^maint\\//g, '')}"},
+        {"name": "main"},
+        {"name": "next", "prerelease": True},
+    ],
+}
+
+
+def test_semantic_release_top_level_options_and_a_maintenance_prefix(repo, release):
+    """renovate's shape: analyzeCommits and presetConfig at the top level, maintenance branches under maint/."""
+    repo.commit("chore: setup", {".releaserc.json": json.dumps(OLD_STYLE_RELEASERC)})
+    text, _ = init(release, repo)
+    config = from_text(text)
+    assert [(r.type, r.breaking, r.bump) for r in config.versioning.rules] == [
+        ("build", None, "patch"),
+        ("build", True, "patch"),
+    ]
+    assert [(s.type, s.title) for s in config.notes.sections] == [("feat", "Features"), ("ci", "CI")]
+    assert config.branches == ("maint/*.x", "main", "next")
+    assert config.versioning.prerelease_branches == {"next": "next"}
+    repo.git("add", "release.yaml")
+    repo.commit("ci: release.yaml")
+    repo.tag("1.0.0")
+    repo.git("checkout", "-q", "-b", "maint/1.x")
+    repo.commit("fix: backport")
+    assert plan(release, repo)["next_version"] == "1.0.1"
