@@ -254,3 +254,27 @@ def test_a_release_tools_own_commit_is_neither_a_change_nor_a_note(repo, release
     )
     out = notes(release, repo, "--from", "v1.0.0", "--to", "v1.1.0")
     assert "### Fixes" in out and "Chores" not in out
+
+
+def test_merge_commits_squashed_reverts_and_quoted_breaking_notes(repo, release):
+    """A GitHub-shaped history: a feature merged by a merge commit and released, then reverted by a squash-merged
+    revert; a docs commit quoting a BREAKING CHANGE footer (quoted, not one) merged the same way."""
+    repo.commit("feat: base")
+    repo.git("checkout", "-q", "-b", "topic")
+    feat = repo.commit("feat(x): container images (#8829)")
+    repo.git("checkout", "-q", "main")
+    repo.git("merge", "-q", "--no-ff", "topic", "-m", "Merge pull request #8829 from o/topic")
+    repo.tag("v1.1.0")
+    repo.git("checkout", "-q", "-b", "docs")
+    repo.commit(
+        "docs: how to break\n\nWrite the footer as\n\n> BREAKING CHANGE: what users must change\n\n"
+        "or `BREAKING CHANGE: x`."
+    )
+    repo.git("checkout", "-q", "main")
+    repo.git("merge", "-q", "--no-ff", "docs", "-m", "Merge pull request #8897 from o/docs")
+    repo.commit(f'Revert "feat(x): container images (#8829)" (#8898)\n\nThis reverts commit {feat}.')
+    got = plan(release, repo)
+    assert (got["next_version"], got["bump"]) == ("1.1.1", "patch")
+    out = notes(release, repo)
+    assert "### Reverts\n\n* feat(x): container images (#8829)" in out
+    assert "Breaking" not in out and "how to break" not in out
