@@ -80,8 +80,8 @@ class VersioningConfig:
     prerelease_branches: dict[str, str] = field(
         default_factory=lambda: {"next": "rc", "beta": "beta", "alpha": "alpha"}
     )
-    # true: headers as semantic-release and release-please read them (` fix: x` and `Fix: x` are not
-    # conventional); false: a leading space and any case of the type are accepted, as the spec allows.
+    # true: headers as semantic-release reads them (`Fix: x`, a capitalised type, is not conventional);
+    # false: any case of the type is accepted, as the Conventional Commits spec allows.
     strict: bool = True
 
 

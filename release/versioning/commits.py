@@ -114,13 +114,14 @@ def parse(commit: Commit, *, strict: bool = True) -> ParsedCommit:
     """Read a commit as a Conventional Commit; a message outside the convention gets `type` None (or the type
     its GitLab `Changelog:` trailer maps to), never an error.
 
-    `strict` reads headers as semantic-release and release-please do: a header with a leading space or a type
-    not in lowercase (`Fix(x):`) is not conventional. `strict=False` (`versioning.strict: false`) accepts both,
-    the type read in lowercase, as the Conventional Commits spec allows.
+    `strict` reads headers as semantic-release does: a type not in lowercase (`Fix(x):`) matches none of its
+    rules, so it is not conventional here; `strict=False` (`versioning.strict: false`) reads it in lowercase, as
+    the Conventional Commits spec allows. A leading space is read past either way: semantic-release trims the
+    message (renovate 14.26.1 was released from ` fix(bitbucket-server): …`).
     """
     message = commit.message.replace("\r\n", "\n").strip("\n")
     header, _, rest = message.partition("\n")
-    header = header.rstrip() if strict else header.strip()
+    header = header.strip()
     body_lines, footers = _split_footers(rest.strip("\n").split("\n") if rest.strip() else [])
     reverts_match = REVERTS_SHA.search(message)
     # What the message says whatever form its header takes; the header's form decides the rest.

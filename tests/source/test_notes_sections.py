@@ -177,15 +177,22 @@ def test_a_reworded_revert_is_read_by_its_body(repo, release):
 # --- headers as semantic-release reads them --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("header", [" fix: leading space", "Fix(internal): capitalised"])
-def test_headers_semantic_release_rejects_release_nothing_unless_strict_is_off(repo, release, header):
+def test_a_capitalised_type_releases_nothing_unless_strict_is_off(repo, release):
+    """semantic-release's rules do not match `Fix`; the spec reads types in any case (`versioning.strict: false`)."""
     repo.commit("feat: base")
     repo.tag("v1.0.0")
-    repo.commit(header)
+    repo.commit("Fix(internal): post dispatch event (#6823)")
     got = plan(release, repo)
     assert (got["next_version"], got["ignored_commits"]) == (None, 1)
     repo.write("release.yaml", "versioning:\n  strict: false\n")
-    repo.git("add", "release.yaml")
+    assert plan(release, repo)["next_version"] == "1.0.1"
+
+
+def test_a_leading_space_is_read_past_as_semantic_release_trims_it(repo, release):
+    """renovate 14.26.1 was released from ` fix(bitbucket-server): Fix status handling (#3250)`."""
+    repo.commit("feat: base")
+    repo.tag("v1.0.0")
+    repo.commit(" fix(bitbucket-server): Fix status handling (#3250)")
     assert plan(release, repo)["next_version"] == "1.0.1"
 
 
