@@ -149,6 +149,7 @@ class Entry:
     pull_url: str | None = None
     issues: tuple[IssueRef, ...] = ()  # from Refs/Closes/Fixes footers
     hidden: bool = False  # its type's section is hidden (or it has none): only templates see it
+    references: tuple[str, ...] = ()  # every `#12` its footers name that the subject does not
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,21 @@ def entry_for(
         pull_url=links.pull(pull) if pull is not None else None,
         issues=issue_refs(commit, links),
         hidden=hidden,
+        references=references(commit),
     )
+
+
+def references(commit: ParsedCommit) -> tuple[str, ...]:
+    """The `#12`s its footers name (`Issue: #2148`, `Fixes #2500`, `Refs: #1, #2`), each once, unless the subject
+    names it: what conventional-changelog lists as `, closes #12` (a `#12` in the body's prose is not listed)."""
+    named = {m[0] for m in _REFERENCE.finditer(commit.subject) if m["sigil"] == "#"}
+    found: list[str] = []
+    for key, value in commit.footers:
+        number = re.match(r"\d+\b", value)
+        if number and f"{key} #{number[0]}" in commit.commit.message:  # `Fixes #12`: " #" was the separator
+            found.append(f"#{number[0]}")
+        found.extend(m[0] for m in _REFERENCE.finditer(value) if m["sigil"] == "#")
+    return tuple(dict.fromkeys(ref for ref in found if ref not in named))
 
 
 def issue_refs(commit: ParsedCommit, links: Links) -> tuple[IssueRef, ...]:

@@ -16,7 +16,7 @@ from release.notes.render import NotesInput, render
 from release.source import history
 from release.source import plans as planning
 from release.versioning import plan as planner
-from release.versioning.commits import ParsedCommit, drop_reverted_pairs, parse
+from release.versioning.commits import ParsedCommit, drop_reverted_pairs, header_of, parse
 from release.versioning.plan import Channel, Plan
 from release.versioning.tags import ReleaseTag, TagFormat
 
@@ -95,7 +95,9 @@ def notes_input(
     specs = tuple(model.SectionSpec(s.type, s.title, s.hidden) for s in cfg.sections) or model.SECTIONS
     release_please = cfg.style == "release-please"
     breaking = model.RELEASE_PLEASE_BREAKING_TITLE if release_please else model.BREAKING_TITLE
-    sections = model.group(commits, links(ctx), pulls, specs, breaking)
+    # release-please's parser does not read git's `Revert "…"` form: its notes never list one
+    listed = [c for c in commits if not header_of(c).startswith('Revert "')] if release_please else commits
+    sections = model.group(listed, links(ctx), pulls, specs, breaking)
     return NotesInput(
         version=str(facts["version"]),
         tag=facts["tag"],

@@ -236,14 +236,17 @@ def test_release_please_style_adds_closed_issues_and_keeps_newest_first_among_eq
     repo.commit("feat: initial")
     repo.tag("v1.0.0")
     older = repo.commit("fix(kc): skip sync")
-    fix = repo.commit("fix(api): no crash\n\nlong story\n\nFixes #2500\n\nSigned-off-by: A <a@example.com>")
+    fix = repo.commit("fix(api): no crash\n\nlong story (issue #77)\n\nFixes #2500\n\nSigned-off-by: A <a@example.com>")
+    chore = repo.commit("chore(ci): official image\n\nIssue: #2148")
     newer = repo.commit("fix(kc): skip sync")
-    repo.write("release.yaml", "notes:\n  style: release-please\n")
+    repo.write("release.yaml", "notes:\n  style: release-please\n  sections:\n" + SECTIONS.split("sections:\n")[1])
     repo.git("remote", "add", "origin", "https://github.com/o/r.git")
-    lines = notes(release, repo).split("### Bug Fixes\n\n", 1)[1].splitlines()
-    issue = "https://github.com/o/r/issues/2500"
-    assert lines[0].endswith(f"/commit/{fix})), closes [#2500]({issue})")
+    out = notes(release, repo)
+    lines = out.split("### Bug Fixes\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    issues = "https://github.com/o/r/issues/"
+    assert lines[0].endswith(f"/commit/{fix})), closes [#2500]({issues}2500)")  # not #77, named in prose
     assert [line[line.index("[") + 1 : line.index("]")] for line in lines[1:]] == [newer[:7], older[:7]]
+    assert f"/commit/{chore})), closes [#2148]({issues}2148)" in out
 
 
 @pytest.mark.parametrize(
@@ -285,3 +288,15 @@ def test_merge_commits_squashed_reverts_and_quoted_breaking_notes(repo, release)
     out = notes(release, repo)
     assert "### Reverts\n\n* feat(x): container images (#8829)" in out
     assert "Breaking" not in out and "how to break" not in out
+
+
+def test_release_please_style_lists_no_git_form_revert_as_release_please_does_not_read_them(repo, release):
+    old = repo.commit("fix: remove a depends_on")
+    repo.tag("v1.0.0")
+    repo.commit(f'Revert "fix: remove a depends_on"\n\nThis reverts commit {old}.')
+    repo.commit("revert: feat: an experiment")
+    repo.write("release.yaml", "notes:\n  style: release-please\n")
+    out = notes(release, repo)
+    assert "an experiment" in out and "remove a depends_on" not in out
+    repo.write("release.yaml", "")
+    assert "remove a depends_on" in notes(release, repo)
