@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import signal
 import sys
@@ -309,13 +310,22 @@ def chart(publish: bool, output: str, dry_run: bool, allow_dirty: bool, action: 
 )
 @click.option("--force", is_flag=True, help="Promote even over files edited by hand since the last promote.")
 @click.option("--dry-run", is_flag=True, help="Print the diff that would be committed; push nothing.")
-def promote(environment: str, version: str | None, mode: str | None, force: bool, dry_run: bool, **opts: Any) -> None:
+@click.option("--wait", is_flag=True, help="Then wait until the GitOps agent confirms it deployed and healthy.")
+def promote(
+    environment: str, version: str | None, mode: str | None, force: bool, dry_run: bool, wait: bool, **opts: Any
+) -> None:
     """Write the release into ENVIRONMENT's infra repository: one commit, pushed (or a merge request)."""
     from release.gitops import promote as promote_module  # git plumbing and jinja2: only here
+    from release.gitops import verify
 
     ctx = context(**opts, dry_run=dry_run)
+    if wait:
+        verify.preflight(ctx, environment)  # tokens, applications: before anything is pushed
     outcome = promote_module.promote(ctx, environment, version, say=say, mode=mode, force=force)
     _promoted(ctx, outcome, dry_run)
+    if wait:
+        waiting = functools.partial(verify.wait, ctx, environment, outcome.version, say=say)
+        say(ctx.effects.wait_deployed(f"wait for {environment} to run {outcome.version}", waiting))
 
 
 @cli.command()
@@ -386,7 +396,8 @@ def status(as_json: bool, **opts: Any) -> None:
     """For every environment: the version its record says (the last commit of release that wrote its files), that
     commit, when, the source commit and pipeline, and whether it is held or drifted (its files edited since).
 
-    One tab-separated line per environment: env, version, commit, date, source, pipeline, state."""
+    One tab-separated line per environment: env, version, commit, date, source, pipeline, observed (what the GitOps
+    agent reports, with `verify:`), state."""
     from release.gitops import status as status_module
 
     ctx = context(**opts)
@@ -504,7 +515,10 @@ def _main(argv: list[str] | None) -> None:
         cli.main(args=argv, prog_name="release", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__context__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+            say("interrupted")
+            sys.exit(130)
         say("aborted")
         sys.exit(EXIT_FAILURE)
     except click.ClickException as exc:

@@ -68,6 +68,8 @@ class Chart:
     values_problem: str | None  # why values.yaml could not be read, when it could not
     image_repository: str | None = None  # values.yaml's image.repository: which image the chart deploys
     release_keys: tuple[str, ...] = ()  # which of release.version/commit its values file has (the starter's)
+    dependencies: int = 0  # how many charts Chart.yaml's dependencies bundle (an umbrella chart's)
+    app_version: str | None = None  # Chart.yaml's appVersion as written
 
 
 @dataclass(frozen=True)
@@ -360,7 +362,18 @@ def _chart(top: Path, folder: PurePosixPath) -> Chart:
             ours = values.get("release") if isinstance(values, dict) else None
             if isinstance(ours, dict):
                 release_keys = tuple(k for k in RELEASE_VALUES if k in ours)
-    return Chart(path, str(name) if name else folder.name or "chart", keys, problem, repository, release_keys)
+    dependencies = meta.get("dependencies") if isinstance(meta, dict) else None
+    app_version = meta.get("appVersion") if isinstance(meta, dict) else None
+    return Chart(
+        path,
+        str(name) if name else folder.name or "chart",
+        keys,
+        problem,
+        repository,
+        release_keys,
+        len(dependencies) if isinstance(dependencies, list) else 0,
+        None if app_version is None else str(app_version),
+    )
 
 
 def _load_yaml(path: Path) -> object:
@@ -791,8 +804,9 @@ def component_of(found: Found, path: str) -> str | None:
 def _charts(out: Lines, found: Found) -> None:
     if not found.charts:
         return
-    out.note(0, "Helm charts `release chart --publish` packages (version and appVersion = the release version) and")
-    out.note(0, "pushes. Chart.yaml and values.yaml are edited in the packaged copy only, never in your files.")
+    out.note(0, "Helm charts `release chart --publish` packages (version = the release version; appVersion as each")
+    out.note(0, "app_version says) and pushes. Chart.yaml and values.yaml are edited in the packaged copy only, never")
+    out.note(0, "in your files.")
     out.add("charts:")
     for chart in found.charts:
         _chart_entry(out, found, chart)
@@ -803,6 +817,7 @@ def _chart_entry(out: Lines, found: Found, chart: Chart) -> None:
     out.add(f"  - path: {q(chart.path)}", f"Chart.yaml's name: {chart.name}")
     _component_line(out, found, chart.path, "the chart carries this component's version")
     _chart_values(out, found, chart)
+    _app_version_line(out, found, chart)
     target = f"oci://{found.registry.base}/charts"
     if found.registry.made_up:
         out.add("    publish:")
@@ -810,6 +825,17 @@ def _chart_entry(out: Lines, found: Found, chart: Chart) -> None:
     else:
         out.add("    publish:", "oci:// pushes as `helm push` does")
         out.add(f"      - {target}")
+
+
+def _app_version_line(out: Lines, found: Found, chart: Chart) -> None:
+    """The appVersion choice spelled out: an umbrella keeps the version of what it bundles (charts.appversion)."""
+    wired = bool(chart.image_keys) and not chart.values_problem and image_for_chart(found, chart) is not None
+    if chart.dependencies and not wired:
+        written = f"appVersion {chart.app_version}" if chart.app_version else "Chart.yaml's appVersion"
+        why = f"bundles {chart.dependencies} chart{'s' if chart.dependencies > 1 else ''}: {written} stays"
+        out.add("    app_version: keep", why)
+    else:
+        out.add('    app_version: "{version}"', "appVersion = the release version; keep: Chart.yaml's")
 
 
 def _chart_values(out: Lines, found: Found, chart: Chart) -> None:

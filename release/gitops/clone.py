@@ -239,6 +239,12 @@ class InfraClone:
         self.git.run("commit", "-q", "--no-verify", "--allow-empty", "--cleanup=verbatim", "-F", "-", input=text)
         return self.head()
 
+    def descendants(self, commit: str, files: Sequence[str] = ()) -> list[str]:
+        """The commits between `commit` (excluded) and HEAD that descend from it, newest first; with `files`,
+        only those that touch them. Needs the history (history=True)."""
+        out = self.git.run("rev-list", "--ancestry-path", f"{commit}..HEAD", *(["--", *files] if files else []))
+        return out.split()
+
     def trailer(self, commit: str, key: str) -> str | None:
         out = self.git.run("log", "-1", f"--format=%(trailers:key={key},valueonly)", commit).strip()
         return out.splitlines()[0].strip() if out else None

@@ -325,8 +325,9 @@ def _repo_location(url: str) -> tuple[str, str] | None:
     return None
 
 
-def resolve_forge(ctx: Context, env: EnvironmentConfig, url: str) -> forge_api.Forge:
-    """Which forge API opens the merge request, for which project, with which token (decisions live here)."""
+def resolve_forge(ctx: Context, env: EnvironmentConfig, url: str, *, reading: bool = False) -> forge_api.Forge:
+    """Which forge API opens the merge request (or, `reading`, has the commit statuses of the infra repo), for
+    which project, with which token (decisions live here)."""
     e = ctx.env
     where = _repo_location(url)
     host = where[0] if where else None
@@ -341,7 +342,8 @@ def resolve_forge(ctx: Context, env: EnvironmentConfig, url: str) -> forge_api.F
         kind = "gitlab"
     else:
         raise ReleaseError(
-            f"environment {env.name}: cannot tell which forge hosts {url} for merge-request mode",
+            f"environment {env.name}: cannot tell which forge hosts {url} for "
+            f"{'its commit statuses' if reading else 'merge-request mode'}",
             "set `forge: gitlab` or `forge: github` (and `api:`, `project:`) for this environment",
         )
     api = env.api or forgerelease.default_api(kind, e, host)
@@ -357,15 +359,24 @@ def resolve_forge(ctx: Context, env: EnvironmentConfig, url: str) -> forge_api.F
         raise ReleaseError(f"environment {env.name}: GitHub project {project!r} is not owner/repo", "fix `project:`")
     token = forgerelease.token_headers(kind, e, job_token=False)  # registered for masking
     if token is None:
-        raise _no_token(env, kind, e)
+        raise _no_token(env, kind, e, reading=reading)
     name, headers = token
     return forge_api.Forge(kind, api, project, headers, name)
 
 
-def _no_token(env: EnvironmentConfig, kind: forge_api.Kind, e: Mapping[str, str]) -> ReleaseError:
+def _no_token(
+    env: EnvironmentConfig, kind: forge_api.Kind, e: Mapping[str, str], *, reading: bool = False
+) -> ReleaseError:
     """Merge-request mode without a token that may open one: which variable is missing, empty, or not enough."""
     variable = "GITLAB_TOKEN" if kind == "gitlab" else "GITHUB_TOKEN"
     empty = missing(e, None, variable)
+    if reading:  # verify: commit statuses are read, never written
+        rights = "a project access token with the read_api scope" if kind == "gitlab" else "statuses: read"
+        why = f", and {empty}" if empty is not None else ""
+        name = "GitLab" if kind == "gitlab" else "GitHub"
+        return ReleaseError(
+            f"environment {env.name}: verify (commit statuses) needs a {name} token{why}", f"set {variable} ({rights})"
+        )
     if kind == "gitlab":
         hint = f"set {variable} (a project or personal access token with the api scope) in the CI/CD variables"
         if empty is None and e.get("CI_JOB_TOKEN"):
