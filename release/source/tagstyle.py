@@ -21,6 +21,8 @@ def settle(ctx: Context, refs: list[TagRef]) -> None:
     config = ctx.config
     if config.source is not None or config.components or config.versioning.tag_format != CANDIDATES[0]:
         return
+    if not any(ref.name[:1].isdigit() for ref in refs):
+        return  # no bare-version tag: the default stands (and 10,000 tags are not parsed twice)
     seen: dict[str, list[semver.Version]] = {}
     for template in CANDIDATES:
         fmt = TagFormat(template)
