@@ -170,8 +170,7 @@ def notes(start: str | None, end: str | None, template: str | None, output: str 
     if off:
         say(off)
     if output:
-        Path(output).write_text(text, encoding="utf-8")
-        say(f"wrote {output}")
+        say(f"wrote {repo_notes.write_output(output, text)}")
     else:
         click.echo(text, nl=False)
 

@@ -80,6 +80,9 @@ class VersioningConfig:
     prerelease_branches: dict[str, str] = field(
         default_factory=lambda: {"next": "rc", "beta": "beta", "alpha": "alpha"}
     )
+    # true: headers as semantic-release reads them (`Fix: x`, a capitalised type, is not conventional);
+    # false: any case of the type is accepted, as the Conventional Commits spec allows.
+    strict: bool = True
 
 
 @dataclass(frozen=True)
@@ -90,8 +93,33 @@ class ComponentConfig:
 
 
 @dataclass(frozen=True)
+class SectionConfig:
+    """One entry of `notes.sections` (release-please's `changelog-sections`): commits of `type` go under `title`."""
+
+    type: str
+    title: str
+    hidden: bool = False  # a template still sees its commits (with `hidden` true)
+
+
+def _check_sections(value: tuple[SectionConfig, ...]) -> tuple[str, str] | None:
+    types = [s.type.lower() for s in value]
+    dupes = sorted({t for t in types if types.count(t) > 1})
+    if dupes:
+        return f"type {dupes[0]!r} is listed twice", "give each type one entry (several types may share a title)"
+    blank = next((s for s in value if not s.type.strip() or not s.title.strip()), None)
+    return (
+        ("an entry with an empty type or title", "write e.g. {type: chore, title: Miscellaneous Chores}")
+        if blank
+        else None
+    )
+
+
+@dataclass(frozen=True)
 class NotesConfig:
     template: str | None = None
+    # per commit type: its section's title, shown or hidden, in this order; empty: the default sections
+    sections: tuple[SectionConfig, ...] = field(default=(), metadata={"check": _check_sections})
+    style: Literal["default", "release-please"] = "default"  # release-please: its headings and entry order
     changelog: str | bool = "CHANGELOG.md"
     forge: Literal["gitlab", "github", "none"] | None = None  # None: guess from the remote / CI
     url: str | None = None  # the project's web URL for links; default from CI variables or the remote

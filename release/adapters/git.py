@@ -226,6 +226,15 @@ class Git:
         self.run("commit", "-q", "-F", "-", "--", *paths, input=message)
         return self.run("rev-parse", "HEAD").strip()
 
+    def delete_tag(self, name: str) -> None:
+        self.run("tag", "-d", name)
+
+    def reset_soft(self, commit: str, paths: list[str]) -> None:
+        """Move the branch back to `commit`, and the index entries of `paths` with it; the work tree is untouched."""
+        self.run("reset", "-q", "--soft", commit)
+        if paths:
+            self.run("reset", "-q", commit, "--", *paths)
+
     def tag_annotated(self, name: str, message: str, commit: str, env: Mapping[str, str] | None = None) -> None:
         # verbatim: the default cleanup would strip every markdown heading ("# ...") from the notes.
         self.run("tag", "-a", "--cleanup=verbatim", name, "-F", "-", commit, input=message, env=env)

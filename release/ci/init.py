@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
@@ -23,7 +23,7 @@ import yaml
 from release import ciinfo as ci_module
 from release import config as config_module
 from release.adapters.git import Git
-from release.ci import starter
+from release.ci import migrate, starter
 from release.errors import ReleaseError
 from release.versioning.tags import SEMVER
 
@@ -115,6 +115,7 @@ class Found:
     tags: TagStyle
     tests: tuple[TestCommand, ...]
     registry: Registry
+    migrated: migrate.Migrated = field(default_factory=migrate.Migrated)  # another release tool's config
 
 
 # --- entry point ------------------------------------------------------------------------------------------
@@ -204,6 +205,20 @@ def _count(n: int, noun: str) -> str:
 
 def _found_lines(found: Found) -> list[str]:
     lines = [f"versioning: {found.tags.reason}"]
+    mig = found.migrated
+    if mig.sources:
+        carried = [
+            what
+            for what, present in (
+                ("sections", mig.sections),
+                ("rules", mig.rules),
+                ("branches", mig.branches or mig.prerelease_branches),
+                ("components", mig.components),
+            )
+            if present
+        ]
+        lines.append(f"migrated from {', '.join(mig.sources)}: {', '.join(['tag format', *carried])}")
+        lines += [f"not carried over: {line}" for line in mig.left_out]
     lines += [f"test command: {t.run} ({t.reason})" for t in found.tests]
     return lines
 
@@ -216,12 +231,13 @@ def detect(git: Git) -> Found:
     everything = list_files(git)
     files = [f for f in everything if not _skipped(PurePosixPath(f))]
     remote = parse_remote(git.remote_url())
-    ci_files = find_ci_files(everything)
+    ci_files = find_ci_files(everything, top)
     forge = (remote.forge if remote else None) or (ci_files[0][0] if ci_files else None)
     project = slug(remote.path.rsplit("/", 1)[-1] if remote else top.name) or "app"
     charts = find_charts(top, files)
     tag_names = [t.name for t in git.tags()]
-    tags = chart_tag_style(tag_names, charts) or tag_style(tag_names, files)
+    migrated = migrate.read(top, everything)
+    tags = migrated_style(migrated, files) or chart_tag_style(tag_names, charts) or tag_style(tag_names, files)
     images = find_images(files, project)
     return Found(
         project=project,
@@ -233,7 +249,24 @@ def detect(git: Git) -> Found:
         tags=tags,
         tests=guess_tests(top, files),
         registry=registry_for(remote, forge, project),
+        migrated=migrated,
     )
+
+
+def migrated_style(migrated: migrate.Migrated, files: list[str]) -> TagStyle | None:
+    """The tag format (or components) another release tool's config names, when it names one."""
+    source = " and ".join(migrated.sources)
+    if migrated.components:
+        names = ", ".join(name for name, _ in migrated.components)
+        components = tuple(
+            Component(name, path if any(f.startswith(f"{path}/") for f in files) else None)
+            for name, path in migrated.components
+        )
+        reason = f"{len(components)} packages in {source} ({names}) → components:"
+        return TagStyle("v{version}", reason, components, migrated.component_format)
+    if migrated.tag_format:
+        return TagStyle(migrated.tag_format, f'{source} → tag_format "{migrated.tag_format}"')
+    return None
 
 
 def list_files(git: Git) -> list[str]:
@@ -258,13 +291,14 @@ def parse_remote(url: str | None) -> Remote | None:
     return Remote(host=host.lower(), path=path, web=web, forge=ci_module.forge_of(web, {}))
 
 
-def find_ci_files(files: list[str]) -> tuple[tuple[Forge, str], ...]:
+def find_ci_files(files: list[str], top: Path) -> tuple[tuple[Forge, str], ...]:
+    """.gitlab-ci.yml, and the GitHub workflow that already releases (or the first one)."""
     found: list[tuple[Forge, str]] = []
     if ".gitlab-ci.yml" in files:
         found.append(("gitlab", ".gitlab-ci.yml"))
     workflows = [f for f in files if re.fullmatch(r"\.github/workflows/[^/]+\.ya?ml", f)]
     if workflows:
-        found.append(("github", workflows[0]))
+        found.append(("github", migrate.releasing_workflow(top, workflows) or workflows[0]))
     return tuple(found)
 
 
@@ -591,17 +625,42 @@ def _header(out: Lines, found: Found) -> None:
 
 
 def _versioning(out: Lines, found: Found) -> None:
+    mig = found.migrated
     out.note(0, "The next version comes from the conventional commits since the last tag matching tag_format:")
     out.note(0, "feat → minor, fix/perf/revert → patch, a breaking change → major.")
     out.add("versioning:")
     out.note(2, f"found {found.tags.reason}")
     out.add(f"  tag_format: {q(found.tags.tag_format)}", "exactly one {version}; default v{version}")
     out.add("  initial: 0.1.0", "the first release, when no tag matches yet")
-    out.add("  # rules:", "checked before the defaults; scope is a glob")
-    out.add("  #   - {type: build, scope: deps, bump: patch}")
-    out.add("  # bump_minor_pre_major: true", "release-please: breaking → minor while the major is 0")
-    out.add("  # prerelease_branches: {next: rc}", "default: {next: rc, beta: beta, alpha: alpha}")
+    if mig.rules:
+        out.add("  rules:", f"from {' and '.join(mig.sources)}; checked before the defaults")
+        for rule in mig.rules:
+            out.add(f"    - {_flow(rule.type, rule.scope, rule.breaking, rule.bump)}")
+    else:
+        out.add("  # rules:", "checked before the defaults; scope is a glob")
+        out.add("  #   - {type: build, scope: deps, bump: patch}")
+    if mig.bump_minor_pre_major:
+        out.add("  bump_minor_pre_major: true", "breaking → minor while the major is 0")
+    else:
+        out.add("  # bump_minor_pre_major: true", "release-please: breaking → minor while the major is 0")
+    if mig.bump_patch_for_minor_pre_major:
+        out.add("  bump_patch_for_minor_pre_major: true", "feat → patch while the major is 0")
+    if mig.prerelease_branches:
+        pairs = ", ".join(f"{q(branch)}: {q(token)}" for branch, token in mig.prerelease_branches)
+        out.add(f"  prerelease_branches: {{{pairs}}}", "branch → prerelease token")
+    else:
+        out.add("  # prerelease_branches: {next: rc}", "default: {next: rc, beta: beta, alpha: alpha}")
     out.add()
+    if mig.branches:
+        out.add(f"branches: [{', '.join(q(b) for b in mig.branches)}]", "the branches that release")
+        out.add()
+
+
+def _flow(kind: str | None, scope: str | None, breaking: bool | None, bump: str) -> str:
+    """A rule as a YAML flow mapping: {type: build, breaking: true, bump: patch}."""
+    parts = [f"type: {q(kind)}" if kind else "", f"scope: {q(scope)}" if scope else ""]
+    parts.append("" if breaking is None else f"breaking: {str(breaking).lower()}")
+    return "{" + ", ".join(p for p in (*parts, f"bump: {bump}") if p) + "}"
 
 
 def _components(out: Lines, found: Found) -> None:
@@ -647,9 +706,10 @@ def _tests(out: Lines, found: Found) -> None:
 
 
 def _notes(out: Lines, found: Found) -> None:
+    mig = found.migrated
     out.note(0, "Release notes: CHANGELOG.md and the GitLab/GitHub release carry the same text.")
     out.add("notes:")
-    out.add("  changelog: CHANGELOG.md", "false: no changelog commit on `release cut`")
+    out.add(f"  changelog: {q(mig.changelog or 'CHANGELOG.md')}", "false: no changelog commit on `release cut`")
     if found.forge is not None:
         out.add(f"  forge: {found.forge}", f"links to commits and {_forge_refs(found.forge)}; {_forge_source(found)}")
     else:
@@ -657,10 +717,22 @@ def _notes(out: Lines, found: Found) -> None:
     url = found.remote.web if found.remote else "https://gitlab.example.com/team/app"
     out.add(f"  # url: {url}", "for links; default: CI_PROJECT_URL or the origin remote")
     out.add("  # template: .release/notes.md.j2", "jinja2; default: the bundled template")
+    if mig.style:
+        out.add(f"  style: {mig.style}", "its headings and entry order, as the CHANGELOG already has them")
+    if mig.sections:
+        out.add("  sections:", f"from {' and '.join(mig.sources)}: per type, in this order")
+        for kind, title, hidden in mig.sections:
+            out.add(f"    - {{type: {q(kind)}, title: {q(title)}{', hidden: true' if hidden else ''}}}")
+    else:
+        out.add("  # sections:", "default: Features, Bug Fixes, Performance Improvements, Reverts")
+        out.add("  #   - {type: chore, title: Miscellaneous Chores}")
     out.add()
     out.note(0, "After publishing, `release run` makes a GitLab/GitHub release with the notes; this turns it off:")
     out.note(0, "forge_release: {enabled: false}")
     out.add()
+    if mig.left_out:
+        out.note(0, f"Not carried over from {' and '.join(mig.sources)}:", *(f"  {line}" for line in mig.left_out))
+        out.add()
 
 
 def _forge_refs(forge: Forge) -> str:

@@ -11,13 +11,24 @@ from release.versioning.commits import Commit, ParsedCommit
 
 Forge = Literal["gitlab", "github"]
 
-SECTIONS: tuple[tuple[str, str], ...] = (
-    ("feat", "Features"),
-    ("fix", "Bug Fixes"),
-    ("perf", "Performance Improvements"),
-    ("revert", "Reverts"),
+
+@dataclass(frozen=True)
+class SectionSpec:
+    """Commits of `type` go under `title` (several types may share one); a hidden one only templates see."""
+
+    type: str
+    title: str
+    hidden: bool = False
+
+
+SECTIONS: tuple[SectionSpec, ...] = (
+    SectionSpec("feat", "Features"),
+    SectionSpec("fix", "Bug Fixes"),
+    SectionSpec("perf", "Performance Improvements"),
+    SectionSpec("revert", "Reverts"),
 )
 BREAKING_TITLE = "Breaking changes"
+RELEASE_PLEASE_BREAKING_TITLE = "⚠ BREAKING CHANGES"
 _REFERENCE = re.compile(r"(?<![\w\[/&])(?P<sigil>[#!])(?P<number>\d+)\b")
 # The request a merge commit merged: GitHub's "Merge pull request #12 from owner/branch" subject, GitLab's
 # "See merge request group/project!12" line.
@@ -122,7 +133,7 @@ class Entry:
     sha: str
     short_sha: str
     url: str | None
-    group: str
+    group: str | None
     type: str | None
     scope: str | None
     subject: str  # as written
@@ -137,15 +148,20 @@ class Entry:
     pull: str | None = None  # the pull/merge request that brought the commit in: "#12" (GitHub), "!12" (GitLab)
     pull_url: str | None = None
     issues: tuple[IssueRef, ...] = ()  # from Refs/Closes/Fixes footers
+    hidden: bool = False  # its type's section is hidden (or it has none): only templates see it
+    references: tuple[str, ...] = ()  # every `#12` its footers name that the subject does not
 
 
 @dataclass(frozen=True)
 class Section:
     title: str
     entries: list[Entry] = field(default_factory=list)
+    breaking: bool = False  # the breaking changes section: its entries show their breaking description
 
 
-def entry_for(commit: ParsedCommit, links: Links, group: str, pull: str | None = None) -> Entry:
+def entry_for(
+    commit: ParsedCommit, links: Links, group: str | None, pull: str | None = None, hidden: bool = False
+) -> Entry:
     """One commit as templates see it. `pull`: the number of the pull/merge request whose merge brought it in; a
     GitHub squash subject (`feat: x (#12)`) names its own."""
     refs = [m[0] for m in _REFERENCE.finditer(commit.subject + "\n" + commit.body)]
@@ -177,7 +193,22 @@ def entry_for(commit: ParsedCommit, links: Links, group: str, pull: str | None =
         pull=links.pull_ref(pull) if pull is not None else None,
         pull_url=links.pull(pull) if pull is not None else None,
         issues=issue_refs(commit, links),
+        hidden=hidden,
+        references=references(commit),
     )
+
+
+def references(commit: ParsedCommit) -> tuple[str, ...]:
+    """The `#12`s its footers name (`Issue: #2148`, `Fixes #2500`, `Refs: #1, #2`), each once, unless the subject
+    names it: what conventional-changelog lists as `, closes #12` (a `#12` in the body's prose is not listed)."""
+    named = {m[0] for m in _REFERENCE.finditer(commit.subject) if m["sigil"] == "#"}
+    found: list[str] = []
+    for key, value in commit.footers:
+        number = re.match(r"\d+\b", value)
+        if number and f"{key} #{number[0]}" in commit.commit.message:  # `Fixes #12`: " #" was the separator
+            found.append(f"#{number[0]}")
+        found.extend(m[0] for m in _REFERENCE.finditer(value) if m["sigil"] == "#")
+    return tuple(dict.fromkeys(ref for ref in found if ref not in named))
 
 
 def issue_refs(commit: ParsedCommit, links: Links) -> tuple[IssueRef, ...]:
@@ -194,24 +225,59 @@ def issue_refs(commit: ParsedCommit, links: Links) -> tuple[IssueRef, ...]:
 
 
 def group(
-    commits: tuple[ParsedCommit, ...] | list[ParsedCommit], links: Links, pulls: Mapping[str, str] | None = None
+    commits: tuple[ParsedCommit, ...] | list[ParsedCommit],
+    links: Links,
+    pulls: Mapping[str, str] | None = None,
+    specs: tuple[SectionSpec, ...] = SECTIONS,
+    breaking_title: str = BREAKING_TITLE,
 ) -> list[Section]:
-    """Sections in release-please's order, oldest commit first inside each; empty sections left out.
+    """Sections in the order of `specs` (release-please's by default), oldest commit first inside each; empty
+    sections left out. `pulls`: commit sha → the pull/merge request that merged it.
 
-    chore/docs/ci/test/style/refactor/build are hidden, as in release-please; breaking commits of any type
-    are shown under "Breaking changes". `pulls`: commit sha → the pull/merge request that merged it.
+    Types without a spec, or with a hidden one, are left out (chore/docs/ci/test/style/refactor/build by
+    default, as in release-please); breaking commits of any type are shown under `breaking_title` first.
     """
     pulls = pulls or {}
-    titles = dict(SECTIONS)
-    sections: dict[str, Section] = {BREAKING_TITLE: Section(BREAKING_TITLE)}
-    sections.update({title: Section(title) for _, title in SECTIONS})
+    shown = {s.type.lower(): s.title for s in specs if not s.hidden}
+    sections: dict[str, Section] = {breaking_title: Section(breaking_title, breaking=True)}
+    sections.update({title: Section(title) for title in shown.values()})
     for commit in reversed(list(commits)):
         if commit.skip or commit.type is None:
             continue
         pull = pulls.get(commit.commit.sha)
         if commit.breaking:
-            sections[BREAKING_TITLE].entries.append(entry_for(commit, links, BREAKING_TITLE, pull))
-        title = titles.get(commit.type)
+            sections[breaking_title].entries.append(entry_for(commit, links, breaking_title, pull))
+        title = shown.get(commit.type.lower())
         if title:
             sections[title].entries.append(entry_for(commit, links, title, pull))
     return [s for s in sections.values() if s.entries]
+
+
+def hidden_entries(
+    commits: tuple[ParsedCommit, ...] | list[ParsedCommit],
+    links: Links,
+    specs: tuple[SectionSpec, ...] = SECTIONS,
+    pulls: Mapping[str, str] | None = None,
+) -> list[Entry]:
+    """Every commit no section shows (hidden types, types without a section, commits outside the convention),
+    oldest first, each with its type's section title (None when it has none): what a template may show."""
+    pulls = pulls or {}
+    shown = {s.type.lower() for s in specs if not s.hidden}
+    titles = {s.type.lower(): s.title for s in specs}
+    return [
+        entry_for(c, links, titles.get((c.type or "").lower()), pulls.get(c.commit.sha), hidden=True)
+        for c in reversed(list(commits))
+        if c.skip or c.type is None or c.type.lower() not in shown
+    ]
+
+
+def release_please_order(sections: list[Section]) -> list[Section]:
+    """Entries as release-please lists them: by scope and subject read together (conventional-changelog's
+    `commitsSort: [scope, subject]`), so `**ci:** x` comes before `race condition` and `**server:** y` after it."""
+    return [
+        # newest first before sorting, as release-please reads them: equal keys keep that order
+        Section(
+            s.title, sorted(reversed(s.entries), key=lambda e: ((e.scope or "") + e.subject).casefold()), s.breaking
+        )
+        for s in sections
+    ]

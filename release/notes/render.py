@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
@@ -11,7 +11,7 @@ from types import TracebackType
 import jinja2
 
 from release.errors import ReleaseError
-from release.notes.model import Links, Section
+from release.notes.model import Entry, Links, Section
 
 
 @dataclass(frozen=True)
@@ -24,15 +24,20 @@ class NotesInput:
     sections: list[Section]
     links: Links
     component: str | None = None
+    hidden: list[Entry] = field(default_factory=list)  # the commits no section shows, for templates
+    style: str = "default"  # the bundled template: default.md.j2 or release-please.md.j2
 
 
-def default_template() -> str:
-    return resources.files("release.notes").joinpath("templates/default.md.j2").read_text(encoding="utf-8")
+def default_template(style: str = "default") -> str:
+    return resources.files("release.notes").joinpath(f"templates/{style}.md.j2").read_text(encoding="utf-8")
 
 
 def render(data: NotesInput, template: Path | None = None) -> str:
     """Markdown notes, ending with exactly one newline."""
-    source, name = (default_template(), "default.md.j2") if template is None else _read_template(template)
+    if template is None:
+        source, name = default_template(data.style), f"{data.style}.md.j2"
+    else:
+        source, name = _read_template(template)
     compiled = _compile(source, name, template, data.links)
     context = _context(data)
     try:
@@ -98,7 +103,9 @@ def _context(data: NotesInput) -> dict[str, object]:
         "project_url": data.links.project_url,
         "forge": data.links.forge,
         "sections": data.sections,
-        "commits": [{**vars(e), "group": s.title} for s in data.sections for e in s.entries],
+        # every commit: those the sections show (breaking ones twice, as they are shown), then the hidden ones
+        "commits": [{**vars(e), "group": s.title} for s in data.sections for e in s.entries]
+        + [vars(e) for e in data.hidden],
     }
 
 

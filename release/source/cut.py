@@ -75,9 +75,33 @@ def diff(cut: Cut, root: Path) -> str:
 
 
 def apply(ctx: Context, cuts: list[Cut], push: bool, say: Callable[[str], None]) -> None:
+    """Commit the changelogs, tag, and push when asked: all or nothing. A refused push undoes the commit and the
+    tags made here, so that nothing unpublished is left behind to confuse a rerun (or a `git pull`)."""
     changed = [c for c in cuts if c.changelog_path is not None and c.changelog_text is not None]
     if push:
         push_target(ctx)  # checked before anything is written
+    before = ctx.git.head() or ""
+    originals = {c.changelog_path: _read(c.changelog_path) for c in changed if c.changelog_path is not None}
+    tags: list[str] = []
+    done: list[str] = []  # said once everything worked: an undone cut made nothing to speak of
+    try:
+        _commit_and_tag(ctx, cuts, changed, tags, done.append)
+        if push:
+            branch = push_target(ctx)
+            ctx.git.push(REMOTE, [f"HEAD:refs/heads/{branch}"] + [f"refs/tags/{tag}" for tag in tags])
+            done.append(f"pushed {branch} and {', '.join(tags)} to {REMOTE}")
+    except ReleaseError as exc:
+        _undo(ctx, before, tags, originals)
+        if not push:
+            raise
+        raise _refused(ctx, exc, before) from None
+    for line in done:
+        say(line)
+
+
+def _commit_and_tag(
+    ctx: Context, cuts: list[Cut], changed: list[Cut], tags: list[str], say: Callable[[str], None]
+) -> None:
     for cut in changed:
         assert cut.changelog_path is not None and cut.changelog_text is not None
         cut.changelog_path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,9 +115,42 @@ def apply(ctx: Context, cuts: list[Cut], push: bool, say: Callable[[str], None])
     for cut in cuts:
         assert cut.plan.tag is not None
         ctx.git.tag_annotated(cut.plan.tag, f"{_label(cut.plan)}\n\n{cut.notes}", head)
+        tags.append(cut.plan.tag)
         say(f"tagged {head[:7]} as {cut.plan.tag}")
-    if push:
-        push_release(ctx, [str(c.plan.tag) for c in cuts], say)
+
+
+def _undo(ctx: Context, before: str, tags: list[str], originals: dict[Path, str | None]) -> None:
+    """Back to the moment before the cut: its tags deleted, the branch and the changelogs as they were."""
+    for tag in tags:
+        ctx.git.delete_tag(tag)
+    if ctx.git.head() != before:
+        ctx.git.reset_soft(before, [str(path.relative_to(ctx.root)) for path in originals])
+    for path, text in originals.items():
+        if text is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.write_bytes(text.encode("utf-8"))
+
+
+def _refused(ctx: Context, exc: ReleaseError, before: str) -> ReleaseError:
+    """Why the push failed, once the cut is undone: origin moved meanwhile (a colleague pushed), or the reason."""
+    branch = ctx.branch() or ""
+    try:
+        remote_head = ctx.git.remote_branch_head(REMOTE, branch)
+        moved = remote_head is not None and not ctx.git.is_ancestor(remote_head, before)
+    except ReleaseError:
+        moved = False  # origin cannot be read now: say what the push said
+    undone = "the release commit and tag made here were undone"
+    if moved:
+        return ReleaseError(
+            f"origin moved: pull, then rerun ({REMOTE}/{branch} got new commits meanwhile; nothing was published, "
+            f"{undone})",
+            "git pull --rebase, then release cut --push",
+        )
+    return ReleaseError(
+        f"{exc.message}; nothing was published, {undone}",
+        f"{exc.hint + ', ' if exc.hint else ''}then rerun release cut --push",
+    )
 
 
 REMOTE = "origin"

@@ -10,12 +10,13 @@ from release.ciinfo import forge_of, web_url
 from release.config import ComponentConfig
 from release.context import Context
 from release.errors import ReleaseError
-from release.notes.model import Links, group, pull_requests
+from release.notes import model
+from release.notes.model import Links, pull_requests
 from release.notes.render import NotesInput, render
 from release.source import history
 from release.source import plans as planning
 from release.versioning import plan as planner
-from release.versioning.commits import drop_reverted_pairs, parse
+from release.versioning.commits import ParsedCommit, drop_reverted_pairs, header_of, parse
 from release.versioning.plan import Channel, Plan
 from release.versioning.tags import ReleaseTag, TagFormat
 
@@ -84,17 +85,44 @@ def template_path(ctx: Context, explicit: str | None = None) -> Path | None:
     return path if path.is_absolute() or explicit else ctx.root / path
 
 
+def notes_input(
+    ctx: Context, commits: list[ParsedCommit], pulls: dict[str, str], template: Path | None, **facts: str | None
+) -> NotesInput:
+    """What a template sees: the facts of the release, the commits grouped as notes.sections and notes.style say;
+    `pulls`: commit sha → the pull/merge request that merged it. The commits no section shows are worked out for
+    a user's `template` only (the bundled ones do not list them: on a whole history that is most of the time)."""
+    cfg = ctx.config.notes
+    specs = tuple(model.SectionSpec(s.type, s.title, s.hidden) for s in cfg.sections) or model.SECTIONS
+    release_please = cfg.style == "release-please"
+    breaking = model.RELEASE_PLEASE_BREAKING_TITLE if release_please else model.BREAKING_TITLE
+    # release-please's parser does not read git's `Revert "…"` form: its notes never list one
+    listed = [c for c in commits if not header_of(c).startswith('Revert "')] if release_please else commits
+    sections = model.group(listed, links(ctx), pulls, specs, breaking)
+    return NotesInput(
+        version=str(facts["version"]),
+        tag=facts["tag"],
+        previous_version=facts["previous_version"],
+        previous_tag=facts["previous_tag"],
+        date=str(facts["date"]),
+        sections=model.release_please_order(sections) if release_please else sections,
+        links=links(ctx),
+        component=facts["component"],
+        hidden=model.hidden_entries(commits, links(ctx), specs, pulls) if template is not None else [],
+        style=cfg.style,
+    )
+
+
 def for_plan(ctx: Context, plan: Plan, template: str | None = None) -> str:
-    version = str(plan.next_version) if plan.next_version else "Unreleased"
-    date = commit_date(ctx, "HEAD") if plan.head_tagged else today(ctx)
-    data = NotesInput(
-        version=version,
+    data = notes_input(
+        ctx,
+        list(plan.commits),
+        _pulls(ctx, plan.current.commit if plan.current else None, "HEAD"),
+        template_path(ctx, template),
+        version=str(plan.next_version) if plan.next_version else "Unreleased",
         tag=plan.tag,
         previous_version=str(plan.current.version) if plan.current else None,
         previous_tag=plan.current.name if plan.current else None,
-        date=date,
-        sections=group(plan.commits, links(ctx), _pulls(ctx, plan.current.commit if plan.current else None, "HEAD")),
-        links=links(ctx),
+        date=commit_date(ctx, "HEAD") if plan.head_tagged else today(ctx),
         component=plan.component,
     )
     return render(data, template_path(ctx, template))
@@ -142,16 +170,19 @@ def _for_range(ctx: Context, start: str | None, end: str, template: str | None) 
     paths = (component.path,) if component else ()
     log = ctx.git.log(f"{start_rev}..{end_sha}" if start_rev else end_sha, paths)
     history.check(ctx, log)
-    commits = drop_reverted_pairs([parse(c) for c in log])
+    strict = ctx.config.versioning.strict
+    commits = drop_reverted_pairs([parse(c, strict=strict) for c in log])
     previous_version = str(fmt.parse(start_name)) if start_name and fmt.parse(start_name) else None
-    data = NotesInput(
+    data = notes_input(
+        ctx,
+        commits,
+        _pulls(ctx, start_rev, end_sha),
+        template_path(ctx, template),
         version=version,
         tag=tag_name,
         previous_version=previous_version,
         previous_tag=start_name,
         date=date,
-        sections=group(commits, links(ctx), _pulls(ctx, start_rev, end_sha)),
-        links=links(ctx),
         component=component.name if component else None,
     )
     return render(data, template_path(ctx, template))
@@ -174,6 +205,21 @@ def _range_component(ctx: Context, refs: tuple[str | None, ...]) -> ComponentCon
         "this repository has several components, and the range does not say which one the notes are for",
         f"pass --component NAME ({names})",
     )
+
+
+def write_output(output: str, text: str) -> Path:
+    """`release notes --output`: a file (its folders made as needed), or NOTES.md inside a directory."""
+    path = Path(output)
+    if path.is_dir() or output.endswith(("/", "\\")):
+        path = path / "NOTES.md"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ReleaseError(
+            f"cannot write the notes to {path}: {exc.strerror}", "pass --output a file path you may write to"
+        ) from None
+    return path
 
 
 def notes_file(ctx: Context, component: str | None) -> Path:

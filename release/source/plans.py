@@ -12,7 +12,7 @@ import semver
 from release.config import ComponentConfig, VersioningConfig
 from release.context import Context
 from release.errors import ReleaseError
-from release.source import history
+from release.source import history, tagstyle
 from release.versioning import plan as planner
 from release.versioning.commits import ParsedCommit, parse
 from release.versioning.plan import Channel, Plan, Policy
@@ -115,7 +115,8 @@ class Reader:
         rev_range = f"{since.commit}..{upto}" if since else upto
         found = self.ctx.git.log(rev_range, paths)
         history.check(self.ctx, found)  # a range cut short by a shallow clone: deepened, then planned again
-        return [parse(c) for c in found]
+        strict = self.ctx.config.versioning.strict
+        return [parse(c, strict=strict) for c in found]
 
 
 def make_plans(ctx: Context) -> list[Plan]:
@@ -128,6 +129,7 @@ def make_plans(ctx: Context) -> list[Plan]:
 
 def _make_plans(ctx: Context) -> list[Plan]:
     reader = Reader(ctx)
+    tagstyle.settle(ctx, reader.all_refs)  # no release.yaml: v1.2.3 or 1.2.3, whichever holds the highest release
     chan = channel(ctx)
     forced = Bump.from_label(ctx.options.bump) if ctx.options.bump else None
     return [make_plan(ctx, reader, chan, component, forced) for component in components(ctx)]

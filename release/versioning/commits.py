@@ -11,11 +11,15 @@ import re
 from dataclasses import dataclass, field, replace
 
 HEADER = re.compile(r"^(?P<type>[A-Za-z][A-Za-z0-9_-]*)(?:\((?P<scope>[^()\r\n]*)\))?(?P<bang>!)?: +(?P<subject>\S.*)$")
-GIT_REVERT_HEADER = re.compile(r'^Revert "(?P<reverted>.+)"\s*$')
+# git's `Revert "<header>"`, and GitHub's squash of it: `Revert "feat(x): y (#8829)" (#8898)`
+GIT_REVERT_HEADER = re.compile(r'^Revert "(?P<reverted>.+)"(?:\s*\([#!]\d+\))*\s*$')
 FOOTER = re.compile(r"^(?P<token>BREAKING[ -]CHANGE|[A-Za-z][A-Za-z0-9-]*)(?::[ \t]*| #)(?P<value>.*)$")
 CHERRY_PICKED = re.compile(r"cherry picked from commit ([0-9a-f]{7,40})")
 REVERTS_SHA = re.compile(r"This reverts commit (?P<sha>[0-9a-fA-F]{7,40})")
 SKIP_MARKERS = ("[skip release]", "[release skip]")
+# A release tool's own commit (`chore(release): 1.2.0`, release-please's `chore(main): release 1.2.0`): no
+# release of its own, and no line in the notes.
+RELEASE_SUBJECT = re.compile(r"^release\b.*\d+\.\d+\.\d+", re.IGNORECASE)
 # GitLab changelog trailers, for commits that use them instead of a conventional header.
 CHANGELOG_TRAILER_TYPES = {"added": "feat", "fixed": "fix", "security": "fix", "performance": "perf"}
 
@@ -106,9 +110,15 @@ def _is_breaking_token(match: re.Match[str] | None) -> bool:
     return match is not None and match["token"].upper() in ("BREAKING CHANGE", "BREAKING-CHANGE")
 
 
-def parse(commit: Commit) -> ParsedCommit:
+def parse(commit: Commit, *, strict: bool = True) -> ParsedCommit:
     """Read a commit as a Conventional Commit; a message outside the convention gets `type` None (or the type
-    its GitLab `Changelog:` trailer maps to), never an error."""
+    its GitLab `Changelog:` trailer maps to), never an error.
+
+    `strict` reads headers as semantic-release does: a type not in lowercase (`Fix(x):`) matches none of its
+    rules, so it is not conventional here; `strict=False` (`versioning.strict: false`) reads it in lowercase, as
+    the Conventional Commits spec allows. A leading space is read past either way: semantic-release trims the
+    message (renovate 14.26.1 was released from ` fix(bitbucket-server): …`).
+    """
     message = commit.message.replace("\r\n", "\n").strip("\n")
     header, _, rest = message.partition("\n")
     header = header.strip()
@@ -132,7 +142,15 @@ def parse(commit: Commit) -> ParsedCommit:
     if git_revert:
         return replace(unread, type="revert", subject=git_revert["reverted"], reverted_header=git_revert["reverted"])
     match = HEADER.match(header)
-    return _conventional(unread, match) if match else _unconventional(unread)
+    if match and strict and match["type"] != match["type"].lower():
+        match = None
+    if match:
+        return _conventional(unread, match)
+    if unread.reverts:
+        # Any other header over git's "This reverts commit <sha>." body (a revert reworded by hand): a revert
+        # of that commit, as semantic-release reads it.
+        return replace(unread, type="revert")
+    return _unconventional(unread)
 
 
 def _conventional(unread: ParsedCommit, header: re.Match[str]) -> ParsedCommit:
@@ -148,10 +166,13 @@ def _conventional(unread: ParsedCommit, header: re.Match[str]) -> ParsedCommit:
         # `revert: <header of the reverted commit>`, with the sha (if any) in a Refs footer
         reverts = reverts or _sha_like(unread.footer("refs") or "")
         reverted_header = subject
+    scope = (header["scope"] or "").strip() or None
+    release_commit = commit_type == "chore" and (scope == "release" or RELEASE_SUBJECT.match(subject) is not None)
     return replace(
         unread,
+        skip=unread.skip or release_commit,
         type=commit_type,
-        scope=(header["scope"] or "").strip() or None,
+        scope=scope,
         subject=subject,
         breaking=bang or description is not None,
         breaking_description=description,

@@ -187,6 +187,8 @@ def decide(
         return unreleasable
     _check_channel_allows(channel, target, bump, reasons, forced)
     if channel.prerelease:
+        if release_as is None:
+            target = above_every_release(target, bump, all_tags)
         target = _next_prerelease(target, channel.prerelease, all_tags)
     tag = policy.tag_format.format(target)
     _check_not_tagged_elsewhere(target, tag, all_tags)
@@ -254,6 +256,15 @@ def _check_channel_allows(
         f"branch {channel.branch} only releases {channel.describe().split()[-1]}, but {why} → {target}",
         "release it from the main branch, or revert it on this branch",
     )
+
+
+def above_every_release(target: semver.Version, bump: Bump, all_tags: list[ReleaseTag]) -> semver.Version:
+    """A prerelease channel's next version, above the newest stable release of any branch: `next` not merged
+    with main since 4.11.0 was released from main plans 4.12.0-rc.1 for a feature, never 4.11.0-rc.3."""
+    newest = max((t.version for t in all_tags if not t.version.prerelease), default=None)
+    if newest is None or target > newest:
+        return target
+    return _bumped(newest, bump if bump is not Bump.NONE else Bump.PATCH)
 
 
 def _next_prerelease(target: semver.Version, token: str, all_tags: list[ReleaseTag]) -> semver.Version:

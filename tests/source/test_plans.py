@@ -88,7 +88,6 @@ def released(repo: Repo, tag: str = "v1.0.0") -> None:
         ("fix: rename a flag\n\nBREAKING-CHANGE: --old is now --new", "2.0.0", "major"),
         ("chore: x\n\nsome body\n\nReviewed-by: Z\nBREAKING CHANGE: config moved", "2.0.0", "major"),
         ("revert: feat: something released long ago", "1.2.4", "patch"),
-        ("FEAT: shouting still counts", "1.3.0", "minor"),
     ],
 )
 def test_default_rules_decide_the_bump(repo: Repo, release: Any, message: str, expected: str, bump: str) -> None:
@@ -103,6 +102,16 @@ def test_default_rules_decide_the_bump(repo: Repo, release: Any, message: str, e
     assert data["tag"] == f"v{expected}"
     assert data["reasons"][0]["subject"] == message.split("\n")[0].split(": ", 1)[1]
     assert version(release, repo) == expected
+
+
+def test_a_shouted_type_counts_only_when_strict_is_off(repo: Repo, release: Any) -> None:
+    """semantic-release and release-please do not read `FEAT:` as a feature; `versioning.strict: false` does."""
+    repo.commit("feat: base")
+    repo.tag("v1.2.3")
+    repo.commit("FEAT: shouting")
+    assert plan(release, repo)["next_version"] is None
+    repo.write("release.yaml", "versioning:\n  strict: false\n")
+    assert plan(release, repo)["next_version"] == "1.3.0"
 
 
 @pytest.mark.parametrize(

@@ -14,9 +14,9 @@ from release.versioning.tags import ReleaseTag, TagFormat, TagRef
 _counter = iter(range(1, 10_000))
 
 
-def commit(message: str, sha: str | None = None) -> ParsedCommit:
+def commit(message: str, sha: str | None = None, strict: bool = True) -> ParsedCommit:
     sha = sha or f"{next(_counter):040x}"
-    return parse(Commit(sha, ("0" * 40,), "A", "a@example.com", "2026-01-01T00:00:00+00:00", message))
+    return parse(Commit(sha, ("0" * 40,), "A", "a@example.com", "2026-01-01T00:00:00+00:00", message), strict=strict)
 
 
 def tag(name: str, fmt: TagFormat | None = None, commit_sha: str = "f" * 40) -> ReleaseTag:
@@ -70,6 +70,27 @@ def test_non_conventional(message: str) -> None:
     assert not c.conventional
     assert c.type is None
     assert bump_for(c) is Bump.NONE
+
+
+@pytest.mark.parametrize(
+    ("message", "reverted"),
+    [
+        ('Revert "feat(x): y (#8829)" (#8898)', "feat(x): y (#8829)"),
+        ('Revert "feat: y" (!12)', "feat: y"),
+        ('Revert "Revert "feat: y""', 'Revert "feat: y"'),
+    ],
+)
+def test_squash_merged_revert_headers(message: str, reverted: str) -> None:
+    c = commit(f"{message}\n\nThis reverts commit abcdef1.")
+    assert (c.type, c.reverts, c.reverted_header, c.subject) == ("revert", "abcdef1", reverted, reverted)
+
+
+def test_strict_headers() -> None:
+    assert commit(" fix: x").type == "fix"  # semantic-release trims the message
+    assert commit("Fix(internal): x").type is None
+    assert commit(" fix: x", strict=False).type == "fix"
+    assert commit("Fix(internal): x", strict=False).type == "fix"
+    assert commit("Fix: x\n\nBREAKING CHANGE: y").breaking  # still breaking, as semantic-release reads notes
 
 
 def test_git_revert_message() -> None:
@@ -166,7 +187,9 @@ def test_user_rules_by_type_scope_and_breaking() -> None:
 
 
 def test_rule_types_are_case_insensitive() -> None:
-    assert bump_for(commit("Build: x"), (Rule(Bump.PATCH, type="BUILD"),)) is Bump.PATCH
+    assert bump_for(commit("build: x"), (Rule(Bump.PATCH, type="BUILD"),)) is Bump.PATCH
+    assert bump_for(commit("Build: x", strict=False), (Rule(Bump.PATCH, type="BUILD"),)) is Bump.PATCH
+    assert bump_for(commit("Build: x"), (Rule(Bump.PATCH, type="BUILD"),)) is Bump.NONE  # as semantic-release
 
 
 @pytest.mark.parametrize(
