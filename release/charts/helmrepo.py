@@ -289,15 +289,7 @@ def check_access(target: str, env: Mapping[str, str]) -> None:
         )
         client.request("GET", f"{museum.base}/index.yaml", "reading its index.yaml", expect=(404,))
         return
-    where = parse_gitlab(target, env)
-    client = _Client(
-        f"GitLab {where.host} (project {where.project})",
-        _origin(where.api),
-        gitlab_credentials(env, where.host),
-        "in GitLab CI the job token is used (CI_JOB_TOKEN); elsewhere set RELEASE_HELM_USER and "
-        "RELEASE_HELM_PASSWORD (a deploy token) or GITLAB_TOKEN",
-        http.session(),
-    )
+    where, client = _gitlab_client(target, env)
     _gitlab_entries(client, where, "")
 
 
@@ -371,15 +363,7 @@ def publish_gitlab(
     GitLab accepts duplicate versions, so the check is ours. It indexes an upload asynchronously: a rerun within
     seconds of an upload may upload the same bytes again, which is harmless.
     """
-    where = parse_gitlab(target, env)
-    client = _Client(
-        f"GitLab {where.host} (project {where.project})",
-        _origin(where.api),
-        gitlab_credentials(env, where.host),
-        "in GitLab CI the job token is used (CI_JOB_TOKEN); elsewhere set RELEASE_HELM_USER and "
-        "RELEASE_HELM_PASSWORD (a deploy token) or GITLAB_TOKEN",
-        http.session(),
-    )
+    where, client = _gitlab_client(target, env)
     ref = where.ref(job_name, version)
     entries = _gitlab_entries(client, where, job_name)
     matches = [e for e in entries if str(e.get("version")) == version]
@@ -420,3 +404,17 @@ def _gitlab_entries(client: _Client, where: GitLabTarget, name: str) -> list[dic
         raise ReleaseError(f"GitLab {where.host} answered {url} with something that is not a Helm index", "retry later")
     found = (index.get("entries") or {}).get(name) or []
     return [e for e in found if isinstance(e, dict)]
+
+
+def _gitlab_client(target: str, env: Mapping[str, str]) -> tuple[GitLabTarget, _Client]:
+    """The GitLab Helm API client of a `gitlab://` target, with the credentials CI or the user gives."""
+    where = parse_gitlab(target, env)
+    client = _Client(
+        f"GitLab {where.host} (project {where.project})",
+        _origin(where.api),
+        gitlab_credentials(env, where.host),
+        "in GitLab CI the job token is used (CI_JOB_TOKEN); elsewhere set RELEASE_HELM_USER and "
+        "RELEASE_HELM_PASSWORD (a deploy token) or GITLAB_TOKEN",
+        http.session(),
+    )
+    return where, client
