@@ -104,12 +104,25 @@ def plan_json(ctx: Context, plans: list[Plan]) -> dict[str, Any]:
     if len(plans) == 1 and plans[0].component is None:
         return plans[0].as_json() | {"components": []}
     items = [{"name": p.component} | p.as_json() for p in plans]
+    for p, item in zip(plans, items, strict=True):
+        via = dict(p.via)
+        for reason in item["reasons"]:  # type: ignore[attr-defined]
+            reason["via"] = via.get(reason["sha"])  # the shared path it counts through, if that is why
+    first = plans[0].channel if plans else None
+    # Every documented key: what components share (the branch, the channel) here, each version in its item.
     return {
         "current_version": None,
         "next_version": None,
         "bump": None,
         "tag": None,
         "commits": max((p.considered for p in plans), default=0),
+        "previous_tag": None,
+        "branch": first.branch if first else None,
+        "channel": first.prerelease if first else None,
+        "prerelease": any(p.next_version and p.next_version.prerelease for p in plans),
+        "already_tagged": bool(plans) and all(p.head_tagged for p in plans),
+        "ignored_commits": max((p.ignored for p in plans), default=0),
+        "reasons": [],
         "components": items,
     }
 
@@ -118,12 +131,14 @@ def describe(p: Plan) -> str:
     name = f"{p.component}: " if p.component else ""
     branch = p.channel.branch or "(unknown branch)"
     lines = [f"{name}branch {branch} ({p.channel.describe()})"]
-    lines.append(f"  current  {p.current.name if p.current else 'none (no release tag yet)'}")
     if p.head_tagged:
+        lines.append(f"  current  {p.tag} (at HEAD)")
         lines.append(f"  HEAD is already released as {p.tag}; nothing to do")
     elif p.next_version:
+        lines.append(f"  current  {p.current.name if p.current else 'none (no release tag yet)'}")
         lines.append(f"  next     {p.next_version}  (tag {p.tag}, {p.forced or (p.bump.label or 'no') + ' bump'})")
     else:
+        lines.append(f"  current  {p.current.name if p.current else 'none (no release tag yet)'}")
         lines.append("  next     nothing to release")
     lines.append(
         f"  commits  {p.considered} since {p.current.name if p.current else 'the start'}"
@@ -131,9 +146,11 @@ def describe(p: Plan) -> str:
     )
     if p.reasons and not p.head_tagged:
         lines.append("  because")
+        via = dict(p.via)
         for c in p.reasons[:10]:
             scope = f"({c.scope})" if c.scope else ""
-            lines.append(f"    {c.commit.short_sha} {c.type}{scope}{'!' if c.breaking else ''}: {c.subject}")
+            shared = f"  (via {via[c.commit.sha]})" if c.commit.sha in via else ""
+            lines.append(f"    {c.commit.short_sha} {c.type}{scope}{'!' if c.breaking else ''}: {c.subject}{shared}")
         if len(p.reasons) > 10:
             lines.append(f"    … and {len(p.reasons) - 10} more")
     return "\n".join(lines)
@@ -163,7 +180,11 @@ def notes(start: str | None, end: str | None, template: str | None, output: str 
     ctx = context(**opts)
     ctx.say = say
     if start is None and end is None:
-        text = "\n".join(repo_notes.for_plan(ctx, p, template) for p in planning.make_plans(ctx))
+        plans = planning.make_plans(ctx)
+        blocks = [repo_notes.for_plan(ctx, p, template) for p in plans]
+        if len(plans) > 1:  # several components: each block under its name
+            blocks = [f"# {p.component}\n\n{block}" for p, block in zip(plans, blocks, strict=True)]
+        text = "\n".join(blocks)
     else:
         text = repo_notes.for_range(ctx, start, end or "HEAD", template)
     if output:

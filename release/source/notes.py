@@ -103,7 +103,7 @@ def _for_range(ctx: Context, start: str | None, end: str, template: str | None) 
         start_rev = ctx.git.resolve(start)
         # Compare links need a name the forge knows: our tags as they are, anything else as a sha.
         start_name = start if fmt.parse(start) else start_rev[:12]
-    paths = (component.path,) if component else ()
+    paths = component.paths if component else ()
     log = ctx.git.log(f"{start_rev}..{end_sha}" if start_rev else end_sha, paths)
     history.check(ctx, log)
     commits = drop_reverted_pairs([parse(c) for c in log])

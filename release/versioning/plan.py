@@ -85,6 +85,7 @@ class Plan:
     reasons: tuple[ParsedCommit, ...] = field(default=())  # the commits that decided the bump
     head_tagged: bool = False
     forced: str | None = None  # why the version was forced (Release-As, --bump)
+    via: tuple[tuple[str, str], ...] = field(default=())  # monorepos: (sha, shared path) of reasons counted through it
 
     @property
     def releasable(self) -> bool:
