@@ -1,28 +1,31 @@
-"""The command line: each command parses options, builds a Context and calls library code."""
+"""The command line: each command parses options, builds a Context and calls library code.
+
+Start-up matters (`release --help`, `release version` in every CI job): this module imports click and nothing of
+the library at the top; each command imports what it uses, so `plan` never loads the image, chart or forge stacks
+(requests, the docker SDK, jinja2). tests/test_architecture.py checks it.
+"""
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import threading
-import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from release import __version__, pipeline, secrets
-from release.context import Context, Options
+from release import __version__, secrets
 from release.errors import EXIT_BUG, EXIT_FAILURE, ReleaseError
-from release.source import cut as cut_module
-from release.source import notes as repo_notes
-from release.source import plans as planning
-from release.stages import plan as plan_stage
-from release.versioning.plan import Plan
+
+if TYPE_CHECKING:
+    from release.context import Context
+    from release.versioning.plan import Plan
 
 F = TypeVar("F", bound=Callable[..., Any])
+# The pipeline's stages, in order (release.pipeline.NAMES, which imports every stage: only `run` loads it).
+STAGE_NAMES = ("plan", "test", "images", "charts", "publish", "notes", "promote")
 
 
 def say(message: str) -> None:
@@ -57,6 +60,8 @@ def given(name: str, value: str | None) -> str | None:
 def context(
     directory: str | None, config_path: str | None, branch: str | None, component: str | None, **extra: Any
 ) -> Context:
+    from release.context import Context, Options
+
     return Context.build(
         Options(
             directory=given("directory", directory) or ".",
@@ -85,6 +90,10 @@ def cli(click_ctx: click.Context, directory: str | None, config_path: str | None
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 def plan(as_json: bool, **opts: Any) -> None:
     """Show the next version and why. Changes nothing."""
+    import json
+
+    from release.source import plans as planning
+
     ctx = context(**opts)
     ctx.say = say  # a shallow clone completed from origin says so
     plans = planning.make_plans(ctx)
@@ -160,6 +169,8 @@ def describe(p: Plan) -> str:
 @common
 def version(**opts: Any) -> None:
     """Print the next version only (nothing when there is nothing to release)."""
+    from release.source import plans as planning
+
     ctx = context(**opts)
     ctx.say = say
     plans = planning.make_plans(ctx)
@@ -177,6 +188,9 @@ def version(**opts: Any) -> None:
 @click.option("--output", metavar="FILE", help="Write to FILE instead of stdout.")
 def notes(start: str | None, end: str | None, template: str | None, output: str | None, **opts: Any) -> None:
     """Release notes in markdown, for the next release or for a range."""
+    from release.source import notes as repo_notes
+    from release.source import plans as planning
+
     ctx = context(**opts)
     ctx.say = say
     if start is None and end is None:
@@ -203,6 +217,8 @@ def notes(start: str | None, end: str | None, template: str | None, output: str 
 @click.option("--allow-dirty", is_flag=True, help="Publish even with uncommitted changes in the working tree.")
 def cut(bump: str | None, prerelease: str | None, push: bool, dry_run: bool, allow_dirty: bool, **opts: Any) -> None:
     """Tag a release here: CHANGELOG.md commit + annotated tag, pushed when asked."""
+    from release.source import cut as cut_module
+
     ctx = context(**opts, bump=bump, prerelease=prerelease, dry_run=dry_run, allow_dirty=allow_dirty)
     ctx.say = say  # a dry run's "would release …" lines
     cuts, idle = cut_module.prepare(ctx)
@@ -244,6 +260,8 @@ def cut(bump: str | None, prerelease: str | None, push: bool, dry_run: bool, all
 @click.option("--allow-dirty", is_flag=True, help="Publish even with uncommitted changes in the working tree.")
 def build(push: bool, force: bool, dry_run: bool, allow_dirty: bool, **opts: Any) -> None:
     """Build the configured container images (and push them with --push)."""
+    from release.stages import plan as plan_stage
+
     ctx = context(**opts, dry_run=dry_run, allow_dirty=allow_dirty)
     ctx.say = say  # a dry run's "would build …" lines
     if not ctx.config.images:
@@ -273,6 +291,7 @@ def build(push: bool, force: bool, dry_run: bool, allow_dirty: bool, **opts: Any
 def chart(publish: bool, output: str, dry_run: bool, allow_dirty: bool, **opts: Any) -> None:
     """Bump, package (reproducibly) and publish the configured Helm charts."""
     from release.charts import publish as chart_publish
+    from release.stages import plan as plan_stage
 
     ctx = context(**opts, dry_run=dry_run, allow_dirty=allow_dirty)
     ctx.say = say  # a dry run's "would publish …" lines
@@ -389,6 +408,8 @@ def status(as_json: bool, **opts: Any) -> None:
     commit, when, the source commit and pipeline, and whether it is held or drifted (its files edited since).
 
     One tab-separated line per environment: env, version, commit, date, source, pipeline, state."""
+    import json
+
     from release.gitops import status as status_module
 
     ctx = context(**opts)
@@ -405,7 +426,7 @@ def status(as_json: bool, **opts: Any) -> None:
 
 @cli.command(name="run")
 @common
-@click.option("--only", metavar="STAGES", help=f"Run only these stages, comma-separated ({','.join(pipeline.NAMES)}).")
+@click.option("--only", metavar="STAGES", help=f"Run only these stages, comma-separated ({','.join(STAGE_NAMES)}).")
 @click.option("--skip", metavar="STAGES", help="Run every stage but these, comma-separated.")
 @click.option(
     "--environment",
@@ -421,6 +442,7 @@ def run_command(
 ) -> None:
     """The whole pipeline: plan, test, images, charts, publish (tag), notes and release object, promote."""
     from release import runner
+    from release.source import plans as planning
 
     ctx = context(**opts, dry_run=dry_run, environments=environments, allow_dirty=allow_dirty)
     ctx.say = say
@@ -521,6 +543,8 @@ def _main(argv: list[str] | None) -> None:
         say("terminated (SIGTERM): what was published stays recorded in the State; a rerun finishes the job")
         sys.exit(143)
     except Exception:
+        import traceback
+
         say(traceback.format_exc().rstrip())
         say("release: internal error (a bug, exit 3): please report it with the traceback above")
         sys.exit(EXIT_BUG)

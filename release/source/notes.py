@@ -80,7 +80,7 @@ def _for_range(ctx: Context, start: str | None, end: str, template: str | None) 
     tag_name: str | None
     previous: ReleaseTag | None
     if at_end:
-        tag = max(at_end, key=lambda t: t.version)
+        tag = max(at_end, key=lambda t: t.key)
         version, tag_name, date = str(tag.version), tag.name, commit_date(ctx, end_sha)
         # A stable release counts from the last stable one (its notes carry its prereleases' changes too),
         # a prerelease from the last release of its own channel: the same ranges `release cut` used.

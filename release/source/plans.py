@@ -66,7 +66,9 @@ def check_paths(root: Path, chosen: list[ComponentConfig | None]) -> None:
     """A component path that does not exist would plan "nothing to release" forever: an error, with the folder
     that is there when the path looks like a typo of it."""
     for component in chosen:
-        for path in component.paths if component else ():
+        if component is None:
+            continue
+        for path in component.paths:
             clean = normal(path)
             if GLOB & set(clean):
                 if not any(root.glob(clean)):
@@ -136,7 +138,7 @@ class Reader:
         if self.graph is not None:  # the whole history is read: a tag is reachable when its commit is in it
             graph = self.graph
             return pick([t for t in tags if t.commit in graph])
-        ordered = sorted(tags, key=lambda t: t.version, reverse=True)
+        ordered = sorted(tags, key=lambda t: t.key, reverse=True)
         found: list[ReleaseTag] = []
         start = 0
         for size in (*self.BATCHES, len(ordered)):
@@ -169,7 +171,6 @@ class Reader:
         found = self.ctx.git.log(rev_range, paths)
         history.check(self.ctx, found)  # a range cut short by a shallow clone: deepened, then planned again
         return [parse(c) for c in found]
-
 
     def _from_graph(self, graph: Graph, base: str | None, paths: tuple[str, ...]) -> list[ParsedCommit]:
         if base not in self._checked:  # a range cut short by a shallow clone: deepened, then planned again
@@ -275,7 +276,7 @@ def _release_at_head(
         # A tag pipeline (or a checked-out tag): no branch, so the release tag at HEAD says which channel this is,
         # the pipeline's own tag first (an rc and its final release can sit on one commit).
         named = next((t for t in at_head if t.name == ctx.ci.tag), None)
-        head_tag = named or head_tag or max(at_head, key=lambda t: t.version)
+        head_tag = named or head_tag or max(at_head, key=lambda t: t.key)
         if head_tag.version.prerelease:
             token = str(head_tag.version.prerelease).split(".", 1)[0]
             chan = Channel(None, prerelease=token)

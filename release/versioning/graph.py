@@ -45,7 +45,9 @@ class Paths:
             if prefix in self.exact:
                 return prefix
             prefix = prefix.rpartition("/")[0]
-        return next((g for g in self.globs if fnmatch.fnmatchcase(name, g) or fnmatch.fnmatchcase(name, g + "/*")), None)
+        return next(
+            (g for g in self.globs if fnmatch.fnmatchcase(name, g) or fnmatch.fnmatchcase(name, f"{g}/*")), None
+        )
 
     def touched(self, files: Iterable[str]) -> bool:
         return any(self.which(name) is not None for name in files)

@@ -133,8 +133,8 @@ def test_plan_json_with_components_has_every_documented_top_level_key(repo: Repo
 
 
 def test_plan_text_at_a_released_head_does_not_say_current_none(repo: Repo, release: Any) -> None:
-    repo.write("release.yaml", "components:\n  - {name: client, path: apps/client}\n")
-    repo.commit("feat(client): first", {"apps/client/a.ts": "1\n", "release.yaml": repo.path.joinpath("release.yaml").read_text()})
+    config = "components:\n  - {name: client, path: apps/client}\n"
+    repo.commit("feat(client): first", {"apps/client/a.ts": "1\n", "release.yaml": config})
     repo.tag("client-v9.24.0", annotated=True)
     out = release(repo, "plan").out
     assert "HEAD is already released as client-v9.24.0" in out
