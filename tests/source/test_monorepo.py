@@ -4,6 +4,8 @@ with the CLI on real temporary git repositories."""
 from __future__ import annotations
 
 import json
+import subprocess
+from pathlib import Path
 from typing import Any
 
 from tests.conftest import Repo, assert_one_line_error
@@ -140,3 +142,24 @@ def test_plan_text_at_a_released_head_does_not_say_current_none(repo: Repo, rele
     assert "HEAD is already released as client-v9.24.0" in out
     assert "none" not in out
     assert "current  client-v9.24.0" in out
+
+
+def test_a_shallow_clone_of_a_workspace_plans_as_the_full_one(repo: Repo, release: Any, tmp_path: Path) -> None:
+    """CI checks out one commit: the one-pass history is deepened from origin until each range is complete."""
+    workspace(repo)
+    for n in range(30):
+        folder = ("apps/client", "apps/server", "packages/shared")[n % 3]
+        repo.commit(f"fix({folder.split('/')[-1]}): change {n}", {f"{folder}/f{n}.ts": str(n)})
+    repo.git("checkout", "-q", "-b", "side", "HEAD~5")
+    repo.commit("feat(server): from a side branch", {"apps/server/side.ts": "1"})
+    repo.git("checkout", "-q", "main")
+    repo.git("merge", "-q", "--no-ff", "--no-edit", "side")
+    full = plan_json(release, repo)
+    clone = tmp_path / "shallow"
+    subprocess.run(["git", "clone", "-q", "--depth=1", f"file://{repo.path}", str(clone)], check=True)
+    shallow = release(clone, "plan", "--json")
+    assert shallow.code == 0, shallow.err
+    assert "shallow clone: fetched" in shallow.err
+    assert json.loads(shallow.out) == full
+    assert by_name(full)["server"]["next_version"] == "2.1.0"  # the side branch's feat counts
+    assert by_name(full)["client"]["commits"] == 20  # its own ten and the shared ten
