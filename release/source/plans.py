@@ -5,6 +5,7 @@ the facts to the pure `versioning.plan`."""
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import difflib
 from collections.abc import Callable
@@ -118,6 +119,8 @@ class Reader:
         # A shallow clone: origin's tags on commits not fetched count for numbering, never as reachable.
         self.all_refs: list[TagRef] = local + [r for r in history.remote_only_tags(ctx) if r.name not in names]
         self._reachable: dict[str, bool] = {}
+        self._by_name = sorted(self.all_refs, key=lambda r: r.name)
+        self._names = [r.name for r in self._by_name]
         self.graph: Graph | None = None
         if groups is not None:
             self.graph = Graph(ctx.git.log_with_files(head))
@@ -125,6 +128,13 @@ class Reader:
             self._touching = self.graph.touching(self.paths)
             self._parsed: dict[int, ParsedCommit] = {}
             self._checked: set[str | None] = set()
+
+    def release_tags(self, fmt: TagFormat) -> list[ReleaseTag]:
+        """The tags of this format: only those starting with its prefix are parsed (a bisection in the sorted
+        names), so 200 components do not each parse every tag of the repository."""
+        start = bisect.bisect_left(self._names, fmt.prefix)
+        end = bisect.bisect_left(self._names, fmt.prefix + "\U0010ffff") if fmt.prefix else len(self._names)
+        return fmt.release_tags(self._by_name[start:end])
 
     def highest_reachable(
         self, tags: list[ReleaseTag], pick: Callable[[list[ReleaseTag]], ReleaseTag | None]
@@ -231,7 +241,7 @@ def make_plan(
     pol = policy(ctx.config.versioning, component)
     name = component.name if component else None
     paths = component.paths if component else ()
-    all_tags = pol.tag_format.release_tags(reader.all_refs)
+    all_tags = reader.release_tags(pol.tag_format)
 
     at_head = [t for t in all_tags if t.commit == reader.head]  # a tag on HEAD is reachable from it
     head_tag, chan = _release_at_head(ctx, at_head, chan, forced)

@@ -23,6 +23,8 @@ SEMVER_PARTS = (
     r"(?:\+(?P<build>[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?"
 )
 
+VERSION = re.compile(SEMVER_PARTS)
+
 
 def order(version: semver.Version) -> tuple[int, int, int, tuple[object, ...]]:
     """A sort key with SemVer 2.0 precedence, compared as plain tuples: sorting 11,000 tags by it takes
@@ -81,14 +83,14 @@ class TagFormat:
             )
         self.template = template
         self.component = component
-        pattern = ""
-        for literal, field_name in _split(template):
-            pattern += re.escape(literal)
-            if field_name == "version":
-                pattern += f"(?P<version>{SEMVER_PARTS})"
-            elif field_name:
-                pattern += re.escape(component or "")
-        self._regex = re.compile(f"^{pattern}$")
+        # Literal text around one {version}: a tag is ours when it starts and ends with it and the middle is a
+        # version. No regex per format: a monorepo's 200 formats each look at every tag.
+        self._prefix, self._suffix = self.format("\0").split("\0")
+
+    @property
+    def prefix(self) -> str:
+        """The text every tag of this format starts with (`api-v` for `{component}-v{version}`)."""
+        return self._prefix
 
     def format(self, version: semver.Version | str) -> str:
         out = ""
@@ -102,7 +104,10 @@ class TagFormat:
 
     def parse(self, tag: str) -> semver.Version | None:
         """The version a tag stands for, or None when the tag is not one of ours (never an error)."""
-        match = self._regex.match(tag)
+        prefix, suffix = self._prefix, self._suffix
+        if not (tag.startswith(prefix) and tag.endswith(suffix)):
+            return None
+        match = VERSION.fullmatch(tag, len(prefix), len(tag) - len(suffix))
         if match is None:
             return None
         major, minor, patch, pre, build = match.group("major", "minor", "patch", "pre", "build")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import semver
@@ -75,6 +76,6 @@ def test_the_tuple_order_is_semver_precedence() -> None:
         pre = ".".join(rng.choice(words) for _ in range(rng.randint(1, 3))) if rng.random() < 0.5 else None
         versions.append(semver.Version(rng.randint(0, 3), rng.randint(0, 3), rng.randint(0, 3), pre))
     by_tuple = sorted(versions, key=order)
-    for a, b in zip(by_tuple, by_tuple[1:], strict=False):
+    for a, b in itertools.pairwise(by_tuple):
         assert a <= b, (a, b)
         assert (order(a) == order(b)) == (a == b), (a, b)
