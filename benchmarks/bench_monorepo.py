@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = rows_for(repo, before, args.before)
         for _ in range(args.reps + 1):  # interleaved: every row sees the same machine load
             for row in rows:
-                _one(row, repo, env)
+                run_row(row, repo, env)
         by = {r.key: r for r in rows}
         base = (by["log"].median or 0) + (by["startup"].median or 0)
         print(f"### {components} components, {args.commits} commits (+ merges), {tags} tags, {args.reps} runs\n")
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _one(row: bh.Row, repo: Path, env: dict[str, str]) -> None:
+def run_row(row: bh.Row, repo: Path, env: dict[str, str]) -> None:
     """One run of `row`; the first one warms the cache and is not kept."""
     elapsed, out, error = bh.run_once(row.cmd, repo, env, None)
     if error:
