@@ -33,7 +33,10 @@ def heavy_imports(cmd: list[str], repo: Path, env: dict[str, str]) -> list[str]:
     """Which of HEAVY a run of `cmd` imported (python -X importtime, on stderr)."""
     proc = subprocess.run([sys.executable, "-X", "importtime", *cmd[1:]], cwd=repo, env=env, capture_output=True)
     names = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.decode(errors="replace").splitlines()}
-    return sorted({n.split(".")[0] if not n.startswith("release.") else n for n in names if n.startswith(HEAVY)})
+    # release.charts.build → release.charts: a package is named once
+    return sorted(
+        {".".join(n.split(".")[: 2 if n.startswith("release.") else 1]) for n in names if n.startswith(HEAVY)}
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
