@@ -101,7 +101,7 @@ class ComponentConfig:
     """A monorepo component: released when a commit touches one of its paths or a shared path it lists."""
 
     name: str
-    path: str | tuple[str, ...] = field(metadata={"check": _check_component_paths})  # the first one is its home
+    path: tuple[str, ...] | str = field(metadata={"check": _check_component_paths})  # the first one is its home
     tag_format: str = field(default="{component}-v{version}", metadata={"check": _check_tag_format})
     # paths other components list too (packages/shared): a change there releases every component listing it
     shared: tuple[str, ...] = field(default=(), metadata={"check": _check_shared_paths})

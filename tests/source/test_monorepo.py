@@ -163,3 +163,10 @@ def test_a_shallow_clone_of_a_workspace_plans_as_the_full_one(repo: Repo, releas
     assert json.loads(shallow.out) == full
     assert by_name(full)["server"]["next_version"] == "2.1.0"  # the side branch's feat counts
     assert by_name(full)["client"]["commits"] == 20  # its own ten and the shared ten
+
+
+def test_a_path_that_is_neither_a_string_nor_a_list_says_how_to_write_it(repo: Repo, release: Any) -> None:
+    workspace(repo, "components:\n  - {name: client, path: 12}\n")
+    assert_one_line_error(release(repo, "plan"), "release.yaml:2", "components[0].path", "must be a string", '"12"')
+    repo.write("release.yaml", "components:\n  - {name: client, path: []}\n")
+    assert_one_line_error(release(repo, "plan"), "components[0].path", "empty list")
