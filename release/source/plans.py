@@ -1,7 +1,9 @@
 """Plans: what this run releases, decided once per Context from the repository's tags and commits.
 
 Reads git in bulk (one for-each-ref for all tags, a bounded few for reachability, one log per range) and hands
-the facts to the pure `versioning.plan`."""
+the facts to the pure `versioning.plan`. With components (a monorepo) it reads the history once instead, with the
+files each commit changed, and answers every component from that (`versioning.graph`): the number of git processes
+does not grow with the components."""
 
 from __future__ import annotations
 
