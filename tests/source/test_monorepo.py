@@ -170,3 +170,14 @@ def test_a_path_that_is_neither_a_string_nor_a_list_says_how_to_write_it(repo: R
     assert_one_line_error(release(repo, "plan"), "release.yaml:2", "components[0].path", "must be a string", '"12"')
     repo.write("release.yaml", "components:\n  - {name: client, path: []}\n")
     assert_one_line_error(release(repo, "plan"), "components[0].path", "empty list")
+
+
+def test_a_glob_path_counts_every_folder_it_matches_and_must_match_one(repo: Repo, release: Any) -> None:
+    workspace(repo, "components:\n  - {name: client, path: apps/client}\n  - {name: libs, path: 'packages/*'}\n")
+    repo.tag("libs-v1.0.0")
+    repo.commit("feat(shared): a helper", {"packages/shared/helper.ts": "1\n"})
+    plans = by_name(plan_json(release, repo))
+    assert plans["libs"]["next_version"] == "1.1.0"
+    assert plans["client"]["next_version"] is None
+    repo.write("release.yaml", "components:\n  - {name: libs, path: 'pkgs/*'}\n")
+    assert_one_line_error(release(repo, "plan"), "pkgs/*", "matches nothing")
