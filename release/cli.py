@@ -201,6 +201,9 @@ def notes(start: str | None, end: str | None, template: str | None, output: str 
         text = "\n".join(blocks)
     else:
         text = repo_notes.for_range(ctx, start, end or "HEAD", template)
+    off = repo_notes.links_off(ctx)
+    if off:
+        say(off)
     if output:
         Path(output).write_text(text, encoding="utf-8")
         say(f"wrote {output}")
@@ -259,9 +262,7 @@ def cut(bump: str | None, prerelease: str | None, push: bool, dry_run: bool, all
 @click.option("--dry-run", is_flag=True, help="Check and show what would be built and pushed; change nothing.")
 @click.option("--allow-dirty", is_flag=True, help="Publish even with uncommitted changes in the working tree.")
 def build(push: bool, force: bool, dry_run: bool, allow_dirty: bool, **opts: Any) -> None:
-    """Build the configured container images (and push them with --push)."""
-    from release.stages import plan as plan_stage
-
+    """Build the configured container images (and push them with --push, then tag the release)."""
     ctx = context(**opts, dry_run=dry_run, allow_dirty=allow_dirty)
     ctx.say = say  # a dry run's "would build …" lines
     if not ctx.config.images:
@@ -269,10 +270,14 @@ def build(push: bool, force: bool, dry_run: bool, allow_dirty: bool, **opts: Any
         return
     if push:
         publishing(ctx)
-        plan_stage.run(ctx)  # the State names the release the images belong to
+    from release import runner
     from release.images import publish as images_publish  # imports requests and the docker SDK: only here
 
-    jobs = images_publish.publish(ctx, push=push, force=force, say=say)
+    def images() -> list[images_publish.Job]:
+        return images_publish.publish(ctx, push=push, force=force, say=say)
+
+    # Pushed alone, the version is claimed, then tagged as `release run` does: never published untagged.
+    jobs = runner.publish_alone(ctx, images, lambda j: j.image.component, say) if push else images()
     if not jobs:
         say("nothing to release: no image built")
     if push:
@@ -288,20 +293,33 @@ def build(push: bool, force: bool, dry_run: bool, allow_dirty: bool, **opts: Any
 @click.option("--output", metavar="DIR", default=".release/charts", show_default=True, help="Where archives go.")
 @click.option("--dry-run", is_flag=True, help="Package and check; publish nothing, write no archive.")
 @click.option("--allow-dirty", is_flag=True, help="Publish even with uncommitted changes in the working tree.")
-def chart(publish: bool, output: str, dry_run: bool, allow_dirty: bool, **opts: Any) -> None:
-    """Bump, package (reproducibly) and publish the configured Helm charts."""
+@click.argument("action", required=False, type=click.Choice(["deps"]))
+def chart(publish: bool, output: str, dry_run: bool, allow_dirty: bool, action: str | None, **opts: Any) -> None:
+    """Bump, package (reproducibly) and publish the configured Helm charts; --publish then tags the release.
+
+    `release chart deps` refreshes each chart's Chart.lock from its version ranges (no helm binary needed)."""
     from release.charts import publish as chart_publish
-    from release.stages import plan as plan_stage
+    from release.charts.build import ChartJob
 
     ctx = context(**opts, dry_run=dry_run, allow_dirty=allow_dirty)
     ctx.say = say  # a dry run's "would publish …" lines
     if not ctx.config.charts:
         say("no charts configured in release.yaml (charts:); nothing to package")
         return
+    if action == "deps":
+        from release.charts import deps
+
+        deps.refresh(ctx, say)
+        return
     if publish:
         publishing(ctx)
-        plan_stage.run(ctx)
-    jobs = chart_publish.publish(ctx, say=say, push=publish)
+    from release import runner
+
+    def charts() -> list[ChartJob]:
+        return chart_publish.publish(ctx, say=say, push=publish)
+
+    # Published alone, the version is claimed, then tagged as `release run` does: never published untagged.
+    jobs = runner.publish_alone(ctx, charts, lambda j: j.config.component, say) if publish else charts()
     if not jobs:
         say("nothing to release: no chart packaged")
         return
@@ -474,12 +492,13 @@ def test_command(**opts: Any) -> None:
 @click.option("-C", "directory", metavar="DIR", help="Run as if started in DIR.")
 @click.option("--force", is_flag=True, help="Overwrite an existing release.yaml.")
 @click.option("--stdout", "to_stdout", is_flag=True, help="Print the starter config instead of writing it.")
-def init_command(directory: str | None, force: bool, to_stdout: bool) -> None:
+@click.option("--chart", is_flag=True, help="Also write a starter Helm chart for the Dockerfile's image (charts/NAME).")
+def init_command(directory: str | None, force: bool, to_stdout: bool, chart: bool) -> None:
     """Write a starter release.yaml from what is in the repo (Dockerfiles, charts/, CI files), with comments."""
     from release.ci import init as init_module
 
     where = Path(given("directory", directory) or ".")
-    init_module.main(where, force=force, to_stdout=to_stdout, say=say, echo=click.echo)
+    init_module.main(where, force=force, to_stdout=to_stdout, say=say, echo=click.echo, chart=chart)
 
 
 @cli.group(name="ci")

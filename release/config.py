@@ -221,7 +221,7 @@ class ChartConfig:
     path: str
     name: str | None = None  # default: Chart.yaml's name
     version: str = "{version}"
-    app_version: str = "{version}"
+    app_version: str | None = "auto"  # auto: by the chart's role (charts/appversion.py); keep or null: Chart.yaml's
     values: dict[str, str] = field(default_factory=dict)  # dotted path in values.yaml → template
     values_file: str = "values.yaml"
     create: bool = False  # allow `values` to create keys that do not exist yet

@@ -15,9 +15,10 @@ from release.config import EnvironmentConfig, UpdateConfig
 from release.context import Context
 from release.errors import ReleaseError
 from release.gitops import record as records
-from release.gitops.clone import open_clone
+from release.gitops.clone import open_clone, repo_url
 from release.gitops.edits import plan_edits
 from release.gitops.environments import environment
+from release.gitops.mergerequest import resolve_forge
 from release.gitops.promote import refuse_drift
 from release.gitops.resolve import component, expected_fields
 from release.gitops.targets import targets
@@ -54,6 +55,8 @@ def upcoming(ctx: Context) -> tuple[semver.Version, str | None] | None:
 
 
 def check_environment(ctx: Context, env: EnvironmentConfig, values: dict[str, str]) -> None:
+    if env.mode == "merge-request":  # the token may open merge requests there: refused now, not after publishing
+        _check_forge(ctx, env)
     for update in env.updates:
         for path, template in _templates(update):
             unknown = next((f.strip() for f in templates.fields(template) if f.strip() not in values), None)
@@ -67,6 +70,16 @@ def check_environment(ctx: Context, env: EnvironmentConfig, values: dict[str, st
         with open_clone(ctx, env) as clone:
             plan_edits(env, env.updates, clone.read, values, clone.label)
             refuse_drift(clone, env, records.latest(clone, env))  # else the promote stage stops, after publishing
+    except ReleaseError as exc:
+        prefix = f"environment {env.name}"
+        message = exc.message if exc.message.startswith(prefix) else f"{prefix}: {exc.message}"
+        raise ReleaseError(message, exc.hint) from None
+
+
+def _check_forge(ctx: Context, env: EnvironmentConfig) -> None:
+    """The forge that will take the merge request: which one, a token that can open one, one read of its list."""
+    try:
+        resolve_forge(ctx, env, repo_url(ctx, env)).open_mrs(env.branch)
     except ReleaseError as exc:
         prefix = f"environment {env.name}"
         message = exc.message if exc.message.startswith(prefix) else f"{prefix}: {exc.message}"

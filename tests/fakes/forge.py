@@ -20,7 +20,8 @@
   target_branch, remove_source_branch, state_event close|reopen). An MR's JSON has `force_remove_source_branch`
   (what remove_source_branch set). Notes (doc/api/notes.md): POST .../merge_requests/:iid/notes (body
   required), kept in `merge_requests.notes`: (project ID, iid) → list. Auth: `PRIVATE-TOKEN` (a token in
-  `gitlab_tokens`) or `JOB-TOKEN` (the job token); 401 otherwise. Projects: `merge_requests.projects`.
+  `gitlab_tokens`); 401 otherwise, `JOB-TOKEN` too: the merge requests API is not among those a CI job token may
+  call (doc/ci/jobs/ci_job_token.md). Projects: `merge_requests.projects`.
 - GitHub Pull requests (REST "pulls"): GET /repos/:owner/:repo/pulls (state open|closed|all, head `owner:branch`,
   base; the first page only, per_page default 30), POST (title, head, base required, body; 422 "A pull request
   already exists for owner:branch."), PATCH .../pulls/:number (title, body, base, state). A pull's JSON has
@@ -595,8 +596,8 @@ class GitLabMergeRequests:
         ]
 
     def _project(self, request: Request, match: re.Match[str]) -> tuple[str | None, Response | None]:
-        private, job = request.header("PRIVATE-TOKEN"), request.header("JOB-TOKEN")
-        if not ((private and private in self.forge.gitlab_tokens) or (job and job == self.forge.job_token)):
+        private = request.header("PRIVATE-TOKEN")  # a job token may not call the merge requests API (ci_job_token.md)
+        if not (private and private in self.forge.gitlab_tokens):
             return None, json_response(401, {"message": "401 Unauthorized"})
         raw = unquote(match["id"])
         project = raw if raw in self.projects else next((k for k, v in self.projects.items() if v == raw), None)
