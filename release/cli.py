@@ -1,28 +1,32 @@
-"""The command line: each command parses options, builds a Context and calls library code."""
+"""The command line: each command parses options, builds a Context and calls library code.
+
+Start-up matters (`release --help`, `release version` in every CI job): this module imports click and nothing of
+the library at the top; each command imports what it uses, so `plan` never loads the image, chart or forge stacks
+(requests, the docker SDK, jinja2). tests/test_architecture.py checks it.
+"""
 
 from __future__ import annotations
 
 import functools
-import json
 import signal
 import sys
 import threading
-import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from release import __version__, pipeline, secrets
-from release.context import Context, Options
+from release import __version__, secrets
 from release.errors import EXIT_BUG, EXIT_FAILURE, ReleaseError
-from release.source import cut as cut_module
-from release.source import notes as repo_notes
-from release.source import plans as planning
-from release.versioning.plan import Plan
+
+if TYPE_CHECKING:
+    from release.context import Context
+    from release.versioning.plan import Plan
 
 F = TypeVar("F", bound=Callable[..., Any])
+# The pipeline's stages, in order (release.pipeline.NAMES, which imports every stage: only `run` loads it).
+STAGE_NAMES = ("plan", "test", "images", "charts", "publish", "notes", "promote")
 
 
 def say(message: str) -> None:
@@ -57,6 +61,8 @@ def given(name: str, value: str | None) -> str | None:
 def context(
     directory: str | None, config_path: str | None, branch: str | None, component: str | None, **extra: Any
 ) -> Context:
+    from release.context import Context, Options
+
     return Context.build(
         Options(
             directory=given("directory", directory) or ".",
@@ -85,6 +91,10 @@ def cli(click_ctx: click.Context, directory: str | None, config_path: str | None
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 def plan(as_json: bool, **opts: Any) -> None:
     """Show the next version and why. Changes nothing."""
+    import json
+
+    from release.source import plans as planning
+
     ctx = context(**opts)
     ctx.say = say  # a shallow clone completed from origin says so
     plans = planning.make_plans(ctx)
@@ -104,12 +114,25 @@ def plan_json(ctx: Context, plans: list[Plan]) -> dict[str, Any]:
     if len(plans) == 1 and plans[0].component is None:
         return plans[0].as_json() | {"components": []}
     items = [{"name": p.component} | p.as_json() for p in plans]
+    for p, item in zip(plans, items, strict=True):
+        via = dict(p.via)
+        for reason in item["reasons"]:  # type: ignore[attr-defined]
+            reason["via"] = via.get(reason["sha"])  # the shared path it counts through, if that is why
+    first = plans[0].channel if plans else None
+    # Every documented key: what components share (the branch, the channel) here, each version in its item.
     return {
         "current_version": None,
         "next_version": None,
         "bump": None,
         "tag": None,
         "commits": max((p.considered for p in plans), default=0),
+        "previous_tag": None,
+        "branch": first.branch if first else None,
+        "channel": first.prerelease if first else None,
+        "prerelease": any(p.next_version and p.next_version.prerelease for p in plans),
+        "already_tagged": bool(plans) and all(p.head_tagged for p in plans),
+        "ignored_commits": max((p.ignored for p in plans), default=0),
+        "reasons": [],
         "components": items,
     }
 
@@ -118,12 +141,14 @@ def describe(p: Plan) -> str:
     name = f"{p.component}: " if p.component else ""
     branch = p.channel.branch or "(unknown branch)"
     lines = [f"{name}branch {branch} ({p.channel.describe()})"]
-    lines.append(f"  current  {p.current.name if p.current else 'none (no release tag yet)'}")
     if p.head_tagged:
+        lines.append(f"  current  {p.tag} (at HEAD)")
         lines.append(f"  HEAD is already released as {p.tag}; nothing to do")
     elif p.next_version:
+        lines.append(f"  current  {p.current.name if p.current else 'none (no release tag yet)'}")
         lines.append(f"  next     {p.next_version}  (tag {p.tag}, {p.forced or (p.bump.label or 'no') + ' bump'})")
     else:
+        lines.append(f"  current  {p.current.name if p.current else 'none (no release tag yet)'}")
         lines.append("  next     nothing to release")
     lines.append(
         f"  commits  {p.considered} since {p.current.name if p.current else 'the start'}"
@@ -131,9 +156,11 @@ def describe(p: Plan) -> str:
     )
     if p.reasons and not p.head_tagged:
         lines.append("  because")
+        via = dict(p.via)
         for c in p.reasons[:10]:
             scope = f"({c.scope})" if c.scope else ""
-            lines.append(f"    {c.commit.short_sha} {c.type}{scope}{'!' if c.breaking else ''}: {c.subject}")
+            shared = f"  (via {via[c.commit.sha]})" if c.commit.sha in via else ""
+            lines.append(f"    {c.commit.short_sha} {c.type}{scope}{'!' if c.breaking else ''}: {c.subject}{shared}")
         if len(p.reasons) > 10:
             lines.append(f"    … and {len(p.reasons) - 10} more")
     return "\n".join(lines)
@@ -143,6 +170,8 @@ def describe(p: Plan) -> str:
 @common
 def version(**opts: Any) -> None:
     """Print the next version only (nothing when there is nothing to release)."""
+    from release.source import plans as planning
+
     ctx = context(**opts)
     ctx.say = say
     plans = planning.make_plans(ctx)
@@ -160,10 +189,17 @@ def version(**opts: Any) -> None:
 @click.option("--output", metavar="FILE", help="Write to FILE instead of stdout.")
 def notes(start: str | None, end: str | None, template: str | None, output: str | None, **opts: Any) -> None:
     """Release notes in markdown, for the next release or for a range."""
+    from release.source import notes as repo_notes
+    from release.source import plans as planning
+
     ctx = context(**opts)
     ctx.say = say
     if start is None and end is None:
-        text = "\n".join(repo_notes.for_plan(ctx, p, template) for p in planning.make_plans(ctx))
+        plans = planning.make_plans(ctx)
+        blocks = [repo_notes.for_plan(ctx, p, template) for p in plans]
+        if len(plans) > 1:  # several components: each block under its name
+            blocks = [f"# {p.component}\n\n{block}" for p, block in zip(plans, blocks, strict=True)]
+        text = "\n".join(blocks)
     else:
         text = repo_notes.for_range(ctx, start, end or "HEAD", template)
     off = repo_notes.links_off(ctx)
@@ -184,6 +220,8 @@ def notes(start: str | None, end: str | None, template: str | None, output: str 
 @click.option("--allow-dirty", is_flag=True, help="Publish even with uncommitted changes in the working tree.")
 def cut(bump: str | None, prerelease: str | None, push: bool, dry_run: bool, allow_dirty: bool, **opts: Any) -> None:
     """Tag a release here: CHANGELOG.md commit + annotated tag, pushed when asked."""
+    from release.source import cut as cut_module
+
     ctx = context(**opts, bump=bump, prerelease=prerelease, dry_run=dry_run, allow_dirty=allow_dirty)
     ctx.say = say  # a dry run's "would release …" lines
     cuts, idle = cut_module.prepare(ctx)
@@ -398,6 +436,8 @@ def status(as_json: bool, **opts: Any) -> None:
 
     One tab-separated line per environment: env, version, commit, date, source, pipeline, observed (what the GitOps
     agent reports, with `verify:`), state."""
+    import json
+
     from release.gitops import status as status_module
 
     ctx = context(**opts)
@@ -414,7 +454,7 @@ def status(as_json: bool, **opts: Any) -> None:
 
 @cli.command(name="run")
 @common
-@click.option("--only", metavar="STAGES", help=f"Run only these stages, comma-separated ({','.join(pipeline.NAMES)}).")
+@click.option("--only", metavar="STAGES", help=f"Run only these stages, comma-separated ({','.join(STAGE_NAMES)}).")
 @click.option("--skip", metavar="STAGES", help="Run every stage but these, comma-separated.")
 @click.option(
     "--environment",
@@ -430,6 +470,7 @@ def run_command(
 ) -> None:
     """The whole pipeline: plan, test, images, charts, publish (tag), notes and release object, promote."""
     from release import runner
+    from release.source import plans as planning
 
     ctx = context(**opts, dry_run=dry_run, environments=environments, allow_dirty=allow_dirty)
     ctx.say = say
@@ -534,6 +575,8 @@ def _main(argv: list[str] | None) -> None:
         say("terminated (SIGTERM): what was published stays recorded in the State; a rerun finishes the job")
         sys.exit(143)
     except Exception:
+        import traceback
+
         say(traceback.format_exc().rstrip())
         say("release: internal error (a bug, exit 3): please report it with the traceback above")
         sys.exit(EXIT_BUG)

@@ -85,11 +85,40 @@ class VersioningConfig:
     strict: bool = True
 
 
+def _check_shared_paths(value: str | tuple[str, ...]) -> tuple[str, str] | None:
+    paths = (value,) if isinstance(value, str) else value
+    bad = next((p for p in paths if not p.strip() or p.startswith("/") or ".." in p.split("/")), None)
+    if bad is not None:
+        return f"path {bad!r} is not a folder inside the repository", "write it relative to the root, e.g. apps/client"
+    return None
+
+
+def _check_component_paths(value: str | tuple[str, ...]) -> tuple[str, str] | None:
+    if isinstance(value, tuple) and not value:
+        return "an empty list of paths", "list the folders of the component, e.g. [apps/client, packages/ui]"
+    return _check_shared_paths(value)
+
+
 @dataclass(frozen=True)
 class ComponentConfig:
+    """A monorepo component: released when a commit touches one of its paths or a shared path it lists."""
+
     name: str
-    path: str
+    path: tuple[str, ...] | str = field(metadata={"check": _check_component_paths})  # the first one is its home
     tag_format: str = field(default="{component}-v{version}", metadata={"check": _check_tag_format})
+    # paths other components list too (packages/shared): a change there releases every component listing it
+    shared: tuple[str, ...] = field(default=(), metadata={"check": _check_shared_paths})
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """Its own paths, then its shared ones: a commit touching any of them counts for it."""
+        own = (self.path,) if isinstance(self.path, str) else self.path
+        return own + tuple(p for p in self.shared if p not in own)
+
+    @property
+    def home(self) -> str:
+        """Where its CHANGELOG.md goes: its first path."""
+        return self.path if isinstance(self.path, str) else self.path[0]
 
 
 @dataclass(frozen=True)

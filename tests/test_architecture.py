@@ -126,3 +126,55 @@ def test_dry_run_is_an_adapter_not_a_flag() -> None:
         if "dry_run" in line and shown(path) not in DRY_RUN_ALLOWED
     )
     assert not found, "go through ctx.effects instead of reading dry_run: " + ", ".join(found)
+
+
+# --- start-up: a command imports only what it uses --------------------------------------------------------------
+
+HEAVY = ("requests", "urllib3", "docker", "jinja2", "release.pipeline", "release.images", "release.charts")
+LOADED = """\
+import sys
+from release.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+print("\\n".join(sorted(sys.modules)))
+print("exit", code)
+"""
+
+
+def loaded_by(cwd: Path, *args: str) -> set[str]:
+    """The modules a real `release ARGS` process has imported when it is done."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(PACKAGE.parent)}
+    proc = subprocess.run(
+        [sys.executable, "-c", LOADED, *args], cwd=cwd, env=env, capture_output=True, text=True, check=True
+    )
+    lines = proc.stdout.splitlines()
+    assert lines[-1] == "exit 0", proc.stderr
+    return set(lines[:-1])
+
+
+@pytest.mark.parametrize("args", [(), ("--help",), ("version",), ("plan",), ("plan", "--json")])
+def test_planning_commands_do_not_import_the_image_chart_and_template_stacks(tmp_path: Path, args: tuple[str]) -> None:
+    import subprocess
+
+    repo = tmp_path / "app"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "feat: first"], cwd=repo, check=True)
+    loaded = loaded_by(repo, *(args or ("--version",)))
+    assert "release.cli" in loaded
+    if args and args[0] in ("version", "plan"):
+        assert "release.source.plans" in loaded  # it did plan, from a real repository
+    heavy = sorted(m for m in loaded if m.split(".")[0] in HEAVY or m.startswith(HEAVY))
+    assert heavy == [], f"release {' '.join(args)} imported {heavy}"
+
+
+def test_the_stage_names_in_the_help_are_the_pipeline_s() -> None:
+    from release import cli, pipeline
+
+    assert cli.STAGE_NAMES == pipeline.NAMES

@@ -62,7 +62,7 @@ def test_state_round_trip_and_atomic_write(tmp_path):
 
 def test_monorepo_state_lists_components(repo, monkeypatch):
     repo.write("release.yaml", "components:\n  - {name: api, path: api}\n  - {name: web, path: web}\n")
-    repo.commit("chore: config", {"release.yaml": repo.path.joinpath("release.yaml").read_text()})
+    repo.commit("chore: config", {"release.yaml": repo.path.joinpath("release.yaml").read_text(), "web/.keep": ""})
     repo.commit("feat(api): endpoint", {"api/a.py": "x"})
     monkeypatch.chdir(repo.path)
     ctx = Context.build(Options())

@@ -182,6 +182,32 @@ class Git:
             for sha, parents, author, email, date, message in zip(*[iter(fields)] * width, strict=True)
         ]
 
+    def log_with_files(self, rev: str) -> list[tuple[Commit, tuple[str, ...]]]:
+        """Every commit reachable from `rev`, merges included, children before parents (--topo-order), each with
+        the files it changed (merges: none): one `git log --name-only` pass over the whole history."""
+        marker = "\x01"  # starts each record: a file list ends where the next record begins
+        args = ["log", "-z", f"--format=%x01{_LOG_FORMAT}", "--encoding=UTF-8", "--topo-order"]
+        out = self.run(*args, "--name-only", "--no-renames", rev, "--")
+        tokens = out.split("\0")
+        width = len(_LOG_FIELDS)
+        found: list[tuple[Commit, tuple[str, ...]]] = []
+        i = 0
+        while i + width <= len(tokens) and tokens[i].startswith(marker):
+            sha, parents, author, email, date, message = tokens[i : i + width]
+            i += width
+            files: list[str] = []
+            if i < len(tokens) and tokens[i].startswith("\n"):  # the file list follows after a newline
+                files.append(tokens[i][1:])
+                i += 1
+                while i < len(tokens) and tokens[i] and not tokens[i].startswith(marker):
+                    files.append(tokens[i])
+                    i += 1
+            commit = Commit(sha[1:], tuple(parents.split()), author, email, date, message)
+            found.append((commit, tuple(files)))
+        if any(tokens[i:]):
+            raise ValueError(f"git log --name-only: unexpected output at field {i} of {len(tokens)}")
+        return found
+
     def remote_url(self, remote: str = "origin") -> str | None:
         out = self.run("remote", "get-url", remote, check=False).strip()
         return out or None

@@ -27,8 +27,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import requests
-
 from release.errors import ReleaseError
 
 CA_BUNDLE = "RELEASE_CA_BUNDLE"
@@ -289,6 +287,8 @@ def registry_scheme(host: str, env: Mapping[str, str] | None = None, *, opted_in
     a refused or reset connection, or no answer means plain HTTP (the request that follows reports the rest)."""
     if not plain_http_allowed(host, env, opted_in=opted_in):
         return "https"
+    import requests  # here, not at the top: git's TLS settings (gitclone, every plan) need no HTTP client
+
     with requests.Session() as probe:
         try:
             probe.get(f"https://{host}/v2/", verify=verify(env), timeout=PROBE_TIMEOUT, allow_redirects=False)

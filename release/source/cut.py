@@ -48,7 +48,7 @@ def _changelog(ctx: Context, plan: Plan, section: str) -> tuple[Path | None, str
     if not name:
         return None, None
     component = next((c for c in ctx.config.components if c.name == plan.component), None)
-    path = ctx.root / (component.path if component else "") / name
+    path = ctx.root / (component.home if component else "") / name
     return path, changelog.insert(_read(path), section, str(plan.next_version))
 
 

@@ -20,7 +20,7 @@ computed from part of the history.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import TypeVar
 
 from release.adapters.git import GitError
@@ -56,7 +56,7 @@ def answer(ctx: Context, compute: Callable[[], T]) -> T:
         raise ReleaseError(f"{_what(ctx)} and {REMOTE} did not send the rest", shallow_hint(ctx.ci.provider)) from None
 
 
-def check(ctx: Context, commits: Sequence[Commit]) -> None:
+def check(ctx: Context, commits: Iterable[Commit]) -> None:
     """Raise Truncated when `commits` (a range just read) reach the point where the clone's history stops."""
     boundary = _boundary(ctx)
     if boundary and any(c.sha in boundary for c in commits):

@@ -144,7 +144,7 @@ def _for_range(ctx: Context, start: str | None, end: str, template: str | None) 
     tag_name: str | None
     previous: ReleaseTag | None
     if at_end:
-        tag = max(at_end, key=lambda t: t.version)
+        tag = max(at_end, key=lambda t: t.key)
         version, tag_name, date = str(tag.version), tag.name, commit_date(ctx, end_sha)
         # A stable release counts from the last stable one (its notes carry its prereleases' changes too),
         # a prerelease from the last release of its own channel: the same ranges `release cut` used.
@@ -167,7 +167,7 @@ def _for_range(ctx: Context, start: str | None, end: str, template: str | None) 
         start_rev = ctx.git.resolve(start)
         # Compare links need a name the forge knows: our tags as they are, anything else as a sha.
         start_name = start if fmt.parse(start) else start_rev[:12]
-    paths = (component.path,) if component else ()
+    paths = component.paths if component else ()
     log = ctx.git.log(f"{start_rev}..{end_sha}" if start_rev else end_sha, paths)
     history.check(ctx, log)
     strict = ctx.config.versioning.strict

@@ -5,7 +5,6 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import Mapping
 
-from release.adapters import gitclone
 from release.context import Context
 
 REMOTE = "origin"
@@ -23,5 +22,7 @@ def remote(ctx: Context) -> tuple[str, Mapping[str, str] | None] | None:
     if ctx.env.get("RELEASE_GIT_TOKEN") and parts.scheme in ("http", "https"):
         host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
         bare = urllib.parse.urlunsplit((parts.scheme, host, parts.path, parts.query, ""))
+        from release.adapters import gitclone  # TLS settings and ssl: only when a token needs them
+
         return bare, gitclone.auth_env(ctx.env, bare)
     return REMOTE, None

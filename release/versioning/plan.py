@@ -85,6 +85,7 @@ class Plan:
     reasons: tuple[ParsedCommit, ...] = field(default=())  # the commits that decided the bump
     head_tagged: bool = False
     forced: str | None = None  # why the version was forced (Release-As, --bump)
+    via: tuple[tuple[str, str], ...] = field(default=())  # monorepos: (sha, shared path) of reasons counted through it
 
     @property
     def releasable(self) -> bool:
@@ -112,7 +113,7 @@ class Plan:
 
 def last_stable(tags: list[ReleaseTag], channel: Channel) -> ReleaseTag | None:
     stable = [t for t in tags if not t.version.prerelease and channel.allows(t.version)]
-    return max(stable, key=lambda t: t.version, default=None)
+    return max(stable, key=lambda t: t.key, default=None)
 
 
 def last_on_channel(tags: list[ReleaseTag], channel: Channel) -> ReleaseTag | None:
@@ -123,7 +124,7 @@ def last_on_channel(tags: list[ReleaseTag], channel: Channel) -> ReleaseTag | No
         for t in tags
         if channel.allows(t.version) and (not t.version.prerelease or (token and _token(t.version) == token))
     ]
-    return max(candidates, key=lambda t: t.version, default=None)
+    return max(candidates, key=lambda t: t.key, default=None)
 
 
 def head_release(tags_at_head: list[ReleaseTag], channel: Channel) -> ReleaseTag | None:

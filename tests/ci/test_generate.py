@@ -213,7 +213,7 @@ def test_repo_without_components_is_one_job(repo: Repo, release: Any) -> None:
 def test_config_and_branch_options_reach_the_job(repo: Repo, release: Any) -> None:
     """The job must plan what the generator planned: same config file, same branch."""
     repo.write("ci/release config.yaml", COMPONENTS)
-    repo.commit("feat: api", {"services/api/main.py": "1"})
+    repo.commit("feat: api", {"services/api/main.py": "1", "web/.keep": "", "worker/.keep": ""})
     repo.git("checkout", "-q", "--detach")
     doc = gitlab(release, repo, "--config", "ci/release config.yaml", "--branch", "main")
     command = "release run --component api --config 'ci/release config.yaml' --branch main"

@@ -236,7 +236,7 @@ def test_monorepo_changelog_per_component_and_prefixed_tags(repo, release):
 
 
 def test_monorepo_only_the_changed_component_is_released(repo, release):
-    repo.commit("chore: layout", {"release.yaml": MONOREPO})
+    repo.commit("chore: layout", {"release.yaml": MONOREPO, "web/.keep": ""})  # a component's path exists
     repo.commit("feat(api): endpoint", {"services/api/main.py": "print(1)\n"})
     repo.tag("api-v1.0.0")
     repo.tag("web-v1.0.0")

@@ -819,7 +819,7 @@ def test_components_count_only_their_own_paths(repo: Repo, release: Any) -> None
 def test_component_tags_do_not_leak(repo: Repo, release: Any) -> None:
     """A plain v-tag and the other component's tags say nothing about this component."""
     config(repo, COMPONENTS)
-    repo.commit("feat: api", {"services/api/main.py": "1"})
+    repo.commit("feat: api", {"services/api/main.py": "1", "web/.keep": ""})
     repo.tag("v3.0.0")
     repo.tag("web@2.0.0")
     repo.commit("fix: api", {"services/api/main.py": "2"})
