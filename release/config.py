@@ -129,6 +129,18 @@ def _check_wait(value: int) -> tuple[str, str] | None:
     return f"{value} is not a number of seconds above 0", "write e.g. `wait: 600` (the default)"
 
 
+PLATFORM_PATTERN = re.compile(r"[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?")
+
+
+def _check_platforms(value: tuple[str, ...]) -> tuple[str, str] | None:
+    bad = next((p for p in value if not PLATFORM_PATTERN.fullmatch(p)), None)
+    if bad is not None:
+        return f"{bad!r} is not a platform os/arch[/variant]", "write e.g. platforms: [linux/amd64, linux/arm64]"
+    if len(set(value)) != len(value):
+        return "a platform is listed twice", "list each platform once"
+    return None
+
+
 @dataclass(frozen=True)
 class ImageConfig:
     """One container image: built from `context`, pushed to `repository` under every tag in `tags`.
@@ -151,6 +163,8 @@ class ImageConfig:
     component: str | None = None  # monorepos: the component whose version the image carries
     build: Literal["release", "elsewhere"] = "release"  # elsewhere: another job pushes it; release waits and checks
     wait: int = field(default=600, metadata={"check": _check_wait})  # seconds to wait for an image built elsewhere
+    # one build per platform, pushed by digest, then one OCI image index under every tag (images/platforms.py)
+    platforms: tuple[str, ...] = field(default=(), metadata={"check": _check_platforms})
 
 
 # oci://HOST/PATH                                   an OCI registry (helm push)
