@@ -141,6 +141,12 @@ def _check_platforms(value: tuple[str, ...]) -> tuple[str, str] | None:
     return None
 
 
+def _check_sbom(value: bool | str) -> tuple[str, str] | None:
+    if isinstance(value, str) and not value.strip():
+        return "an empty SBOM file name", "write sbom: true (syft, SPDX), sbom: cyclonedx, or the path of a file"
+    return None
+
+
 @dataclass(frozen=True)
 class ImageConfig:
     """One container image: built from `context`, pushed to `repository` under every tag in `tags`.
@@ -165,6 +171,10 @@ class ImageConfig:
     wait: int = field(default=600, metadata={"check": _check_wait})  # seconds to wait for an image built elsewhere
     # one build per platform, pushed by digest, then one OCI image index under every tag (images/platforms.py)
     platforms: tuple[str, ...] = field(default=(), metadata={"check": _check_platforms})
+    # supply chain (images/attest.py): an SBOM per platform attached in the registry (true/spdx/cyclonedx: syft;
+    # any other text: a file of the repo holding one), and an in-toto SLSA provenance statement
+    sbom: bool | str = field(default=False, metadata={"check": _check_sbom})
+    provenance: bool = False
 
 
 # oci://HOST/PATH                                   an OCI registry (helm push)

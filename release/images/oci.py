@@ -1,4 +1,4 @@
-"""Pure: the OCI documents release writes itself: image manifests, image indexes, artifacts with a `subject`.
+"""Pure: the OCI documents release writes itself for multi-platform images: image manifests and indexes.
 
 Bytes are compact JSON with keys in the order the OCI image spec lists them, so the same content always gives the
 same digest (a rerun writes the same index, and the registry's answer can be compared byte for byte).
@@ -17,8 +17,6 @@ IMAGE_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 IMAGE_INDEX = "application/vnd.oci.image.index.v1+json"
 IMAGE_CONFIG = "application/vnd.oci.image.config.v1+json"
 LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
-EMPTY_CONFIG = "application/vnd.oci.empty.v1+json"
-EMPTY_DATA = b"{}"
 
 
 def digest(data: bytes) -> str:
@@ -108,25 +106,3 @@ def image_index(manifests: Sequence[Descriptor], annotations: Mapping[str, str] 
     if annotations:
         body["annotations"] = dict(sorted(annotations.items()))
     return dump(body)
-
-
-def artifact_manifest(
-    artifact_type: str, layers: Sequence[Descriptor], subject: Descriptor, annotations: Mapping[str, str]
-) -> bytes:
-    """An OCI 1.1 artifact: empty config, the document as its one layer, `subject` the image it is about."""
-    body: dict[str, Any] = {
-        "schemaVersion": 2,
-        "mediaType": IMAGE_MANIFEST,
-        "artifactType": artifact_type,
-        "config": Descriptor.of(EMPTY_CONFIG, EMPTY_DATA).json(),
-        "layers": [layer.json() for layer in layers],
-        "subject": subject.json(),
-        "annotations": dict(sorted(annotations.items())),
-    }
-    return dump(body)
-
-
-def referrers_tag(subject_digest: str) -> str:
-    """The referrers tag schema's fallback tag (OCI distribution spec 1.1): sha256:abc… → sha256-abc…"""
-    algorithm, _, hex_digest = subject_digest.partition(":")
-    return f"{algorithm}-{hex_digest}"[:128]

@@ -15,7 +15,7 @@ from release.adapters.retry import retrying
 from release.config import ImageConfig
 from release.context import Context
 from release.errors import ReleaseError
-from release.images import elsewhere, platforms
+from release.images import attest, elsewhere, platforms
 from release.naming.imageref import ReleaseFacts, Repository, oci_labels, render, render_tags
 from release.source import notes as repo_notes
 from release.source import plans as planning
@@ -41,6 +41,9 @@ class Job:
     image_id: str | None = None
     elsewhere: bool = False  # another job builds and pushes it: wait for the version tag, check, record
     platforms: dict[str, str] = field(default_factory=dict)  # a multi-platform image: platform → manifest digest
+    attached: list[dict[str, Any]] = field(default_factory=list)  # SBOMs, provenance: references in the registry
+    started: str | None = None  # the build's start and end (provenance)
+    finished: str | None = None
 
     @property
     def version_ref(self) -> str:
@@ -79,6 +82,8 @@ def prepare(ctx: Context, push: bool, force: bool) -> list[Job]:
             tags = [version_tag]  # the builder pushes its own tags; release reads the version tag only
         else:
             check_build_files(ctx, image)
+            if push:
+                attest.check(ctx, image)
         repo = Repository.parse(image.repository)
         creds = credentials.for_registry(repo.host, ctx.env)
         labels = {
@@ -143,6 +148,10 @@ def publish(ctx: Context, *, push: bool, force: bool, say: Say) -> list[Job]:
         elif job.done_digest is not None:
             say(f"skipped: already published {job.repo.name}:{job.version_tag} ({job.done_digest})")
             record(ctx, job)
+    finish = [j for j in jobs if j.done_digest is not None and not j.elsewhere and attest.wanted(j.image) and push]
+    if finish:
+        what = [f"attach what is missing of {job.repo.name}'s SBOM and provenance" for job in finish]
+        ctx.effects.push_images(what, lambda: attach_all(ctx, finish, say))
     waits = [j for j in todo if j.elsewhere]
     builds = [j for j in todo if not j.elsewhere]
     if waits and not push:
@@ -173,12 +182,15 @@ def build_and_push(ctx: Context, todo: list[Job], push: bool, say: Say) -> None:
     for job in todo:
         say(f"building {job.image.name} ({job.image.context}/{job.image.dockerfile}) with {eng.url}")
         build = bound_build(ctx, eng, job, say)
+        job.started = attest.now()
         if job.image.platforms:
             built[job.image.name] = platforms.build_all(eng, job.image, build, job.version_ref, say)
+            job.finished = attest.now()
             local = ", ".join(platforms.local_tag(job.version_tag, p) for p in job.image.platforms)
             say(f"built {job.image.name} for {', '.join(job.image.platforms)}: tagged {local}")
             continue
         job.image_id = build(tag=job.version_ref)
+        job.finished = attest.now()
         for tag in job.tags:
             eng.tag(job.image_id, job.repo.name, tag)
         say(f"built {job.image.name}: {job.image_id[:19]} tagged {', '.join(job.tags)}")
@@ -192,6 +204,31 @@ def build_and_push(ctx: Context, todo: list[Job], push: bool, say: Say) -> None:
         record(ctx, job)
         ctx.effects.save_state(lambda: ctx.state.save(ctx.state_path))
         say(f"published {job.repo.name}@{job.done_digest}")
+        if attest.wanted(job.image):
+            attach(ctx, job, say)
+
+
+def attach_all(ctx: Context, jobs: list[Job], say: Say) -> None:
+    for job in jobs:
+        attach(ctx, job, say)
+
+
+def attach(ctx: Context, job: Job, say: Say) -> None:
+    """SBOMs and provenance of a published image, what is not attached yet; recorded in the State."""
+    assert job.done_digest is not None
+    target = attest.Target(
+        job.image,
+        job.registry,
+        job.credentials,
+        job.done_digest,
+        job.platforms,
+        job.build_args,
+        job.started,
+        job.finished,
+    )
+    job.attached = attest.attach(ctx, target, say)
+    record(ctx, job)
+    ctx.effects.save_state(lambda: ctx.state.save(ctx.state_path))
 
 
 def bound_build(ctx: Context, eng: engine.Engine, job: Job, say: Say) -> Callable[..., str]:
@@ -275,4 +312,6 @@ def record(ctx: Context, job: Job) -> None:
     }
     if job.platforms:
         entry["platforms"] = [{"platform": p, "digest": d} for p, d in job.platforms.items()]
+    if job.attached:
+        entry["attached"] = job.attached
     ctx.state.images = [i for i in ctx.state.images if i.get("name") != job.image.name] + [entry]
