@@ -222,6 +222,7 @@ class ChartConfig:
     create: bool = False  # allow `values` to create keys that do not exist yet
     publish: tuple[str, ...] = field(default=(), metadata={"check": _check_publish_targets})
     component: str | None = None
+    provenance: bool = False  # an in-toto SLSA provenance statement attached to the chart in each OCI registry
 
 
 def _check_repo_url(value: str) -> tuple[str, str] | None:

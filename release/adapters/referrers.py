@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from release.adapters.registry import Manifest, Registry
+from release.errors import ReleaseError
 
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 INDEX = "application/vnd.oci.image.index.v1+json"
@@ -113,3 +114,29 @@ def add_to_fallback(
         entry["annotations"] = dict(sorted(annotations.items()))
     body = dump({"schemaVersion": 2, "mediaType": INDEX, "manifests": [*entries, entry]})
     registry.put_manifest(tag, body, INDEX)
+
+
+def find(registry: Registry, subject: str, artifact_types: set[str], annotations: Mapping[str, str]) -> str | None:
+    """The digest of a referrer of `subject` of one of `artifact_types` carrying `annotations`, or None."""
+    for entry in listed(registry, subject):
+        theirs = entry.get("annotations") or {}
+        if entry.get("artifactType") in artifact_types and all(theirs.get(k) == v for k, v in annotations.items()):
+            return str(entry["digest"])
+    return None
+
+
+def attach_document(
+    registry: Registry, subject: str, media_type: str, data: bytes, annotations: Mapping[str, str]
+) -> str:
+    """Attach one document (its media type as the artifact type) to the manifest `subject` names."""
+    manifest = registry.manifest(subject)
+    if manifest is None:
+        raise ReleaseError(f"{registry.repo.name}@{subject} is not in the registry", "push it first; rerunning is safe")
+    try:
+        return attach(registry, subject_of(manifest), media_type, [Document(media_type, data)], annotations)
+    except ReleaseError as exc:
+        raise ReleaseError(
+            f"could not attach {media_type} to {registry.repo.name}@{subject}: {exc.message}",
+            "the registry must accept OCI artifacts (artifactType, subject); what is published stays, and "
+            "rerunning attaches what is missing",
+        ) from None

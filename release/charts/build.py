@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import semver
 import yaml
@@ -43,6 +44,7 @@ class ChartJob:
     targets: list[str]
     checks: Callable[[], None]  # lint, schema, render: run before anything is pushed, unless already published
     published: dict[str, str] = field(default_factory=dict)  # ref → manifest digest
+    attached: list[dict[str, Any]] = field(default_factory=list)  # provenance in OCI registries: references
 
     @property
     def sha256(self) -> str:

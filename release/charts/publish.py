@@ -5,8 +5,10 @@ from __future__ import annotations
 import gzip
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from release.adapters.registry import Registry
+from release.charts import attest
 from release.charts import oci as chartoci
 from release.charts import package as chartpkg
 from release.charts.build import ChartJob, prepare, registry_for
@@ -46,6 +48,8 @@ def push_oci(ctx: Context, job: ChartJob, target: str, say: Say) -> None:
         if layers and (layers[0].get("digest") == layer_digest or _same_tar(registry, layers[0], job.archive)):
             say(f"skipped: already published {ref} ({existing.digest})")
             job.published[ref] = existing.digest
+            if job.config.provenance:  # a run stopped before attaching it: this one does
+                attest.attach_provenance(ctx, job, registry, ref, existing.digest, say)
             return
         theirs = str(layers[0].get("digest") if layers else "?")[:19]
         raise ReleaseError(
@@ -59,6 +63,8 @@ def push_oci(ctx: Context, job: ChartJob, target: str, say: Say) -> None:
     body = chartoci.manifest(config, job.archive, chartoci.oci_annotations(job.meta.raw, job.created))
     job.published[ref] = registry.put_manifest(tag, body, chartoci.MANIFEST_MEDIA_TYPE)
     say(f"published {ref}@{job.published[ref]}")
+    if job.config.provenance:
+        attest.attach_provenance(ctx, job, registry, ref, job.published[ref], say)
 
 
 def _same_tar(registry: Registry, layer: dict[str, object], archive: bytes) -> bool:
@@ -117,7 +123,7 @@ def push_all(ctx: Context, jobs: list[ChartJob], say: Say) -> None:
 
 
 def record(ctx: Context, job: ChartJob) -> None:
-    entry = {
+    entry: dict[str, Any] = {
         "name": job.meta.name,
         "version": job.meta.version,
         "app_version": job.meta.app_version,
@@ -125,6 +131,8 @@ def record(ctx: Context, job: ChartJob) -> None:
         "refs": sorted(job.published),
         "digests": dict(sorted(job.published.items())),
     }
+    if job.attached:
+        entry["attached"] = job.attached
     ctx.state.charts = [c for c in ctx.state.charts if c.get("name") != job.meta.name] + [entry]
 
 

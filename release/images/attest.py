@@ -8,7 +8,6 @@ missing, so a run that stopped half-way is finished by the next one.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -86,8 +85,7 @@ def sbom_file(ctx: Context, image: ImageConfig) -> tuple[str, bytes]:
     )
 
 
-def now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+now = provenance.now
 
 
 def attach(ctx: Context, target: Target, say: Say) -> list[dict[str, Any]]:
@@ -100,16 +98,6 @@ def attach(ctx: Context, target: Target, say: Say) -> list[dict[str, Any]]:
     return found
 
 
-def existing(registry: Registry, subject: str, artifact_types: set[str], predicate: str | None) -> str | None:
-    for entry in referrers.listed(registry, subject):
-        annotations = entry.get("annotations") or {}
-        if entry.get("artifactType") in artifact_types and (
-            predicate is None or annotations.get(provenance.PREDICATE_ANNOTATION) == predicate
-        ):
-            return str(entry["digest"])
-    return None
-
-
 def attach_sboms(ctx: Context, target: Target, say: Say) -> list[dict[str, Any]]:
     fmt = sbom_format(target.image)
     per_platform = fmt is not None and target.platforms
@@ -119,7 +107,7 @@ def attach_sboms(ctx: Context, target: Target, say: Say) -> list[dict[str, Any]]
     done = []
     for platform, subject in subjects.items():
         what = f"{target.name}@{subject[:19]}" + (f" ({platform})" if platform else "")
-        artifact = existing(target.registry, subject, set(SBOM_TYPES.values()), None)
+        artifact = referrers.find(target.registry, subject, set(SBOM_TYPES.values()), {})
         if artifact:
             say(f"found the SBOM of {what}: {artifact}")
         else:
@@ -136,32 +124,17 @@ def attach_sboms(ctx: Context, target: Target, say: Say) -> list[dict[str, Any]]
                 )
             else:
                 media_type, data = sbom_file(ctx, target.image)
-            artifact = put(target.registry, subject, media_type, data, {CREATED: now()})
+            artifact = referrers.attach_document(target.registry, subject, media_type, data, {CREATED: now()})
             say(f"attached the SBOM of {what}: {artifact}")
         done.append({"kind": "sbom", "platform": platform, "subject": subject, "digest": artifact})
     return done
 
 
-def put(registry: Registry, subject: str, media_type: str, data: bytes, annotations: Mapping[str, str]) -> str:
-    manifest = registry.manifest(subject)
-    if manifest is None:
-        raise ReleaseError(
-            f"{registry.repo.name}@{subject} is not in the registry", "push the image first; rerunning is safe"
-        )
-    document = referrers.Document(media_type, data)
-    try:
-        return referrers.attach(registry, referrers.subject_of(manifest), media_type, [document], annotations)
-    except ReleaseError as exc:
-        raise ReleaseError(
-            f"could not attach {media_type} to {registry.repo.name}@{subject}: {exc.message}",
-            "the registry must accept OCI artifacts (artifactType, subject); the image is published, and "
-            "rerunning attaches what is missing",
-        ) from None
-
-
 def attach_provenance(ctx: Context, target: Target, say: Say) -> dict[str, Any]:
     predicate = provenance.PREDICATE_TYPE
-    artifact = existing(target.registry, target.digest, {provenance.MEDIA_TYPE}, predicate)
+    artifact = referrers.find(
+        target.registry, target.digest, {provenance.MEDIA_TYPE}, {provenance.PREDICATE_ANNOTATION: predicate}
+    )
     if artifact:
         say(f"found the provenance of {target.name}@{target.digest[:19]}: {artifact}")
     else:
@@ -185,6 +158,6 @@ def attach_provenance(ctx: Context, target: Target, say: Say) -> dict[str, Any]:
             finished=target.finished,
         )
         notes = {CREATED: now(), provenance.PREDICATE_ANNOTATION: predicate}
-        artifact = put(target.registry, target.digest, provenance.MEDIA_TYPE, data, notes)
+        artifact = referrers.attach_document(target.registry, target.digest, provenance.MEDIA_TYPE, data, notes)
         say(f"attached the provenance of {target.name}@{target.digest[:19]}: {artifact}")
     return {"kind": "provenance", "platform": None, "subject": target.digest, "digest": artifact}

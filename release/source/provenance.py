@@ -8,6 +8,7 @@ GitLab's runner or GitHub's workflow, the way their own SLSA generators name the
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -22,6 +23,10 @@ MEDIA_TYPE = "application/vnd.in-toto+json"
 PREDICATE_ANNOTATION = "in-toto.io/predicate-type"
 IMAGE_BUILD_TYPE = "https://release.invalid/buildtypes/container-image/v1"
 CHART_BUILD_TYPE = "https://release.invalid/buildtypes/helm-chart/v1"
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def builder(env: Mapping[str, str]) -> tuple[str, str | None]:
