@@ -351,6 +351,13 @@ def _check_branches(value: tuple[str, ...] | None) -> tuple[str, str] | None:
 
 
 @dataclass(frozen=True)
+class SigstoreConfig:
+    """A private Sigstore instance: a ClientTrustConfig JSON file (trusted root + Fulcio, Rekor and TSA URLs)."""
+
+    trust_config: str | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     version: Literal[1] = 1
     versioning: VersioningConfig = field(default_factory=VersioningConfig)
@@ -364,6 +371,9 @@ class Config:
     # the branches that release (names or globs, as semantic-release's `branches`); None: the default branch,
     # versioning.prerelease_branches and maintenance branches (1.x, 1.2.x). Any other branch plans only.
     branches: tuple[str, ...] | None = field(default=None, metadata={"check": _check_branches})
+    # keyless signatures of images, charts and provenance in OCI registries (source/signing.py)
+    signing: Literal["none", "sigstore"] = "none"
+    sigstore: SigstoreConfig = field(default_factory=SigstoreConfig)
     source: str | None = field(default=None, metadata={"internal": True})  # the file it came from
 
     @property

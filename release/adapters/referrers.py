@@ -125,6 +125,15 @@ def find(registry: Registry, subject: str, artifact_types: set[str], annotations
     return None
 
 
+def document(registry: Registry, artifact: str) -> bytes:
+    """The first layer of an attached artifact (its document)."""
+    manifest = registry.manifest(artifact)
+    layers = (manifest.body.get("layers") or []) if manifest else []
+    if not layers:
+        raise ReleaseError(f"{registry.repo.name}@{artifact} has no document", "check the registry")
+    return registry.blob(str(layers[0]["digest"]))
+
+
 def attach_document(
     registry: Registry, subject: str, media_type: str, data: bytes, annotations: Mapping[str, str]
 ) -> str:

@@ -11,17 +11,25 @@ from release.adapters import referrers
 from release.adapters.registry import Registry
 from release.charts.build import ChartJob
 from release.context import Context
-from release.source import provenance
+from release.source import provenance, signing
 
 Say = Callable[[str], None]
 
 
-def attach_provenance(ctx: Context, job: ChartJob, registry: Registry, ref: str, digest: str, say: Say) -> None:
+def attach_all(ctx: Context, job: ChartJob, registry: Registry, ref: str, digest: str, say: Say) -> None:
+    """Provenance (if asked for) and signatures (if signing is on) of a chart published at `digest`."""
+    statement = attach_provenance(ctx, job, registry, ref, digest, say) if job.config.provenance else None
+    if signing.enabled(ctx):
+        job.attached += signing.sign_and_attach(ctx, registry, ref.rsplit(":", 1)[0], digest, say, statement)
+
+
+def attach_provenance(ctx: Context, job: ChartJob, registry: Registry, ref: str, digest: str, say: Say) -> bytes:
     """Attach the chart's provenance to `digest` in `registry` unless it is there; recorded on the job."""
     predicate = {provenance.PREDICATE_ANNOTATION: provenance.PREDICATE_TYPE}
     artifact = referrers.find(registry, digest, {provenance.MEDIA_TYPE}, predicate)
     if artifact:
         say(f"found the provenance of {ref}: {artifact}")
+        data = referrers.document(registry, artifact)
     else:
         parameters: dict[str, Any] = {
             "chart": job.config.path,
@@ -45,3 +53,4 @@ def attach_provenance(ctx: Context, job: ChartJob, registry: Registry, ref: str,
         say(f"attached the provenance of {ref}: {artifact}")
     job.attached = [a for a in job.attached if a.get("subject") != digest]
     job.attached.append({"kind": "provenance", "ref": ref, "subject": digest, "digest": artifact})
+    return data

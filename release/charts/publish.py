@@ -15,6 +15,7 @@ from release.charts.build import ChartJob, prepare, registry_for
 from release.context import Context
 from release.errors import ReleaseError
 from release.naming.imageref import Repository
+from release.source import signing
 
 Say = Callable[[str], None]
 
@@ -48,8 +49,7 @@ def push_oci(ctx: Context, job: ChartJob, target: str, say: Say) -> None:
         if layers and (layers[0].get("digest") == layer_digest or _same_tar(registry, layers[0], job.archive)):
             say(f"skipped: already published {ref} ({existing.digest})")
             job.published[ref] = existing.digest
-            if job.config.provenance:  # a run stopped before attaching it: this one does
-                attest.attach_provenance(ctx, job, registry, ref, existing.digest, say)
+            attest.attach_all(ctx, job, registry, ref, existing.digest, say)  # what a stopped run left out
             return
         theirs = str(layers[0].get("digest") if layers else "?")[:19]
         raise ReleaseError(
@@ -63,8 +63,7 @@ def push_oci(ctx: Context, job: ChartJob, target: str, say: Say) -> None:
     body = chartoci.manifest(config, job.archive, chartoci.oci_annotations(job.meta.raw, job.created))
     job.published[ref] = registry.put_manifest(tag, body, chartoci.MANIFEST_MEDIA_TYPE)
     say(f"published {ref}@{job.published[ref]}")
-    if job.config.provenance:
-        attest.attach_provenance(ctx, job, registry, ref, job.published[ref], say)
+    attest.attach_all(ctx, job, registry, ref, job.published[ref], say)
 
 
 def _same_tar(registry: Registry, layer: dict[str, object], archive: bytes) -> bool:
@@ -106,6 +105,8 @@ def publish(ctx: Context, *, say: Say, push: bool = True) -> list[ChartJob]:
         if not (push and job.targets and all(_same_on_oci(ctx, job, t) for t in job.targets)):
             job.checks()
     what = [f"publish {job.filename} to {target}" for job in jobs for target in job.targets]
+    if push and any(t.startswith("oci://") for job in jobs for t in job.targets):
+        signing.check(ctx)  # before anything is pushed: no token, no chart
     if not push:
         for line in what:
             say(f"would {line}")

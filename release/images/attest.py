@@ -38,6 +38,7 @@ class Target:
     build_args: Mapping[str, str] = field(default_factory=dict)
     started: str | None = None  # when its build started and ended, if this run built it
     finished: str | None = None
+    statement: bytes | None = None  # the provenance statement attached (made now, or read back), for signing
 
     @property
     def name(self) -> str:
@@ -137,6 +138,7 @@ def attach_provenance(ctx: Context, target: Target, say: Say) -> dict[str, Any]:
     )
     if artifact:
         say(f"found the provenance of {target.name}@{target.digest[:19]}: {artifact}")
+        target.statement = referrers.document(target.registry, artifact)
     else:
         image = target.image
         parameters: dict[str, Any] = {
@@ -159,5 +161,6 @@ def attach_provenance(ctx: Context, target: Target, say: Say) -> dict[str, Any]:
         )
         notes = {CREATED: now(), provenance.PREDICATE_ANNOTATION: predicate}
         artifact = referrers.attach_document(target.registry, target.digest, provenance.MEDIA_TYPE, data, notes)
+        target.statement = data
         say(f"attached the provenance of {target.name}@{target.digest[:19]}: {artifact}")
     return {"kind": "provenance", "platform": None, "subject": target.digest, "digest": artifact}

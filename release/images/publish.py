@@ -19,6 +19,7 @@ from release.images import attest, elsewhere, platforms
 from release.naming.imageref import ReleaseFacts, Repository, oci_labels, render, render_tags
 from release.source import notes as repo_notes
 from release.source import plans as planning
+from release.source import signing
 from release.versioning.plan import Plan
 
 REVISION = elsewhere.REVISION
@@ -97,6 +98,8 @@ def prepare(ctx: Context, push: bool, force: bool) -> list[Job]:
         job = Job(image, repo, tags, version_tag, labels, args, creds, Registry(repo, creds), elsewhere=other_job)
         jobs.append(job)
     if push:
+        if jobs:
+            signing.check(ctx)
         for job in jobs:
             check_published(job, head, force)
     return jobs
@@ -148,9 +151,10 @@ def publish(ctx: Context, *, push: bool, force: bool, say: Say) -> list[Job]:
         elif job.done_digest is not None:
             say(f"skipped: already published {job.repo.name}:{job.version_tag} ({job.done_digest})")
             record(ctx, job)
-    finish = [j for j in jobs if j.done_digest is not None and not j.elsewhere and attest.wanted(j.image) and push]
+    supply = [j for j in jobs if attest.wanted(j.image) or signing.enabled(ctx)]
+    finish = [j for j in supply if j.done_digest is not None and not j.elsewhere and push]
     if finish:
-        what = [f"attach what is missing of {job.repo.name}'s SBOM and provenance" for job in finish]
+        what = [f"attach what is missing of {job.repo.name}'s SBOM, provenance and signatures" for job in finish]
         ctx.effects.push_images(what, lambda: attach_all(ctx, finish, say))
     waits = [j for j in todo if j.elsewhere]
     builds = [j for j in todo if not j.elsewhere]
@@ -204,7 +208,7 @@ def build_and_push(ctx: Context, todo: list[Job], push: bool, say: Say) -> None:
         record(ctx, job)
         ctx.effects.save_state(lambda: ctx.state.save(ctx.state_path))
         say(f"published {job.repo.name}@{job.done_digest}")
-        if attest.wanted(job.image):
+        if attest.wanted(job.image) or signing.enabled(ctx):
             attach(ctx, job, say)
 
 
@@ -227,6 +231,10 @@ def attach(ctx: Context, job: Job, say: Say) -> None:
         job.finished,
     )
     job.attached = attest.attach(ctx, target, say)
+    if signing.enabled(ctx):
+        job.attached += signing.sign_and_attach(
+            ctx, job.registry, job.repo.name, job.done_digest, say, target.statement
+        )
     record(ctx, job)
     ctx.effects.save_state(lambda: ctx.state.save(ctx.state_path))
 
