@@ -20,7 +20,8 @@ def attach_all(ctx: Context, job: ChartJob, registry: Registry, ref: str, digest
     """Provenance (if asked for) and signatures (if signing is on) of a chart published at `digest`."""
     statement = attach_provenance(ctx, job, registry, ref, digest, say) if job.config.provenance else None
     if signing.enabled(ctx):
-        job.attached += signing.sign_and_attach(ctx, registry, ref.rsplit(":", 1)[0], digest, say, statement)
+        signed = signing.sign_and_attach(ctx, registry, ref.rsplit(":", 1)[0], digest, say, statement)
+        job.attached += [{**entry, "ref": ref} for entry in signed]
 
 
 def attach_provenance(ctx: Context, job: ChartJob, registry: Registry, ref: str, digest: str, say: Say) -> bytes:
