@@ -16,11 +16,16 @@ from release.source import provenance, signing
 Say = Callable[[str], None]
 
 
+def subject_name(ref: str) -> str:
+    """oci://host/path/name:1.2.3 → host/path/name, as cosign names an OCI subject."""
+    return ref.removeprefix("oci://").rsplit(":", 1)[0]
+
+
 def attach_all(ctx: Context, job: ChartJob, registry: Registry, ref: str, digest: str, say: Say) -> None:
     """Provenance (if asked for) and signatures (if signing is on) of a chart published at `digest`."""
     statement = attach_provenance(ctx, job, registry, ref, digest, say) if job.config.provenance else None
     if signing.enabled(ctx):
-        signed = signing.sign_and_attach(ctx, registry, ref.rsplit(":", 1)[0], digest, say, statement)
+        signed = signing.sign_and_attach(ctx, registry, subject_name(ref), digest, say, statement)
         job.attached += [{**entry, "ref": ref} for entry in signed]
 
 
@@ -42,7 +47,7 @@ def attach_provenance(ctx: Context, job: ChartJob, registry: Registry, ref: str,
         }
         data = provenance.statement(
             ctx,
-            name=ref.rsplit(":", 1)[0],
+            name=subject_name(ref),
             digest=digest,
             build_type=provenance.CHART_BUILD_TYPE,
             parameters=parameters,

@@ -47,7 +47,7 @@ def test_chart_provenance_is_attached_to_its_oci_digest(repo, release, registry,
     assert artifact is not None and artifact["subject"]["digest"] == digest
     statement = registry.blob("charts/demo-prov", artifact["layers"][0]["digest"]).json()
     assert statement["subject"] == [
-        {"name": f"oci://{registry.host}/charts/demo-prov", "digest": {"sha256": digest.split(":")[1]}}
+        {"name": f"{registry.host}/charts/demo-prov", "digest": {"sha256": digest.split(":")[1]}}
     ]
     parameters = statement["predicate"]["buildDefinition"]["externalParameters"]
     assert parameters["source"]["digest"] == {"gitCommit": repo.head()}
