@@ -60,20 +60,7 @@ def main() -> None:
             payload = os.urandom(args.size_mb * 1024 * 1024)
             for number, (name, (extra, flags)) in enumerate(VARIANTS.items()):
                 repo = root / f"v{number}-{rep}"
-                make_repo(repo, f"{registry.host}/bench/v{number}-{rep}", payload + bytes([number]))
-                (repo / "release.yaml").write_text((repo / "release.yaml").read_text() + extra)
-                subprocess.run(
-                    ["git", "commit", "-qam", "chore: variant"],
-                    cwd=repo,
-                    check=True,
-                    env={
-                        **env,
-                        "GIT_AUTHOR_NAME": "b",
-                        "GIT_AUTHOR_EMAIL": "b@b",
-                        "GIT_COMMITTER_NAME": "b",
-                        "GIT_COMMITTER_EMAIL": "b@b",
-                    },
-                )
+                make_repo(repo, f"{registry.host}/bench/v{number}-{rep}", payload + bytes([number]), extra=extra)
                 started = time.perf_counter()
                 done = subprocess.run(
                     [release_bin, "build", "--push", *flags], cwd=repo, env=env, capture_output=True, text=True
