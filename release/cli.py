@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import signal
 import sys
@@ -19,7 +20,6 @@ from release.errors import EXIT_BUG, EXIT_FAILURE, ReleaseError
 from release.source import cut as cut_module
 from release.source import notes as repo_notes
 from release.source import plans as planning
-from release.stages import plan as plan_stage
 from release.versioning.plan import Plan
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -166,6 +166,9 @@ def notes(start: str | None, end: str | None, template: str | None, output: str 
         text = "\n".join(repo_notes.for_plan(ctx, p, template) for p in planning.make_plans(ctx))
     else:
         text = repo_notes.for_range(ctx, start, end or "HEAD", template)
+    off = repo_notes.links_off(ctx)
+    if off:
+        say(off)
     if output:
         Path(output).write_text(text, encoding="utf-8")
         say(f"wrote {output}")
@@ -223,7 +226,7 @@ def cut(bump: str | None, prerelease: str | None, push: bool, dry_run: bool, all
 @click.option("--allow-dirty", is_flag=True, help="Publish even with uncommitted changes in the working tree.")
 @click.option("--sign", is_flag=True, help="Sign what is pushed with Sigstore (keyless), as `signing: sigstore`.")
 def build(push: bool, force: bool, dry_run: bool, allow_dirty: bool, sign: bool, **opts: Any) -> None:
-    """Build the configured container images (and push them with --push)."""
+    """Build the configured container images (and push them with --push, then tag the release)."""
     ctx = context(**opts, dry_run=dry_run, allow_dirty=allow_dirty, sign=sign)
     ctx.say = say  # a dry run's "would build …" lines
     if not ctx.config.images:
@@ -231,10 +234,14 @@ def build(push: bool, force: bool, dry_run: bool, allow_dirty: bool, sign: bool,
         return
     if push:
         publishing(ctx)
-        plan_stage.run(ctx)  # the State names the release the images belong to
+    from release import runner
     from release.images import publish as images_publish  # imports requests and the docker SDK: only here
 
-    jobs = images_publish.publish(ctx, push=push, force=force, say=say)
+    def images() -> list[images_publish.Job]:
+        return images_publish.publish(ctx, push=push, force=force, say=say)
+
+    # Pushed alone, the version is claimed, then tagged as `release run` does: never published untagged.
+    jobs = runner.publish_alone(ctx, images, lambda j: j.image.component, say) if push else images()
     if not jobs:
         say("nothing to release: no image built")
     if push:
@@ -251,19 +258,35 @@ def build(push: bool, force: bool, dry_run: bool, allow_dirty: bool, sign: bool,
 @click.option("--dry-run", is_flag=True, help="Package and check; publish nothing, write no archive.")
 @click.option("--allow-dirty", is_flag=True, help="Publish even with uncommitted changes in the working tree.")
 @click.option("--sign", is_flag=True, help="Sign OCI charts with Sigstore (keyless), as `signing: sigstore`.")
-def chart(publish: bool, output: str, dry_run: bool, allow_dirty: bool, sign: bool, **opts: Any) -> None:
-    """Bump, package (reproducibly) and publish the configured Helm charts."""
+@click.argument("action", required=False, type=click.Choice(["deps"]))
+def chart(
+    publish: bool, output: str, dry_run: bool, allow_dirty: bool, sign: bool, action: str | None, **opts: Any
+) -> None:
+    """Bump, package (reproducibly) and publish the configured Helm charts; --publish then tags the release.
+
+    `release chart deps` refreshes each chart's Chart.lock from its version ranges (no helm binary needed)."""
     from release.charts import publish as chart_publish
+    from release.charts.build import ChartJob
 
     ctx = context(**opts, dry_run=dry_run, allow_dirty=allow_dirty, sign=sign)
     ctx.say = say  # a dry run's "would publish …" lines
     if not ctx.config.charts:
         say("no charts configured in release.yaml (charts:); nothing to package")
         return
+    if action == "deps":
+        from release.charts import deps
+
+        deps.refresh(ctx, say)
+        return
     if publish:
         publishing(ctx)
-        plan_stage.run(ctx)
-    jobs = chart_publish.publish(ctx, say=say, push=publish)
+    from release import runner
+
+    def charts() -> list[ChartJob]:
+        return chart_publish.publish(ctx, say=say, push=publish)
+
+    # Published alone, the version is claimed, then tagged as `release run` does: never published untagged.
+    jobs = runner.publish_alone(ctx, charts, lambda j: j.config.component, say) if publish else charts()
     if not jobs:
         say("nothing to release: no chart packaged")
         return
@@ -292,13 +315,22 @@ def chart(publish: bool, output: str, dry_run: bool, allow_dirty: bool, sign: bo
 )
 @click.option("--force", is_flag=True, help="Promote even over files edited by hand since the last promote.")
 @click.option("--dry-run", is_flag=True, help="Print the diff that would be committed; push nothing.")
-def promote(environment: str, version: str | None, mode: str | None, force: bool, dry_run: bool, **opts: Any) -> None:
+@click.option("--wait", is_flag=True, help="Then wait until the GitOps agent confirms it deployed and healthy.")
+def promote(
+    environment: str, version: str | None, mode: str | None, force: bool, dry_run: bool, wait: bool, **opts: Any
+) -> None:
     """Write the release into ENVIRONMENT's infra repository: one commit, pushed (or a merge request)."""
     from release.gitops import promote as promote_module  # git plumbing and jinja2: only here
+    from release.gitops import verify
 
     ctx = context(**opts, dry_run=dry_run)
+    if wait:
+        verify.preflight(ctx, environment)  # tokens, applications: before anything is pushed
     outcome = promote_module.promote(ctx, environment, version, say=say, mode=mode, force=force)
     _promoted(ctx, outcome, dry_run)
+    if wait:
+        waiting = functools.partial(verify.wait, ctx, environment, outcome.version, say=say)
+        say(ctx.effects.wait_deployed(f"wait for {environment} to run {outcome.version}", waiting))
 
 
 @cli.command()
@@ -369,7 +401,8 @@ def status(as_json: bool, **opts: Any) -> None:
     """For every environment: the version its record says (the last commit of release that wrote its files), that
     commit, when, the source commit and pipeline, and whether it is held or drifted (its files edited since).
 
-    One tab-separated line per environment: env, version, commit, date, source, pipeline, state."""
+    One tab-separated line per environment: env, version, commit, date, source, pipeline, observed (what the GitOps
+    agent reports, with `verify:`), state."""
     from release.gitops import status as status_module
 
     ctx = context(**opts)
@@ -433,12 +466,13 @@ def test_command(**opts: Any) -> None:
 @click.option("-C", "directory", metavar="DIR", help="Run as if started in DIR.")
 @click.option("--force", is_flag=True, help="Overwrite an existing release.yaml.")
 @click.option("--stdout", "to_stdout", is_flag=True, help="Print the starter config instead of writing it.")
-def init_command(directory: str | None, force: bool, to_stdout: bool) -> None:
+@click.option("--chart", is_flag=True, help="Also write a starter Helm chart for the Dockerfile's image (charts/NAME).")
+def init_command(directory: str | None, force: bool, to_stdout: bool, chart: bool) -> None:
     """Write a starter release.yaml from what is in the repo (Dockerfiles, charts/, CI files), with comments."""
     from release.ci import init as init_module
 
     where = Path(given("directory", directory) or ".")
-    init_module.main(where, force=force, to_stdout=to_stdout, say=say, echo=click.echo)
+    init_module.main(where, force=force, to_stdout=to_stdout, say=say, echo=click.echo, chart=chart)
 
 
 @cli.group(name="ci")
@@ -486,7 +520,10 @@ def _main(argv: list[str] | None) -> None:
         cli.main(args=argv, prog_name="release", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__context__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+            say("interrupted")
+            sys.exit(130)
         say("aborted")
         sys.exit(EXIT_FAILURE)
     except click.ClickException as exc:

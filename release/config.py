@@ -216,7 +216,7 @@ class ChartConfig:
     path: str
     name: str | None = None  # default: Chart.yaml's name
     version: str = "{version}"
-    app_version: str = "{version}"
+    app_version: str | None = "auto"  # auto: by the chart's role (charts/appversion.py); keep or null: Chart.yaml's
     values: dict[str, str] = field(default_factory=dict)  # dotted path in values.yaml → template
     values_file: str = "values.yaml"
     create: bool = False  # allow `values` to create keys that do not exist yet
@@ -290,6 +290,75 @@ def _check_env_url(value: str | None) -> tuple[str, str] | None:
     return f"url {value!r} is not an http(s) URL", "e.g. url: https://dev.example.com"
 
 
+def _check_globs(value: tuple[str, ...] | None) -> tuple[str, str] | None:
+    blank = next((g for g in value or () if not g.strip()), None)
+    return ("an empty status name", "write a name or a glob like kustomization/apps/*") if blank is not None else None
+
+
+def _check_server(value: str) -> tuple[str, str] | None:
+    if not re.match(r"^https?://[^/\s]+\S*$", value):
+        return f"server {value!r} is not an http(s) URL", "e.g. server: https://argocd.example.com"
+    if "@" in value.split("/")[2]:
+        return f"server {value!r} carries credentials", "put the token in ARGOCD_AUTH_TOKEN in the CI environment"
+    return None
+
+
+def _check_variable(value: str) -> tuple[str, str] | None:
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        return None
+    return (
+        "token must name an environment variable, not hold a token",
+        "write e.g. `token: ARGOCD_AUTH_TOKEN` and set that variable in the CI environment",
+    )
+
+
+def _check_applications(value: tuple[str, ...]) -> tuple[str, str] | None:
+    return ("no application named", "list the Argo CD applications, e.g. [app-dev]") if not value else None
+
+
+def _check_seconds(value: int) -> tuple[str, str] | None:
+    return None if value > 0 else (f"{value} is not a number of seconds above 0", "write e.g. 600")
+
+
+def _check_not_negative(value: int) -> tuple[str, str] | None:
+    return None if value >= 0 else (f"{value} is below 0", "write a number of seconds, e.g. 60, or 0")
+
+
+@dataclass(frozen=True)
+class ArgoCDConfig:
+    """Argo CD's API (read-only project-role token): each application's synced revision, sync and health."""
+
+    server: str = field(metadata={"check": _check_server})  # e.g. https://argocd.example.com
+    applications: tuple[str, ...] = field(metadata={"check": _check_applications})
+    project: str | None = None  # the applications' project: Argo CD then tells "not found" from "permission denied"
+    token: str = field(default="ARGOCD_AUTH_TOKEN", metadata={"check": _check_variable})  # the variable's name
+
+
+@dataclass(frozen=True)
+class VerifyConfig:
+    """How `release promote --wait`, `after: {verified: true}` and `release status` learn what the agent did."""
+
+    # commit statuses the agent posts on the infra commit (names or globs; [] or absent without argocd: any)
+    commit_status: tuple[str, ...] | None = field(default=None, metadata={"check": _check_globs})
+    argocd: ArgoCDConfig | None = None
+    timeout: int = field(default=600, metadata={"check": _check_seconds})  # seconds a wait may take
+    healthy_for: int = field(default=0, metadata={"check": _check_not_negative})  # seconds healthy before done
+    interval: int = field(default=5, metadata={"check": _check_seconds})  # seconds between two looks
+    wait: bool = False  # `release run` waits for this environment after promoting it
+
+    @property
+    def reads_statuses(self) -> bool:
+        return self.commit_status is not None or self.argocd is None
+
+
+@dataclass(frozen=True)
+class AfterConfig:
+    """`after: {env: dev, verified: true}`: dev must hold the version, and (verified) its agent confirmed it."""
+
+    env: str
+    verified: bool = False
+
+
 @dataclass(frozen=True)
 class EnvironmentConfig:
     """A GitOps environment: the infra repository (and branch) whose files a promote edits."""
@@ -299,7 +368,7 @@ class EnvironmentConfig:
     updates: tuple[UpdateConfig, ...] = field(default=(), metadata={"check": _check_updates})
     branch: str | None = None  # default: the remote's default branch
     mode: Literal["push", "merge-request"] = "push"
-    after: str | None = None  # promote here only once this environment holds the version
+    after: str | AfterConfig | None = None  # promote here only once this environment holds the version
     message: str | None = None  # jinja2 template of the commit message
     app: str | None = None  # the name in the commit subject; default: the project's folder name
     # merge-request mode: which forge API opens the merge/pull request (defaults: from CI, then the repo URL)
@@ -308,6 +377,15 @@ class EnvironmentConfig:
     project: str | None = None  # GitLab: ID or group/name; GitHub: owner/repo; default: the repo URL's path
     automatic: bool = False  # `release run` promotes here after publishing; otherwise `release promote ENV` does
     url: str | None = field(default=None, metadata={"check": _check_env_url})  # where it runs, for forge deployments
+    verify: VerifyConfig | None = None  # how to learn that the agent deployed a promoted version, and its health
+
+    @property
+    def after_env(self) -> str | None:
+        return self.after.env if isinstance(self.after, AfterConfig) else self.after
+
+    @property
+    def after_verified(self) -> bool:
+        return isinstance(self.after, AfterConfig) and self.after.verified
 
 
 def _check_environments(value: tuple[EnvironmentConfig, ...]) -> tuple[str, str] | None:
@@ -315,10 +393,15 @@ def _check_environments(value: tuple[EnvironmentConfig, ...]) -> tuple[str, str]
     if problem:
         return problem
     names = {e.name for e in value}
+    verified = {e.name for e in value if e.verify is not None}
     for env in value:
-        if env.after is not None and (env.after not in names or env.after == env.name):
-            return f"environment {env.name!r}: after {env.after!r} is not another environment", (
+        if env.after_env is not None and (env.after_env not in names or env.after_env == env.name):
+            return f"environment {env.name!r}: after {env.after_env!r} is not another environment", (
                 f"use one of: {', '.join(sorted(names - {env.name})) or 'none'}"
+            )
+        if env.after_verified and env.after_env not in verified:
+            return f"environment {env.name!r}: after {env.after_env} verified, but {env.after_env} has no verify:", (
+                f"add a verify: block to {env.after_env} (commit_status or argocd), or drop verified"
             )
     return None
 

@@ -45,6 +45,7 @@ class State:
     previous_version: str | None = None
     notes_path: str | None = None
     released: bool = False  # the release tag is on the remote (or, with no remote, made here)
+    tested: str | None = None  # the commit whose test commands passed in this release (the test stage)
     components: list[dict[str, Any]] = field(default_factory=list)
     images: list[dict[str, Any]] = field(default_factory=list)
     charts: list[dict[str, Any]] = field(default_factory=list)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from release import pipeline
 from release.ci import outputs
@@ -10,8 +12,12 @@ from release.context import Context
 from release.errors import ReleaseError
 from release.pipeline import Result, Stage
 from release.source import claims, guards
+from release.source import origin as release_origin
+from release.source import tag as release_tag
+from release.stages import plan as plan_stage
 
 Say = Callable[[str], None]
+Job = TypeVar("Job")
 PUBLISHING = frozenset({"images", "charts", "publish", "notes", "promote"})  # stages that write outside this clone
 # stages that publish what the working tree holds (an image's build context, a chart's files) or mark it released
 FROM_THE_TREE = frozenset({"images", "charts", "publish"})
@@ -45,10 +51,34 @@ def preflight(ctx: Context, stages: Sequence[Stage]) -> None:
     names = [s.NAME for s in stages]
     if names and "plan" not in names:
         _state_is_this_commits(ctx, names[0])
+    reachable(ctx, names)  # before the tests: an unreachable target or a missing token stops the run now
     if "promote" in names:
         from release.gitops import preflight as environments  # git plumbing: only when environments are promoted
 
         environments.check(ctx)  # before any stage: a wrong path in an infra file stops the run, not the promote
+
+
+def reachable(ctx: Context, names: Sequence[str]) -> None:
+    """One read per target the chosen stages publish to (registries, Helm repositories, the forge), concurrently;
+    the first failure, in pipeline order, is the run's one line. Each domain says what its targets are."""
+    checks: list[Callable[[], None]] = []
+    if "images" in names and ctx.config.images:
+        from release.images import publish as images
+
+        checks += images.access_checks(ctx)
+    if "charts" in names and ctx.config.charts:
+        from release.charts import publish as charts
+
+        checks += charts.access_checks(ctx)
+    if "notes" in names:
+        from release.forges import releases as forgerelease
+
+        checks += forgerelease.access_checks(ctx)
+    if not checks:
+        return
+    with ThreadPoolExecutor(max_workers=min(8, len(checks))) as pool:
+        for future in [pool.submit(check) for check in checks]:
+            future.result()
 
 
 def _state_is_this_commits(ctx: Context, first: str) -> None:
@@ -107,3 +137,27 @@ def run(ctx: Context, only: str | None, skip: str | None, say: Say) -> list[Resu
 
     ctx.effects.write_outputs(write)
     return results
+
+
+def publish_alone(
+    ctx: Context, publish: Callable[[], list[Job]], component_of: Callable[[Job], str | None], say: Say
+) -> list[Job]:
+    """A publish outside `release run` (`release chart --publish`, `release build --push`) reserves its versions as
+    the pipeline does: the plan stage, the claim on origin (source.claims), the publish, the publish stage's tag
+    (source.tag.publish_tag), the claim dropped whatever happens. Untagged, the version would be burned: the next
+    commit plans it again and finds it "already published with other content".
+
+    Only the components the command published for are tagged (a chart-only component, not the images' one)."""
+    plan_stage.run(ctx)
+    try:
+        claims.claim(ctx)  # before the registry is read, as in the images and charts stages
+        jobs = publish()
+        done = {component_of(job) for job in jobs}
+        head, where = ctx.git.head() or "", release_origin.remote(ctx)
+        plans = release_tag.releases(ctx)
+        for plan in [p for p in plans if p.component in done]:
+            say(release_tag.publish_tag(ctx, plan, head, where))
+        ctx.state.released = bool(plans) and all(p.component in done for p in plans)
+        return jobs
+    finally:
+        claims.release(ctx)

@@ -306,8 +306,10 @@ class FaultProxy:
         server = self._connect(upstream)
         to_server = _Meter(self, rule if rule and rule.direction == "request" else None)
         to_client = _Meter(self, rule if rule and rule.direction == "response" else None)
-        self._pump(client, server, to_server, to_client, public=None)
-        self._unused(entry, rule, to_server, to_client)
+        try:
+            self._pump(client, server, to_server, to_client, public=None)
+        finally:  # also when the connection broke before the threshold: a client's TLS probe of a plain-HTTP
+            self._unused(entry, rule, to_server, to_client)  # registry (a ClientHello, then a reset) is no exchange
 
     def _http(self, client: socket.socket, upstream: list[socket.socket]) -> None:
         head, rest = _read_head(client)

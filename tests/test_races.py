@@ -318,6 +318,20 @@ def test_a_claim_left_by_another_commit_stops_the_run_before_anything_is_publish
     assert refs(origin, "refs/release-claims") == ""
 
 
+def test_a_chart_published_alone_respects_another_commits_claim_then_claims_and_tags_itself(charted, release):
+    repo, origin, pages, seed = charted
+    git(origin, "update-ref", CLAIMED, seed)  # another commit's pipeline is publishing 0.1.0 right now
+    refused = release(repo, "chart", "--publish")
+    assert_last_error(refused, "v0.1.0 is already being published by another pipeline", seed[:12])
+    assert refs(pages, "refs/heads") == "" and refs(origin, "refs/tags") == ""  # nothing published, nothing tagged
+    git(origin, "update-ref", "-d", CLAIMED)
+    done = release(repo, "chart", "--publish")
+    assert done.code == 0, done.err
+    assert refs(pages, "refs/heads/gh-pages") != ""
+    assert git(origin, "rev-parse", "v0.1.0^{commit}") == repo.head()
+    assert refs(origin, "refs/release-claims") == ""
+
+
 def test_a_claim_of_this_commit_is_taken_over_and_every_claim_is_dropped_at_the_end(charted, release):
     repo, origin, pages, _ = charted
     git(origin, "update-ref", CLAIMED, repo.head())  # this commit's own run, killed with -9

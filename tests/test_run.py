@@ -381,12 +381,32 @@ def test_a_cancelled_job_drops_its_claim_and_exits_143(repo, tmp_path):
     import signal
     import socket
     import sys
+    import threading
     import time
 
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
-    silent.listen(8)  # accepts connections, never answers
+    silent.listen(8)
     port = silent.getsockname()[1]
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        """The preflight's read of the tags is answered (no such repository yet); everything after, never."""
+        while True:
+            try:
+                conn, _ = silent.accept()
+            except OSError:
+                return
+            first = conn.recv(65536).split(b"\r\n", 1)[0]
+            if b"/tags/list" in first:
+                conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                conn.close()
+            elif not first.endswith((b"HTTP/1.1", b"HTTP/1.0")):
+                conn.close()  # a TLS probe: this port speaks plain HTTP
+            else:
+                held.append(conn)
+
+    threading.Thread(target=serve, daemon=True).start()
     repo.commit(
         "feat: chart",
         {

@@ -105,3 +105,31 @@ def for_registry(host: str, env: Mapping[str, str]) -> Credentials | None:
     if data.get("credsStore"):
         return _helper(str(data["credsStore"]), host, env)
     return None
+
+
+PROTECTED = "a protected variable on an unprotected branch?"
+PROTECTED_HINT = (
+    "GitLab passes protected variables only to jobs on protected branches and tags: protect the branch, or "
+    "unprotect the variable; elsewhere give the variable its value"
+)
+
+
+def missing(env: Mapping[str, str], user: str | None, secret: str) -> str | None:
+    """Why a credential pair is not usable although someone meant to give it, in words naming the variable:
+    "RELEASE_REGISTRY_PASSWORD is set but empty (a protected variable on an unprotected branch?)". None when both
+    variables are absent (nothing was meant) or both hold a value."""
+    for name in (secret, user):
+        if name is not None and name in env and not env[name].strip():
+            return f"{name} is set but empty ({PROTECTED})"
+    if user is not None and env.get(user) and secret not in env:
+        return f"{secret} is not set, but {user} is ({PROTECTED})"
+    if user is not None and env.get(secret) and user not in env:
+        return f"{user} is not set, but {secret} is"
+    return None
+
+
+def registry_missing(env: Mapping[str, str]) -> str | None:
+    """missing() for what registries are given: RELEASE_REGISTRY_USER/PASSWORD, then DOCKER_AUTH_CONFIG."""
+    return missing(env, "RELEASE_REGISTRY_USER", "RELEASE_REGISTRY_PASSWORD") or missing(
+        env, None, "DOCKER_AUTH_CONFIG"
+    )

@@ -81,6 +81,9 @@ class Effects(Protocol):
     def outcome(self, run: Callable[[], str]) -> str:
         """Run a step that returns its summary line: the summary of what it did (or, recording, would do)."""
 
+    def wait_deployed(self, what: str, wait: Callable[[], str]) -> str:
+        """Wait until the GitOps agent confirms a promote (the line saying so); recording: nothing was pushed."""
+
 
 class Live:
     """Does it."""
@@ -133,6 +136,9 @@ class Live:
 
     def outcome(self, run: Callable[[], str]) -> str:
         return run()
+
+    def wait_deployed(self, what: str, wait: Callable[[], str]) -> str:
+        return wait()
 
 
 @dataclass
@@ -209,6 +215,10 @@ class Recording:
             if shown.body:
                 self.say(shown.body.rstrip("\n"))
         return shown.result
+
+    def wait_deployed(self, what: str, wait: Callable[[], str]) -> str:
+        self._would(what)  # nothing was pushed: there is nothing to wait for
+        return f"would {what}"
 
     def outcome(self, run: Callable[[], str]) -> str:
         start = len(self.lines)

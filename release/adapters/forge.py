@@ -16,6 +16,10 @@ and returns `MergeRequest` (the number, the web URL) or raises a one-line Releas
   {ref, environment, description, auto_merge, required_contexts, production_environment}, POST
   .../deployments/:id/statuses {state, environment, environment_url, log_url, description}. A write the token may
   not make (HTTP 403) is answered as None, for the caller to decide.
+- Commit statuses (what a GitOps agent posts on the infra commit it applied): GitLab GET
+  /projects/:id/repository/commits/:sha/statuses?per_page=100 (the latest status of each name), GitHub GET
+  /repos/:owner/:repo/commits/:sha/status (the combined status: the latest of each context). A commit the forge
+  does not know (yet) is None: GitLab 404 "Commit Not Found", GitHub 422 "No commit found".
 """
 
 from __future__ import annotations
@@ -270,6 +274,48 @@ def create_deployment_status(
     url = f"{forge.project_api}/deployments/{deployment.id}/statuses"
     status, _ = forge.send("POST", url, f"set the status of deployment {deployment.id}", json=body, expect=(403,))
     return status != 403
+
+
+@dataclass(frozen=True)
+class CommitStatus:
+    name: str  # GitLab's name, GitHub's context
+    state: str  # as the forge says it: GitLab pending|running|success|failed|canceled|skipped, GitHub
+    description: str = ""  # error|failure|pending|success
+    url: str = ""
+
+
+READ_STATUSES = "read its commit statuses (GitLab: the read_api scope; GitHub: commit statuses: read)"
+
+
+def commit_statuses(forge: Forge, sha: str) -> list[CommitStatus] | None:
+    """The latest status of each name on commit `sha`; None when the forge does not know that commit."""
+    what = f"read the commit statuses of {sha[:12]}"
+    if forge.kind == "gitlab":
+        url = f"{forge.project_api}/repository/commits/{sha}/statuses"
+        status, data = forge.send("GET", url, what, access=READ_STATUSES, expect=(404,), params={"per_page": "100"})
+        if status == 404:
+            if "commit" in _said(data).lower():
+                return None
+            raise forge.refused(what, status, data, "check `project:` and the token's access to it")
+        items = data if isinstance(data, list) else []
+        return [_status(item, "name", "status") for item in items if isinstance(item, dict)]
+    url = f"{forge.project_api}/commits/{sha}/status"
+    status, data = forge.send("GET", url, what, access=READ_STATUSES, expect=(404, 422), params={"per_page": "100"})
+    if status == 422:
+        return None
+    if status == 404:
+        raise forge.refused(what, status, data, "check `project:` (owner/repo) and the token's access to it")
+    listed = data.get("statuses") if isinstance(data, dict) else None
+    return [_status(item, "context", "state") for item in listed or [] if isinstance(item, dict)]
+
+
+def _status(item: dict[str, Any], name: str, state: str) -> CommitStatus:
+    return CommitStatus(
+        str(item.get(name) or ""),
+        str(item.get(state) or ""),
+        str(item.get("description") or ""),
+        str(item.get("target_url") or ""),
+    )
 
 
 _NOT_JSON = object()

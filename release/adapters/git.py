@@ -36,13 +36,17 @@ _TRANSIENT = re.compile(
     r"|remote end hung up unexpectedly|early EOF|unexpected disconnect|timed out|Failed to connect",
     re.IGNORECASE,
 )
+_REFUSED = re.compile(r"Connection refused|Couldn't connect to server", re.IGNORECASE)  # curl's words for it
 NETWORK_COMMANDS = frozenset({"fetch", "ls-remote", "push", "pull", "clone"})
 NETWORK_ATTEMPTS = 3
 
 
 def transient(stderr: str | bytes) -> bool:
-    """True when git failed on the network or on a server error (5xx, 429, a reset or a timeout)."""
+    """True when git failed on the network or on a server error (5xx, 429, a reset or a timeout). A refused
+    connection is final (as a name that does not resolve): asking again gets the same answer."""
     text = stderr.decode("utf-8", errors="replace") if isinstance(stderr, bytes) else stderr
+    if _REFUSED.search(text) and "timed out" not in text.lower():
+        return False
     return _TRANSIENT.search(text) is not None
 
 
@@ -222,9 +226,9 @@ class Git:
         self.run("commit", "-q", "-F", "-", "--", *paths, input=message)
         return self.run("rev-parse", "HEAD").strip()
 
-    def tag_annotated(self, name: str, message: str, commit: str) -> None:
+    def tag_annotated(self, name: str, message: str, commit: str, env: Mapping[str, str] | None = None) -> None:
         # verbatim: the default cleanup would strip every markdown heading ("# ...") from the notes.
-        self.run("tag", "-a", "--cleanup=verbatim", name, "-F", "-", commit, input=message)
+        self.run("tag", "-a", "--cleanup=verbatim", name, "-F", "-", commit, input=message, env=env)
 
     def remote_tag(self, remote: str, tag: str, env: Mapping[str, str] | None = None) -> str | None:
         """The commit `tag` points at on `remote` (annotated tags peeled), or None when it has no such tag."""

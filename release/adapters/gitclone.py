@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 
 from release import secrets
 from release.adapters import tls
+from release.adapters.credentials import PROTECTED_HINT
 from release.adapters.git import Git, GitError
 from release.errors import ReleaseError
 
@@ -84,6 +85,7 @@ class CloneGit(Git):
 
     env: Mapping[str, str] = field(default_factory=dict)
     authenticated: bool = False  # an Authorization header is configured for the remote
+    unset: str | None = None  # why no token although one was meant (credentials.missing), for messages
 
     def call(
         self, *args: str, input: str | None = None, env: Mapping[str, str] | None = None
@@ -130,7 +132,7 @@ def auth_env(env: Mapping[str, str], url: str) -> dict[str, str]:
     return out
 
 
-def identity(env: Mapping[str, str], git: CloneGit) -> dict[str, str]:
+def identity(env: Mapping[str, str], git: Git) -> dict[str, str]:
     """The environment's GIT_AUTHOR_* / GIT_COMMITTER_*, then who triggered the CI pipeline (GitLab's
     GITLAB_USER_NAME/EMAIL, GitHub's actor and its noreply address), then git's user.name/email, then a default."""
     name, email = _ci_identity(env)
@@ -180,6 +182,8 @@ def fetch_error(git: CloneGit, where: BranchTarget, proc: subprocess.CompletedPr
     first = next((line for line in err.splitlines() if line.startswith(("fatal:", "error:"))), err.strip())
     if re.search(r"could not read Username|Authentication failed|returned error: 40[13]", err):
         given = git.authenticated
+        if git.unset and not given:
+            return GitError(f"{git.unset}, and {where.url} asks for credentials ({first})", PROTECTED_HINT)
         return GitError(
             f"{where.url} " + ("refused the credentials" if given else "asks for credentials") + f" ({first})",
             "set RELEASE_GIT_USER and RELEASE_GIT_TOKEN to an account that can push to "

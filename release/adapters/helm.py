@@ -1,6 +1,6 @@
 """Helm itself (helm-python-sdk, Helm v4's Go SDK through ctypes), when the `release[helm]` extra is installed.
 
-Thin: lint, render, resolve dependencies. Callers decide what a finding means.
+Thin: lint and render. Dependencies are fetched by charts/deps.py, not by Helm. Callers decide what a finding means.
 """
 
 from __future__ import annotations
@@ -58,20 +58,3 @@ def render(archive: bytes, values: Mapping[str, Any] | None = None) -> dict[str,
     except sdk.HelmError as exc:
         detail = " ".join(str(getattr(exc, "detail", "") or exc).split())
         raise ReleaseError(f"helm could not render the chart: {detail}", "fix the template named above") from None
-
-
-def dependency_update(chart_dir: Path, env: Mapping[str, str]) -> None:
-    """helm dependency build (Chart.lock respected) or update (ranges resolved) in `chart_dir`."""
-    sdk = _sdk()
-    plain_http = env.get("RELEASE_HELM_PLAIN_HTTP") == "1"
-    try:
-        if (chart_dir / "Chart.lock").is_file():
-            sdk.dependency_build(str(chart_dir), plain_http=plain_http)
-        else:
-            sdk.dependency_update(str(chart_dir), plain_http=plain_http)
-    except sdk.HelmError as exc:
-        detail = " ".join(str(getattr(exc, "detail", "") or exc).split())
-        raise ReleaseError(
-            f"helm could not fetch the dependencies of {chart_dir.name}: {detail}",
-            "check each dependency's repository URL and version range in Chart.yaml",
-        ) from None

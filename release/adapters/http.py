@@ -1,14 +1,18 @@
-"""One place for HTTP behaviour: bounded retries with backoff on 5xx, 429 (Retry-After honoured) and resets."""
+"""One place for HTTP behaviour: bounded retries with backoff on 5xx, 429 (Retry-After honoured up to
+RETRY_AFTER_MAX seconds), resets and timeouts; a name that does not resolve, a refused connection and a TLS failure
+are final at once (a retry cannot fix them, and they would cost the whole backoff, ~16 s, to say so)."""
 
 from __future__ import annotations
 
 import re
+import socket
 import time
 from typing import Any, Self
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError
 from urllib3.util.retry import Retry
 
 from release.adapters import tls
@@ -17,16 +21,36 @@ from release.errors import ReleaseError
 
 RETRY_STATUS = (429, 500, 502, 503, 504)
 BODY_ATTEMPTS = 3  # an answer that broke off mid-body: urllib3's retries end once the headers are in
+RETRY_AFTER_MAX = 30.0  # seconds: a longer Retry-After is waited this long (the retries stay bounded in time)
+
+
+def is_final_connect_error(exc: BaseException | None) -> bool:
+    """A name that does not resolve, or a host that refuses the connection: the same on every attempt."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, socket.gaierror | ConnectionRefusedError):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 class _Retry(Retry):
-    """urllib3's Retry, except that an untrusted certificate or a server that does not speak TLS is final."""
+    """urllib3's Retry, except that an untrusted certificate, a server that does not speak TLS, a name that does
+    not resolve and a refused connection are final, and Retry-After is honoured up to RETRY_AFTER_MAX."""
 
     def increment(self, *args: Any, **kwargs: Any) -> Self:
         error = kwargs.get("error", args[3] if len(args) > 3 else None)
         if isinstance(error, Exception) and tls.is_final_tls_error(error):
             raise error
+        if isinstance(error, Exception) and is_final_connect_error(error):
+            pool: Any = kwargs.get("_pool", args[4] if len(args) > 4 else None)
+            url = kwargs.get("url", args[1] if len(args) > 1 else None)
+            raise MaxRetryError(pool, url, error) from error  # what requests turns into a ConnectionError
         return super().increment(*args, **kwargs)
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        return min(super().parse_retry_after(retry_after), RETRY_AFTER_MAX)
 
 
 def session(retries: int = 5, backoff: float = 0.5) -> requests.Session:

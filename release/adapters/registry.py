@@ -19,7 +19,7 @@ from urllib.parse import urlencode, urljoin
 import requests
 
 from release.adapters import http, tls
-from release.adapters.credentials import Credentials
+from release.adapters.credentials import PROTECTED_HINT, Credentials
 from release.adapters.tls import is_loopback as is_loopback  # re-exported: callers import it from here
 from release.errors import ReleaseError
 from release.naming.imageref import Repository
@@ -49,6 +49,7 @@ class Registry:
     insecure: bool = False  # plain HTTP for a non-loopback host: only on explicit opt-in
     timeout: float = 30.0
     session: requests.Session = field(default_factory=http.session)
+    missing: str | None = None  # why no credentials although some were meant (credentials.registry_missing)
     _auth: str | None = None
     _scope: str = "pull"
     _scheme: str | None = None  # decided on first use (one probe for a host that may use plain HTTP)
@@ -282,6 +283,11 @@ class Registry:
         )
 
     def _no_credentials(self) -> ReleaseError:
+        if self.missing:
+            return ReleaseError(
+                f"{self.missing}, and registry {self.repo.host} needs credentials for {self.repo.path}",
+                PROTECTED_HINT,
+            )
         return ReleaseError(
             f"registry {self.repo.host} needs credentials for {self.repo.path}",
             "docker login, DOCKER_AUTH_CONFIG, or RELEASE_REGISTRY_USER and RELEASE_REGISTRY_PASSWORD",

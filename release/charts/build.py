@@ -2,31 +2,25 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import functools
 import hashlib
 import json
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import semver
 import yaml
 
-from release.adapters import credentials, helm
-from release.adapters.registry import Registry
-from release.charts import oci as chartoci
+from release.adapters import helm
+from release.charts import appversion, deps
 from release.charts import package as chartpkg
-from release.charts import ranges as semverrange
+from release.charts.deps import registry_for as registry_for  # publish and gitops use it
 from release.config import ChartConfig
 from release.context import Context
 from release.errors import ReleaseError
 from release.naming import templates
-from release.naming.imageref import Repository
 from release.source import plans as planning
 from release.source.fields import fields_for  # moved: promote uses it too
 from release.yaml import edit as yamledit
@@ -96,81 +90,29 @@ def prepare(ctx: Context, say: Say | None = None) -> list[ChartJob]:
 def _package(
     ctx: Context, directory: Path, mtime: int, overrides: dict[str, bytes], say: Say | None = None
 ) -> tuple[chartpkg.ChartMeta, bytes]:
-    """Package the chart; remote dependencies are fetched by Helm into a copy, never into the user's tree."""
+    """Package the chart; missing dependencies are fetched by us (charts/deps.py) and handed in as overrides,
+    never written into the user's tree. Without a Chart.lock, the one generated is stamped with `mtime`."""
     try:
         return chartpkg.package(directory, mtime=mtime, overrides=overrides, warn=say)
     except chartpkg.MissingDependencies as missing:
-        remote = [d for d in missing.dependencies if not str(d.get("repository") or "").startswith("oci://")]
-        if remote and not helm.available():
-            repos = sorted({str(d.get("repository") or "?") for d in remote})
-            raise ReleaseError(
-                f"{missing.message} (from {', '.join(repos)})",
-                "install the Helm engine to fetch them (pip install 'release[helm]'), or vendor them under charts/",
-            ) from None
-        with tempfile.TemporaryDirectory(prefix="release-chart-") as tmp:
-            copy = Path(tmp) / directory.name
-            shutil.copytree(directory, copy, symlinks=True)
-            for name, data in overrides.items():
-                (copy / name).write_bytes(data)
-            if remote:
-                helm.dependency_update(copy, ctx.env)  # Helm resolves them all (index.yaml repositories)
-            else:
-                locked = _locked_versions(copy)
-                for dependency in missing.dependencies:
-                    fetch_oci_dependency(ctx, copy, dependency, locked.get(str(dependency.get("name"))))
-            return chartpkg.package(copy, mtime=mtime, overrides=overrides)
+        lock = chartpkg.read_text(directory, deps.LOCK)
+        locked = deps.locked_versions(lock)
+        resolved = deps.resolve(ctx, directory, missing.dependencies, locked, lambda path: _local(ctx, path, mtime))
+        extra = dict(overrides)
+        for found in resolved:
+            try:
+                extra[f"charts/{found.name}-{found.version}.tgz"] = found.fetch()
+            except ReleaseError as error:
+                raise deps.about(error, found.name, found.repository) from None
+        declared = deps.declared(chartpkg.read_chart(directory, overrides).raw)
+        if lock is None and len(resolved) == len(declared) and not chartpkg.ignored(directory, deps.LOCK):
+            extra[deps.LOCK] = deps.lock_text(declared, resolved, mtime).encode("utf-8")
+        return chartpkg.package(directory, mtime=mtime, overrides=extra)
 
 
-def _locked_versions(chart_dir: Path) -> dict[str, str]:
-    """Chart.lock's exact versions, by dependency name: a lock is respected, not re-resolved."""
-    lock = chart_dir / "Chart.lock"
-    if not lock.is_file():
-        return {}
-    data = yaml.load(lock.read_text(encoding="utf-8"), Loader=SafeLoader) or {}  # a mapping: chartpkg checked it
-    entries = data.get("dependencies")
-    locked = [d for d in entries if isinstance(d, dict)] if isinstance(entries, list) else []
-    return {str(d["name"]): str(d["version"]) for d in locked if "name" in d and "version" in d}
-
-
-def fetch_oci_dependency(ctx: Context, chart_dir: Path, dependency: dict[str, object], locked: str | None) -> None:
-    """Resolve an oci:// dependency's version range against the registry's tags and put its archive in charts/.
-
-    Ours rather than Helm's: it uses the same credentials as every other registry call (Harbor, GitLab), which
-    the SDK's dependency update cannot be given.
-    """
-    name, wanted = str(dependency.get("name")), str(dependency.get("version") or "*")
-    base = str(dependency["repository"]).removeprefix("oci://").rstrip("/")
-    repo = Repository.parse(f"{base}/{name}")
-    registry = registry_for(ctx, repo)
-    if locked:
-        version = locked
-    else:
-        available = []
-        for tag in registry.tags():
-            with contextlib.suppress(ValueError):
-                available.append(semver.Version.parse(tag.replace("_", "+")))
-        best = semverrange.parse(wanted).best(available)
-        if best is None:
-            shown = ", ".join(str(v) for v in sorted(available)[-5:]) or "none"
-            raise ReleaseError(
-                f"dependency {name}: no version in oci://{base} matches {wanted!r} (latest there: {shown})",
-                "fix the version range in Chart.yaml, or publish a matching version",
-            )
-        version = str(best)
-    manifest = registry.manifest(chartoci.oci_tag(version))
-    if manifest is None:
-        raise ReleaseError(f"dependency {name} {version} is not in oci://{base}", "check Chart.lock and the registry")
-    layer = next((entry for entry in manifest.body.get("layers") or [] if entry.get("mediaType") in CHART_LAYERS), None)
-    if layer is None:
-        raise ReleaseError(f"oci://{base}/{name}:{version} is not a Helm chart", "check the dependency's repository")
-    data = registry.blob(str(layer["digest"]))
-    if "sha256:" + hashlib.sha256(data).hexdigest() != layer["digest"]:
-        raise ReleaseError(f"dependency {name} {version}: the registry sent bytes that do not match its digest")
-    (chart_dir / "charts").mkdir(exist_ok=True)
-    (chart_dir / "charts" / f"{name}-{version}.tgz").write_bytes(data)
-
-
-CHART_LAYERS = (chartoci.CHART_LAYER_MEDIA_TYPE, "application/tar+gzip")  # the second: helm's legacy type
+def _local(ctx: Context, path: Path, mtime: int) -> bytes:
+    """A file:// dependency, packaged as ours are (its own dependencies fetched the same way)."""
+    return _package(ctx, path, mtime, {})[1]
 
 
 def check(directory: Path, meta: chartpkg.ChartMeta, archive: bytes, overrides: dict[str, bytes], where: str) -> None:
@@ -181,7 +123,8 @@ def check(directory: Path, meta: chartpkg.ChartMeta, archive: bytes, overrides: 
     values: dict[str, object] = {}
     for document in yaml.load_all(values_bytes or b"", Loader=SafeLoader):  # chartpkg checked each is a mapping
         values = _merge_maps(values, document or {})
-    if meta.raw.get("type", "application") == "application" and not (directory / "templates").is_dir():
+    umbrella = bool(meta.raw.get("dependencies"))  # its subcharts render; helm lint only warns
+    if meta.raw.get("type", "application") == "application" and not umbrella and not (directory / "templates").is_dir():
         raise ReleaseError(f"{where}: no templates/ directory", "an application chart renders templates/*.yaml")
     schema_path = directory / "values.schema.json"
     if schema_path.is_file():
@@ -224,8 +167,9 @@ def _bumped_chart_yaml(directory: Path, chart: ChartConfig, values: dict[str, st
     path = directory / "Chart.yaml"
     text = chartpkg.read_text(directory, "Chart.yaml") or ""
     edits = {"version": _render(chart.version, values, f"{where} version")}
-    if chart.app_version:
-        edits["appVersion"] = _render(chart.app_version, values, f"{where} app_version")
+    app_version = appversion.template(chart, chartpkg.read_chart(directory).raw)
+    if app_version is not None:
+        edits["appVersion"] = _render(app_version, values, f"{where} app_version")
     return yamledit.set_values(text, edits, create=True, filename=str(path)).encode("utf-8")
 
 
@@ -236,11 +180,3 @@ def _edited_values(directory: Path, chart: ChartConfig, values: dict[str, str], 
         raise ReleaseError(f"{where}: no {chart.values_file} in {chart.path}", "create it, or fix charts[].values_file")
     edits = {key: _render(template, values, f"{where} values.{key}") for key, template in chart.values.items()}
     return yamledit.set_values(text, edits, create=chart.create, filename=str(path)).encode("utf-8")
-
-
-def registry_for(ctx: Context, repo: Repository) -> Registry:
-    """One client per repository per run, so its auth (a Basic challenge, a Bearer token) is paid once."""
-    clients: dict[str, Registry] = ctx.cache.setdefault("registries", {})
-    if repo.name not in clients:
-        clients[repo.name] = Registry(repo, credentials.for_registry(repo.host, ctx.env))
-    return clients[repo.name]

@@ -38,6 +38,7 @@ from release.errors import ReleaseError
 if TYPE_CHECKING:
     from release.charts.build import ChartJob
     from release.context import Context
+from release.adapters.credentials import missing
 from release.adapters.gitclone import BranchTarget, CloneGit, auth_env, identity, inside, push_head, sync_branch
 
 Say = Callable[[str], None]
@@ -58,7 +59,12 @@ def publish_git_branch(ctx: Context, job: ChartJob, target: str, say: Say) -> No
     ref = f"{target}/{job.filename}"
     with tempfile.TemporaryDirectory(prefix="release-chart-branch-") as tmp:
         env = auth_env(ctx.env, where.url)
-        git = CloneGit(Path(tmp), env, authenticated=any(v.startswith("Authorization:") for v in env.values()))
+        git = CloneGit(
+            Path(tmp),
+            env,
+            authenticated=any(v.startswith("Authorization:") for v in env.values()),
+            unset=missing(ctx.env, "RELEASE_GIT_USER", "RELEASE_GIT_TOKEN"),
+        )
         git.run("init", "-q")
         git.run("remote", "add", "origin", where.url)
         git = dataclasses.replace(git, env={**git.env, **identity(ctx.env, git)})

@@ -37,7 +37,7 @@ import requests
 import yaml
 
 from release.adapters import http, tls
-from release.adapters.credentials import Credentials
+from release.adapters.credentials import PROTECTED_HINT, Credentials, missing
 from release.errors import ReleaseError
 
 Say = Callable[[str], None]
@@ -139,6 +139,9 @@ def parse_gitlab(target: str, env: Mapping[str, str] | None = None) -> GitLabTar
 def chartmuseum_credentials(env: Mapping[str, str]) -> Credentials | None:
     """RELEASE_HELM_USER/RELEASE_HELM_PASSWORD, or none (a ChartMuseum without auth)."""
     user, password = env.get("RELEASE_HELM_USER"), env.get("RELEASE_HELM_PASSWORD")
+    empty = missing(env, "RELEASE_HELM_USER", "RELEASE_HELM_PASSWORD")
+    if empty is not None:  # meant, but not there: a protected variable on an unprotected branch, most often
+        raise ReleaseError(empty, PROTECTED_HINT)
     if bool(user) != bool(password):
         raise ReleaseError("only one of RELEASE_HELM_USER and RELEASE_HELM_PASSWORD is set", "set both, or neither")
     return Credentials(user, password, "RELEASE_HELM_USER/PASSWORD") if user and password else None
@@ -166,6 +169,9 @@ def gitlab_credentials(env: Mapping[str, str], host: str) -> Credentials | None:
                 "set RELEASE_HELM_USER to the token's GitLab user name",
             )
         return Credentials(user, token, "RELEASE_HELM_USER/GITLAB_TOKEN")
+    empty = missing(env, "RELEASE_HELM_USER", "RELEASE_HELM_PASSWORD") or missing(env, None, "GITLAB_TOKEN")
+    if empty is not None:
+        raise ReleaseError(empty, PROTECTED_HINT)
     return None
 
 
@@ -267,6 +273,32 @@ def _same_tar(published: bytes, archive: bytes) -> bool:
 
 
 # --- ChartMuseum ---------------------------------------------------------------------------------
+
+
+def check_access(target: str, env: Mapping[str, str]) -> None:
+    """One read of a ChartMuseum or GitLab Helm target with the credentials a publish would use: reachable, and
+    they let us in (the preflight of `release run`). Nothing is written."""
+    if target.startswith("chartmuseum+"):
+        museum = parse_chartmuseum(target, env)
+        client = _Client(
+            f"ChartMuseum {museum.host}",
+            _origin(museum.base),
+            chartmuseum_credentials(env),
+            HINT_HELM_CREDENTIALS,
+            http.session(),
+        )
+        client.request("GET", f"{museum.base}/index.yaml", "reading its index.yaml", expect=(404,))
+        return
+    where = parse_gitlab(target, env)
+    client = _Client(
+        f"GitLab {where.host} (project {where.project})",
+        _origin(where.api),
+        gitlab_credentials(env, where.host),
+        "in GitLab CI the job token is used (CI_JOB_TOKEN); elsewhere set RELEASE_HELM_USER and "
+        "RELEASE_HELM_PASSWORD (a deploy token) or GITLAB_TOKEN",
+        http.session(),
+    )
+    _gitlab_entries(client, where, "")
 
 
 def publish_chartmuseum(

@@ -75,7 +75,7 @@ _SEMVER2 = re.compile(rf"{_NUM}\.{_NUM}\.{_NUM}(?:-{_PRE}(?:\.{_PRE})*)?(?:\+[0-
 
 
 class MissingDependencies(ReleaseError):
-    """Chart.yaml declares dependencies that charts/ does not hold (helm dependency build fetches them)."""
+    """Chart.yaml declares dependencies that charts/ does not hold (charts/deps.py fetches them)."""
 
     def __init__(self, message: str, hint: str, dependencies: list[dict[str, Any]]) -> None:
         super().__init__(message, hint)
@@ -864,6 +864,11 @@ def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
+def ignored(root: Path, rel: str) -> bool:
+    """True when the chart's .helmignore leaves the file `rel` out of the archive."""
+    return _ignored(_ignore_rules(Path(root), {}), rel, False)
+
+
 def _check_new_file(root: Path, rel: str, rules: Sequence[_Rule]) -> None:
     """An override for a file that is not in the walk: fine if it is new, an error if helm would leave it out."""
     if os.path.lexists(root / rel):
@@ -993,7 +998,7 @@ def _check_dependencies(meta: ChartMeta, requirements: Any, names: Mapping[str, 
     if missing:
         raise MissingDependencies(
             f"{where}/Chart.yaml: dependencies missing from charts/: {', '.join(map(str, missing))}",
-            "run 'helm dependency build' first, or vendor them under charts/",
+            "give each a repository URL in Chart.yaml (release fetches them), or vendor them under charts/",
             [d for d in declared if isinstance(d, dict) and d.get("name") in missing],
         )
 
@@ -1042,11 +1047,11 @@ def _archive_chart_name(data: bytes, where: str) -> str:
     """
     chart_yaml = _check_archive(data, where, [MAX_CHART_SIZE], depth=0)
     if chart_yaml is None:
-        raise ReleaseError(f"{where}: no Chart.yaml at the top of the archive", "rebuild it with helm dependency build")
+        raise ReleaseError(f"{where}: no Chart.yaml at the top of the archive", _ARCHIVE_HINT)
     return _parse_chart_yaml(chart_yaml, f"{where}:Chart.yaml").name
 
 
-_ARCHIVE_HINT = "rebuild it with helm dependency build (or helm package), or remove it from charts/"
+_ARCHIVE_HINT = "remove it from charts/ and let release fetch it (`release chart deps` refreshes Chart.lock)"
 _MAX_NESTING = 8
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ from release.charts.build import ChartJob, prepare, registry_for
 from release.context import Context
 from release.errors import ReleaseError
 from release.naming.imageref import Repository
+from release.source import plans as planning
 from release.source import signing
 
 Say = Callable[[str], None]
@@ -74,6 +76,34 @@ def _same_tar(registry: Registry, layer: dict[str, object], archive: bytes) -> b
         return gzip.decompress(registry.blob(str(layer["digest"]))) == gzip.decompress(archive)
     except (OSError, EOFError):
         return False
+
+
+def access_checks(ctx: Context) -> list[Callable[[], None]]:
+    """For the preflight: one read per publish target of the charts this run releases (reachable, and our
+    credentials let us in), before anything is packaged or tested. Nothing is written; git+ targets are checked
+    when they are pushed to."""
+    from release.charts import helmrepo
+
+    plans = {p.component for p in planning.make_plans(ctx) if p.releasable}
+    checks: list[Callable[[], None]] = []
+    for chart in ctx.config.charts:
+        if chart.component not in plans:
+            continue
+        name = chart.name or _chart_name(ctx.root / chart.path)
+        for target in chart.publish:
+            if target.startswith("oci://") and name:
+                checks.append(registry_for(ctx, oci_target(target, name)[0]).check_access)
+            elif target.startswith(("chartmuseum+", "gitlab+")):
+                checks.append(functools.partial(helmrepo.check_access, target, ctx.env))
+    return checks
+
+
+def _chart_name(directory: Path) -> str | None:
+    """The chart's name from its Chart.yaml, or None (the charts stage says what is wrong with it)."""
+    try:
+        return chartpkg.read_chart(directory).name
+    except (ReleaseError, OSError):
+        return None
 
 
 def push_target(ctx: Context, job: ChartJob, target: str, say: Say) -> None:

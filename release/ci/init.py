@@ -23,6 +23,7 @@ import yaml
 from release import ciinfo as ci_module
 from release import config as config_module
 from release.adapters.git import Git
+from release.ci import starter
 from release.errors import ReleaseError
 from release.versioning.tags import SEMVER
 
@@ -36,6 +37,7 @@ SKIPPED_DIRS = frozenset(
 )
 DEFAULT_TAGS = '["{version}", "{major}.{minor}", "{major}", "sha-{short_sha}"]'
 IMAGE_VALUE_KEYS = ("repository", "tag", "digest")  # the `image.*` values a chart gets wired to
+RELEASE_VALUES = {"version": "{version}", "commit": "{sha}"}  # `release.*` values (the starter's pod annotations)
 COMMENT_COLUMN = 40
 
 
@@ -64,6 +66,10 @@ class Chart:
     name: str
     image_keys: tuple[str, ...]  # which of image.repository/tag/digest its values file has
     values_problem: str | None  # why values.yaml could not be read, when it could not
+    image_repository: str | None = None  # values.yaml's image.repository: which image the chart deploys
+    release_keys: tuple[str, ...] = ()  # which of release.version/commit its values file has (the starter's)
+    dependencies: int = 0  # how many charts Chart.yaml's dependencies bundle (an umbrella chart's)
+    app_version: str | None = None  # Chart.yaml's appVersion as written
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,7 @@ class TagStyle:
     reason: str
     components: tuple[Component, ...] = ()
     component_format: str | None = None  # None: ComponentConfig's default {component}-v{version}
+    charts: bool = False  # chart-releaser's NAME-X.Y.Z tags: one component per chart
 
 
 @dataclass(frozen=True)
@@ -113,10 +120,15 @@ class Found:
 # --- entry point ------------------------------------------------------------------------------------------
 
 
-def main(root: Path, *, force: bool, to_stdout: bool, say: Say, echo: Callable[[str], None]) -> None:
+def main(
+    root: Path, *, force: bool, to_stdout: bool, say: Say, echo: Callable[[str], None], chart: bool = False
+) -> None:
     git = Git.open(root)
     target = _target(git.cwd, force=force, to_stdout=to_stdout)
     found = detect(git)
+    if chart:
+        add_starter_chart(git.cwd, found, to_stdout=to_stdout, say=say)
+        found = detect(git)  # the new chart, found like any other: wired to the image by its name
     text = render(found)
     _check(text)
     say(summary(found))
@@ -130,6 +142,27 @@ def main(root: Path, *, force: bool, to_stdout: bool, say: Say, echo: Callable[[
         echo(str(target))
     for line in ci_snippet(found):
         say(line)
+
+
+def add_starter_chart(top: Path, found: Found, *, to_stdout: bool, say: Say) -> None:
+    """`release init --chart`: the starter chart for the repository's image, checked before anything is written."""
+    if to_stdout:
+        raise ReleaseError("--chart writes a chart, --stdout writes nothing", "leave out one of them")
+    if found.charts:
+        paths = ", ".join(c.path for c in found.charts)
+        raise ReleaseError(
+            f"this repository already has a chart ({paths})", "run `release init` without --chart: it wires that one"
+        )
+    if not found.images:
+        raise ReleaseError(
+            "no Dockerfile here: the starter chart deploys the image built from it",
+            "add a Dockerfile (or Containerfile), or run `release init` without --chart",
+        )
+    image = next((i for i in found.images if i.at_root), found.images[0])
+    name = starter.chart_name(image.name)
+    where = starter.target(top, name)
+    starter.copy(where, name)
+    say(f"wrote the starter chart to charts/{name} (Deployment, Service, optional Ingress) for image {image.name}")
 
 
 def _target(top: Path, *, force: bool, to_stdout: bool) -> Path:
@@ -186,7 +219,9 @@ def detect(git: Git) -> Found:
     ci_files = find_ci_files(everything)
     forge = (remote.forge if remote else None) or (ci_files[0][0] if ci_files else None)
     project = slug(remote.path.rsplit("/", 1)[-1] if remote else top.name) or "app"
-    tags = tag_style([t.name for t in git.tags()], files)
+    charts = find_charts(top, files)
+    tag_names = [t.name for t in git.tags()]
+    tags = chart_tag_style(tag_names, charts) or tag_style(tag_names, files)
     images = find_images(files, project)
     return Found(
         project=project,
@@ -194,7 +229,7 @@ def detect(git: Git) -> Found:
         forge=forge,
         ci_files=ci_files,
         images=images,
-        charts=find_charts(top, files),
+        charts=charts,
         tags=tags,
         tests=guess_tests(top, files),
         registry=registry_for(remote, forge, project),
@@ -277,6 +312,8 @@ def _chart(top: Path, folder: PurePosixPath) -> Chart:
     path = str(folder) if folder.parts else "."
     keys: tuple[str, ...] = ()
     problem = None
+    repository = None
+    release_keys: tuple[str, ...] = ()
     values_path = directory / "values.yaml"
     if values_path.is_file():
         try:
@@ -287,7 +324,22 @@ def _chart(top: Path, folder: PurePosixPath) -> Chart:
             image = values.get("image") if isinstance(values, dict) else None
             if isinstance(image, dict):
                 keys = tuple(k for k in IMAGE_VALUE_KEYS if k in image)
-    return Chart(path, str(name) if name else folder.name or "chart", keys, problem)
+                repository = str(image["repository"]) if image.get("repository") else None
+            ours = values.get("release") if isinstance(values, dict) else None
+            if isinstance(ours, dict):
+                release_keys = tuple(k for k in RELEASE_VALUES if k in ours)
+    dependencies = meta.get("dependencies") if isinstance(meta, dict) else None
+    app_version = meta.get("appVersion") if isinstance(meta, dict) else None
+    return Chart(
+        path,
+        str(name) if name else folder.name or "chart",
+        keys,
+        problem,
+        repository,
+        release_keys,
+        len(dependencies) if isinstance(dependencies, list) else 0,
+        None if app_version is None else str(app_version),
+    )
 
 
 def _load_yaml(path: Path) -> object:
@@ -328,6 +380,36 @@ def tag_style(tags: Iterable[str], files: list[str]) -> TagStyle:
         example = fmt.replace("{version}", "1.2.3")
         return TagStyle(fmt, f'{_count(named[kind][names[0]], "tag")} like {example} → tag_format "{fmt}"')
     return _repo_format(counts, None)
+
+
+def chart_tag_style(tags: Iterable[str], charts: tuple[Chart, ...]) -> TagStyle | None:
+    """chart-releaser's NAME-X.Y.Z tags (cpn-console-2.4.25), NAME a chart's name: one component per chart.
+
+    None when no tag names a chart this way. Every chart becomes a component, tagged or not yet: in a chart
+    monorepo each chart has its own version, and one shared v{version} would release them all together."""
+    names = sorted({c.name for c in charts}, key=len, reverse=True)  # longest first: web-ui before web
+    counts: dict[str, int] = {}
+    for tag in tags:
+        name = next((n for n in names if tag.startswith(f"{n}-") and re.fullmatch(SEMVER, tag[len(n) + 1 :])), None)
+        if name is not None:
+            counts[name] = counts.get(name, 0) + 1
+    if not counts:
+        return None
+    tagged = ", ".join(f"{n} {counts[n]}" for n in sorted(counts))
+    if len(charts) == 1:
+        fmt = f"{charts[0].name}-{{version}}"
+        example = fmt.replace("{version}", "1.2.3")
+        return TagStyle(fmt, f'{_count(counts[charts[0].name], "tag")} like {example} → tag_format "{fmt}"')
+    taken: set[str] = set()
+    components = []
+    # Two charts of one name (a copy in another folder): the one in the folder of that name keeps it, with its tags;
+    # the other is named after its folder.
+    for chart in sorted(charts, key=lambda c: (c.name, PurePosixPath(c.path).name != c.name, c.path)):
+        name = chart.name if chart.name not in taken else unique(slug(PurePosixPath(chart.path).name), taken)
+        taken.add(name)
+        components.append(Component(name, chart.path))
+    reason = f"chart-releaser tags NAME-X.Y.Z for {_count(len(counts), 'chart')} ({tagged}) → one component per chart"
+    return TagStyle("v{version}", reason, tuple(components), "{component}-{version}", charts=True)
 
 
 def _classify(tag: str) -> tuple[str | None, str | None]:
@@ -529,6 +611,9 @@ def _components(out: Lines, found: Found) -> None:
     out.add("components:")
     fmt = found.tags.component_format
     example = (fmt or "{component}-v{version}").replace("{version}", "1.2.3")
+    if found.tags.charts:
+        out.note(0, "Each chart is a component (chart-releaser's layout): a chart whose files did not change since its")
+        out.note(0, "last tag is not released again; one with no tag yet starts at versioning.initial.")
     for comp in found.tags.components:
         tags = example.replace("{component}", comp.name)
         if comp.path is None:
@@ -647,8 +732,9 @@ def component_of(found: Found, path: str) -> str | None:
 def _charts(out: Lines, found: Found) -> None:
     if not found.charts:
         return
-    out.note(0, "Helm charts `release chart --publish` packages (version and appVersion = the release version) and")
-    out.note(0, "pushes. Chart.yaml and values.yaml are edited in the packaged copy only, never in your files.")
+    out.note(0, "Helm charts `release chart --publish` packages (version = the release version; appVersion as each")
+    out.note(0, "app_version says) and pushes. Chart.yaml and values.yaml are edited in the packaged copy only, never")
+    out.note(0, "in your files.")
     out.add("charts:")
     for chart in found.charts:
         _chart_entry(out, found, chart)
@@ -659,6 +745,7 @@ def _chart_entry(out: Lines, found: Found, chart: Chart) -> None:
     out.add(f"  - path: {q(chart.path)}", f"Chart.yaml's name: {chart.name}")
     _component_line(out, found, chart.path, "the chart carries this component's version")
     _chart_values(out, found, chart)
+    _app_version_line(out, found, chart)
     target = f"oci://{found.registry.base}/charts"
     if found.registry.made_up:
         out.add("    publish:")
@@ -666,6 +753,17 @@ def _chart_entry(out: Lines, found: Found, chart: Chart) -> None:
     else:
         out.add("    publish:", "oci:// pushes as `helm push` does")
         out.add(f"      - {target}")
+
+
+def _app_version_line(out: Lines, found: Found, chart: Chart) -> None:
+    """The appVersion choice spelled out: an umbrella keeps the version of what it bundles (charts.appversion)."""
+    wired = bool(chart.image_keys) and not chart.values_problem and image_for_chart(found, chart) is not None
+    if chart.dependencies and not wired:
+        written = f"appVersion {chart.app_version}" if chart.app_version else "Chart.yaml's appVersion"
+        why = f"bundles {chart.dependencies} chart{'s' if chart.dependencies > 1 else ''}: {written} stays"
+        out.add("    app_version: keep", why)
+    else:
+        out.add('    app_version: "{version}"', "appVersion = the release version; keep: Chart.yaml's")
 
 
 def _chart_values(out: Lines, found: Found, chart: Chart) -> None:
@@ -676,17 +774,20 @@ def _chart_values(out: Lines, found: Found, chart: Chart) -> None:
         out.add('    # values: {image.tag: "{version}"}', "values.yaml has no image.repository or image.tag")
         return
     image = image_for_chart(found, chart)
-    # image.tag needs only the version; repository and digest need to know which image the chart runs.
-    live = [k for k in chart.image_keys if k == "tag" or image is not None]
-    pending = [k for k in chart.image_keys if k not in live]
-    name = image.name if image is not None else "NAME"
-    out.add("    values:" if live else "    # values:", "values.yaml path → template")
-    for key in live:
-        out.add(f"      {_value_line(key, name)}")
-    prefix = "      # " if live else "    #   "
+    if image is not None:
+        out.add("    values:", "values.yaml path → template")
+        for key in chart.image_keys:
+            out.add(f"      {_value_line(key, image.name)}")
+        for key in chart.release_keys:
+            out.add(f'      release.{key}: "{RELEASE_VALUES[key]}"', "a pod annotation: which release this is")
+        return
+    # Not an image this repository builds (a third-party one, or one we cannot tell): wiring the release version
+    # into it would deploy a tag that does not exist. Commented out, for the user to decide.
     names = ", ".join(i.name for i in found.images) or "none found here"
-    for i, key in enumerate(pending):
-        out.add(prefix + _value_line(key, name), None if i else f"CHANGE ME: which image does it run? ({names})")
+    theirs = f"it runs {chart.image_repository}, " if chart.image_repository else ""
+    out.add("    # values:", f"CHANGE ME if {theirs}an image built here ({names})")
+    for key in chart.image_keys:
+        out.add(f"    #   {_value_line(key, 'NAME')}")
 
 
 def _value_line(key: str, image: str) -> str:
@@ -694,12 +795,15 @@ def _value_line(key: str, image: str) -> str:
 
 
 def image_for_chart(found: Found, chart: Chart) -> Image | None:
-    """The image a chart deploys: the one named like the chart (or its folder), else the only one."""
+    """The image a chart deploys, when this repository builds it: the one named like the chart (or its folder),
+    or like the last part of values.yaml's image.repository; else the only image of a one-chart repository.
+    None otherwise: a chart of a third-party image (postgres, nginx) must not get the release version as tag."""
     folder = PurePosixPath(chart.path).name
+    deployed = slug((chart.image_repository or "").rsplit("/", 1)[-1].split(":", 1)[0])
     for image in found.images:
-        if image.name in (slug(chart.name), slug(folder)):
+        if image.name in (slug(chart.name), slug(folder)) or (deployed and image.name == deployed):
             return image
-    return found.images[0] if len(found.images) == 1 else None
+    return found.images[0] if len(found.images) == 1 and len(found.charts) == 1 else None
 
 
 def _environments(out: Lines, found: Found) -> None:

@@ -30,6 +30,7 @@ import yaml
 
 from release import ciinfo as ci
 from release import secrets
+from release.adapters.credentials import missing
 from release.adapters.forge import Forge, Kind
 from release.context import Context
 from release.errors import ReleaseError
@@ -113,6 +114,22 @@ def _prepare(ctx: Context) -> tuple[Forge, list[Released]] | str:
         return "nothing released"
     forge = resolve(ctx)
     return forge if isinstance(forge, str) else (forge, releases)
+
+
+def access_checks(ctx: Context) -> list[Callable[[], None]]:
+    """For the preflight: the forge that gets the release objects answers, and takes our token (one read of its
+    releases). Nothing when no release object will be made (the notes stage says why)."""
+    if not ctx.config.forge_release.enabled or not any(p.releasable for p in planning.make_plans(ctx)):
+        return []
+    forge = resolve(ctx)
+    if isinstance(forge, str):
+        return []
+
+    def check() -> None:
+        url = f"{forge.project_api}/releases"
+        forge.send("GET", url, "list its releases", access="read and create releases", params={"per_page": "1"})
+
+    return [check]
 
 
 def released(ctx: Context) -> list[Released]:
@@ -357,7 +374,8 @@ def resolve(ctx: Context) -> Forge | str:
     assert api is not None and project is not None
     token = token_headers(kind, env)
     if token is None:
-        return NO_TOKEN
+        empty = missing(env, None, "GITLAB_TOKEN" if kind == "gitlab" else "GITHUB_TOKEN")
+        return f"no forge token: {empty}" if empty else NO_TOKEN
     name, headers = token
     return Forge(kind, api, project, headers, name, setting="`forge_release.api`")
 
@@ -406,12 +424,14 @@ def default_api(kind: Kind, env: Mapping[str, str], host: str | None) -> str | N
     return f"https://{host}/api/v3" if host else None
 
 
-def token_headers(kind: Kind, env: Mapping[str, str]) -> tuple[str, dict[str, str]] | None:
-    """(the variable's name, the auth header) for `kind`, registered for masking; None when no token is set."""
+def token_headers(kind: Kind, env: Mapping[str, str], job_token: bool = True) -> tuple[str, dict[str, str]] | None:
+    """(the variable's name, the auth header) for `kind`, registered for masking; None when no token is set.
+
+    `job_token=False`: not CI_JOB_TOKEN (GitLab's merge requests API does not accept it)."""
     if kind == "gitlab":
         if env.get("GITLAB_TOKEN"):
             name, headers = "GITLAB_TOKEN", {"PRIVATE-TOKEN": env["GITLAB_TOKEN"]}
-        elif env.get("CI_JOB_TOKEN"):
+        elif job_token and env.get("CI_JOB_TOKEN"):
             name, headers = "CI_JOB_TOKEN", {"JOB-TOKEN": env["CI_JOB_TOKEN"]}
         else:
             return None

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from release.adapters import gitclone
+from release.adapters.credentials import missing
 from release.adapters.git import GitError, retry_network, transient
 from release.adapters.gitclone import BranchTarget
 from release.config import EnvironmentConfig
@@ -46,7 +47,12 @@ class InfraClone:
     ) -> None:
         url = repo_url(ctx, env)
         git_env = gitclone.auth_env(ctx.env, url)
-        self.git = CloneGit(tmp, git_env, authenticated=any(v.startswith("Authorization:") for v in git_env.values()))
+        self.git = CloneGit(
+            tmp,
+            git_env,
+            authenticated=any(v.startswith("Authorization:") for v in git_env.values()),
+            unset=missing(ctx.env, "RELEASE_GIT_USER", "RELEASE_GIT_TOKEN"),
+        )
         self.git.run("init", "-q")
         self.git.run("remote", "add", "origin", url)
         self.git = dataclasses.replace(self.git, env={**self.git.env, **gitclone.identity(ctx.env, self.git)})
@@ -232,6 +238,12 @@ class InfraClone:
         """A commit that changes no file: its message is all it says (`release unhold`)."""
         self.git.run("commit", "-q", "--no-verify", "--allow-empty", "--cleanup=verbatim", "-F", "-", input=text)
         return self.head()
+
+    def descendants(self, commit: str, files: Sequence[str] = ()) -> list[str]:
+        """The commits between `commit` (excluded) and HEAD that descend from it, newest first; with `files`,
+        only those that touch them. Needs the history (history=True)."""
+        out = self.git.run("rev-list", "--ancestry-path", f"{commit}..HEAD", *(["--", *files] if files else []))
+        return out.split()
 
     def trailer(self, commit: str, key: str) -> str | None:
         out = self.git.run("log", "-1", f"--format=%(trailers:key={key},valueonly)", commit).strip()

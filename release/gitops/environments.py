@@ -57,9 +57,9 @@ class NotYet(ReleaseError):
 
 def waiting_for(ctx: Context, env: EnvironmentConfig, ver: semver.Version) -> str | None:
     """Why `env` cannot take `ver` yet (its `after:` environment does not hold it), or None."""
-    if env.after is None:
+    if env.after_env is None:
         return None
-    before = environment(ctx, env.after)
+    before = environment(ctx, env.after_env)
     with open_clone(ctx, before) as clone:
         problems = mismatches(before.updates, clone.read, released(ctx, ver).values)
     if not problems:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from release.adapters import forge as forge_api
+from release.adapters.credentials import PROTECTED_HINT, missing
 from release.adapters.effects import Preview
 from release.adapters.retry import backoff
 from release.config import EnvironmentConfig, UpdateConfig
@@ -324,8 +325,9 @@ def _repo_location(url: str) -> tuple[str, str] | None:
     return None
 
 
-def resolve_forge(ctx: Context, env: EnvironmentConfig, url: str) -> forge_api.Forge:
-    """Which forge API opens the merge request, for which project, with which token (decisions live here)."""
+def resolve_forge(ctx: Context, env: EnvironmentConfig, url: str, *, reading: bool = False) -> forge_api.Forge:
+    """Which forge API opens the merge request (or, `reading`, has the commit statuses of the infra repo), for
+    which project, with which token (decisions live here)."""
     e = ctx.env
     where = _repo_location(url)
     host = where[0] if where else None
@@ -340,7 +342,8 @@ def resolve_forge(ctx: Context, env: EnvironmentConfig, url: str) -> forge_api.F
         kind = "gitlab"
     else:
         raise ReleaseError(
-            f"environment {env.name}: cannot tell which forge hosts {url} for merge-request mode",
+            f"environment {env.name}: cannot tell which forge hosts {url} for "
+            f"{'its commit statuses' if reading else 'merge-request mode'}",
             "set `forge: gitlab` or `forge: github` (and `api:`, `project:`) for this environment",
         )
     api = env.api or forgerelease.default_api(kind, e, host)
@@ -354,16 +357,37 @@ def resolve_forge(ctx: Context, env: EnvironmentConfig, url: str) -> forge_api.F
         )
     if kind == "github" and project.count("/") != 1:
         raise ReleaseError(f"environment {env.name}: GitHub project {project!r} is not owner/repo", "fix `project:`")
-    token = forgerelease.token_headers(kind, e)  # registered for masking
-    if token is None and kind == "gitlab":
-        raise ReleaseError(
-            f"environment {env.name}: merge-request mode needs a GitLab token",
-            "set GITLAB_TOKEN (a project or personal access token with the api scope)",
-        )
+    token = forgerelease.token_headers(kind, e, job_token=False)  # registered for masking
     if token is None:
-        raise ReleaseError(
-            f"environment {env.name}: merge-request mode needs a GitHub token",
-            "set GITHUB_TOKEN (with pull-requests: write and contents: write)",
-        )
+        raise _no_token(env, kind, e, reading=reading)
     name, headers = token
     return forge_api.Forge(kind, api, project, headers, name)
+
+
+def _no_token(
+    env: EnvironmentConfig, kind: forge_api.Kind, e: Mapping[str, str], *, reading: bool = False
+) -> ReleaseError:
+    """Merge-request mode without a token that may open one: which variable is missing, empty, or not enough."""
+    variable = "GITLAB_TOKEN" if kind == "gitlab" else "GITHUB_TOKEN"
+    empty = missing(e, None, variable)
+    if reading:  # verify: commit statuses are read, never written
+        rights = "a project access token with the read_api scope" if kind == "gitlab" else "statuses: read"
+        why = f", and {empty}" if empty is not None else ""
+        name = "GitLab" if kind == "gitlab" else "GitHub"
+        return ReleaseError(
+            f"environment {env.name}: verify (commit statuses) needs a {name} token{why}", f"set {variable} ({rights})"
+        )
+    if kind == "gitlab":
+        hint = f"set {variable} (a project or personal access token with the api scope) in the CI/CD variables"
+        if empty is None and e.get("CI_JOB_TOKEN"):
+            return ReleaseError(
+                f"environment {env.name}: merge requests need {variable}; CI_JOB_TOKEN is all there is, and "
+                "GitLab's merge requests API does not accept it",
+                hint,
+            )
+    else:
+        hint = f"set {variable} (with pull-requests: write and contents: write)"
+    if empty is not None:
+        return ReleaseError(f"environment {env.name}: merge requests need {variable}, and {empty}", PROTECTED_HINT)
+    name = "GitLab" if kind == "gitlab" else "GitHub"
+    return ReleaseError(f"environment {env.name}: merge-request mode needs a {name} token", hint)

@@ -3,8 +3,9 @@
 For each one: its infra repository answers with the credentials given and has the branch, every file an update
 names is there with every path it sets (unless the update may create it: `create: true`, a Kustomize images entry),
 and every `{field}` its templates use is one the release will have (from the configured images and charts). The
-edits are made for real in a throwaway clone, with placeholder digests, and thrown away. A failure names the
-environment, the file and the path; nothing has been published yet.
+edits are made for real in a throwaway clone, with placeholder digests, and thrown away. What `verify:` will read
+(its tokens; each Argo CD application, when the run waits) answers. A failure names the environment, the file and
+the path; nothing has been published yet.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from release.config import EnvironmentConfig, UpdateConfig
 from release.context import Context
 from release.errors import ReleaseError
 from release.gitops import record as records
-from release.gitops.clone import open_clone
+from release.gitops import verify
+from release.gitops.clone import open_clone, repo_url
 from release.gitops.edits import plan_edits
 from release.gitops.environments import environment
+from release.gitops.mergerequest import resolve_forge
 from release.gitops.promote import refuse_drift
 from release.gitops.resolve import component, expected_fields
 from release.gitops.targets import targets
@@ -54,6 +57,8 @@ def upcoming(ctx: Context) -> tuple[semver.Version, str | None] | None:
 
 
 def check_environment(ctx: Context, env: EnvironmentConfig, values: dict[str, str]) -> None:
+    if env.mode == "merge-request":  # the token may open merge requests there: refused now, not after publishing
+        _check_forge(ctx, env)
     for update in env.updates:
         for path, template in _templates(update):
             unknown = next((f.strip() for f in templates.fields(template) if f.strip() not in values), None)
@@ -67,6 +72,20 @@ def check_environment(ctx: Context, env: EnvironmentConfig, values: dict[str, st
         with open_clone(ctx, env) as clone:
             plan_edits(env, env.updates, clone.read, values, clone.label)
             refuse_drift(clone, env, records.latest(clone, env))  # else the promote stage stops, after publishing
+        if env.verify is not None and env.verify.wait:  # the tokens and applications the wait will read
+            verify.preflight(ctx, env.name)
+        if env.after_verified and env.after_env is not None:
+            verify.agents(ctx, environment(ctx, env.after_env))
+    except ReleaseError as exc:
+        prefix = f"environment {env.name}"
+        message = exc.message if exc.message.startswith(prefix) else f"{prefix}: {exc.message}"
+        raise ReleaseError(message, exc.hint) from None
+
+
+def _check_forge(ctx: Context, env: EnvironmentConfig) -> None:
+    """The forge that will take the merge request: which one, a token that can open one, one read of its list."""
+    try:
+        resolve_forge(ctx, env, repo_url(ctx, env)).open_mrs(env.branch)
     except ReleaseError as exc:
         prefix = f"environment {env.name}"
         message = exc.message if exc.message.startswith(prefix) else f"{prefix}: {exc.message}"

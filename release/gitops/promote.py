@@ -21,7 +21,7 @@ from release.context import Context
 from release.errors import ReleaseError
 from release.forges import deployments
 from release.gitops import record as records
-from release.gitops import resolve
+from release.gitops import resolve, verify
 from release.gitops.clone import ATTEMPTS, BACKOFF_SECONDS, InfraClone, open_clone
 from release.gitops.edits import restore_updates, values_at, with_trailers
 from release.gitops.environments import Held, NotYet, Outcome, environment, record, resolve_version, waiting_for
@@ -57,7 +57,8 @@ def promote(
     values = published.values
     waiting = waiting_for(ctx, env, ver)
     if waiting is not None:
-        raise NotYet(waiting, f"promote {env.after} first: release promote {env.after} --version {ver}")
+        raise NotYet(waiting, f"promote {env.after_env} first: release promote {env.after_env} --version {ver}")
+    _refuse_unverified(ctx, env, str(ver))
     source = published.commit
     with open_clone(ctx, env) as clone:
         found = records.latest(clone, env)  # read once: the hold, the drift and the closing line all ask it
@@ -73,6 +74,20 @@ def promote(
         if not automatic and outcome.commit is None and not outcome.diff and found is not None and found.held:
             say(f"{env.name} stays {found.hold_reason()}: release unhold {env.name} lets automatic promotes in")
         return outcome
+
+
+def _refuse_unverified(ctx: Context, env: EnvironmentConfig, ver: str) -> None:
+    """`after: {env: dev, verified: true}`: dev's agent must have confirmed the version healthy (one look)."""
+    if not env.after_verified or env.after_env is None:
+        return
+    before = environment(ctx, env.after_env)
+    why = verify.unconfirmed(ctx, before, ver)
+    if why is not None:
+        raise NotYet(
+            f"{env.name} is promoted after {before.name} is verified, and {before.name}'s agent has not confirmed "
+            f"{ver} yet ({why})",
+            f"wait for it: release promote {before.name} --version {ver} --wait",
+        )
 
 
 def refuse_drift(clone: InfraClone, env: EnvironmentConfig, record: records.Record | None) -> None:

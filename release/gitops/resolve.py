@@ -21,6 +21,7 @@ import semver
 import yaml
 
 from release import config as config_module
+from release.charts import appversion
 from release.charts.build import registry_for
 from release.charts.oci import oci_tag
 from release.charts.publish import oci_target
@@ -164,9 +165,10 @@ def _chart(
     if not name:
         raise ReleaseError(f"{where}: Chart.yaml has no name", "add `name:` to Chart.yaml")
     version = templates.render(chart.version, values, f"{where} version")
+    app_template = appversion.template(chart, meta)
     app_version = (
-        templates.render(chart.app_version, values, f"{where} app_version")
-        if chart.app_version
+        templates.render(app_template, values, f"{where} app_version")
+        if app_template is not None
         else str(meta.get("appVersion") or "")
     )
     digests = {}

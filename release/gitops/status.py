@@ -12,7 +12,7 @@ from typing import Any
 from release.config import EnvironmentConfig
 from release.context import Context
 from release.errors import ReleaseError
-from release.gitops import mergerequest
+from release.gitops import mergerequest, verify
 from release.gitops import record as records
 from release.gitops.clone import InfraClone, open_clone, repo_url
 
@@ -25,7 +25,10 @@ def status(ctx: Context) -> list[dict[str, Any]]:
     rows: dict[str, dict[str, Any]] = {}
     for envs in groups.values():
         with open_clone(ctx, envs[0], history=True, worktree=False) as clone:
-            rows.update(_rows(clone, envs))
+            found = records.latest_all(clone, envs)
+            rows.update(_rows(clone, envs, found))
+            for env in envs:  # desired (the record) beside observed (what the agent reports about it)
+                rows[env.name]["observed"] = verify.observed(ctx, clone, env, found[env.name]).as_json()
     for env in ctx.config.environments:
         rows[env.name].update(_pending(ctx, env))
     return [rows[env.name] for env in ctx.config.environments]
@@ -43,8 +46,9 @@ def _pending(ctx: Context, env: EnvironmentConfig) -> dict[str, Any]:
     return {"merge_request": {"version": found.version, "url": found.url, "number": found.number}}
 
 
-def _rows(clone: InfraClone, envs: Sequence[EnvironmentConfig]) -> dict[str, dict[str, Any]]:
-    found = records.latest_all(clone, envs)
+def _rows(
+    clone: InfraClone, envs: Sequence[EnvironmentConfig], found: dict[str, records.Record | None]
+) -> dict[str, dict[str, Any]]:
     drift = records.drifts(clone, [(env, r) for env in envs if (r := found[env.name]) is not None])
     return {env.name: row(env, clone.where.branch, found[env.name], drift.get(env.name, [])) for env in envs}
 
@@ -81,11 +85,20 @@ def _pending_note(entry: dict[str, Any]) -> list[str]:
     return []
 
 
+def observed_text(entry: dict[str, Any]) -> str:
+    """The observed column: `healthy (kustomization/apps/0c9c2e41 on 3f2a…)`, `unknown (no verify configured)`."""
+    seen = entry.get("observed") or {"state": "unknown", "detail": "no verify configured"}
+    where = f" on {seen['commit'][:12]}" if seen.get("commit") else ""
+    return f"{seen['state']} ({seen['detail']}{where})"
+
+
 def line(entry: dict[str, Any]) -> str:
-    """One line per environment, tab-separated: env, version, record commit, date, source, pipeline, state."""
+    """One line per environment, tab-separated: env, version, record commit, date, source, pipeline, what the
+    agent reports (observed), state."""
     if not entry["recorded"]:
         state = "version unknown: no commit of release ever wrote these files (promote it once)"
-        return "\t".join([entry["env"], "unknown", "-", "-", "-", "-", ", ".join([state, *_pending_note(entry)])])
+        said = ", ".join([state, *_pending_note(entry)])
+        return "\t".join([entry["env"], "unknown", "-", "-", "-", "-", observed_text(entry), said])
     notes = []
     if entry["version"] is None:
         notes.append(f"no version: rolled back to the files as of {(entry['restores'] or '')[:12]}")
@@ -104,6 +117,7 @@ def line(entry: dict[str, Any]) -> str:
             entry["date"],
             (entry["source"] or "-")[:12],
             entry["pipeline"] or "-",
+            observed_text(entry),
             ", ".join(notes) or "ok",
         ]
     )

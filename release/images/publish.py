@@ -59,6 +59,20 @@ def releases(ctx: Context) -> dict[str | None, Plan]:
     return {p.component: p for p in planning.make_plans(ctx) if p.releasable}
 
 
+def access_checks(ctx: Context) -> list[Callable[[], None]]:
+    """For the preflight: one read per registry repository the images stage will push to (reachable, and our
+    credentials let us in), before anything is built or tested. Nothing is written."""
+    plans, seen, checks = releases(ctx), set(), []
+    for image in ctx.config.images:
+        repo = Repository.parse(image.repository)
+        if image.component not in plans or repo.name in seen:
+            continue
+        seen.add(repo.name)
+        creds = credentials.for_registry(repo.host, ctx.env)
+        checks.append(Registry(repo, creds, missing=credentials.registry_missing(ctx.env)).check_access)
+    return checks
+
+
 def image_tags(image: ImageConfig, facts: ReleaseFacts) -> tuple[list[str], str]:
     """The image's tags for a release, and the one carrying its version (pushed last, read back to resume)."""
     tags = render_tags(image.tags, facts)
@@ -86,7 +100,7 @@ def prepare(ctx: Context, push: bool, force: bool) -> list[Job]:
             if push:
                 attest.check(ctx, image)
         repo = Repository.parse(image.repository)
-        creds = credentials.for_registry(repo.host, ctx.env)
+        creds, missing = credentials.for_registry(repo.host, ctx.env), credentials.registry_missing(ctx.env)
         labels = {
             **oci_labels(
                 title=image.name, version=str(plan.next_version), revision=head, source=source, created=created
@@ -95,8 +109,8 @@ def prepare(ctx: Context, push: bool, force: bool) -> list[Job]:
             REVISION: head,  # the resume check depends on it: never the user's
         }
         args = {k: render(v, facts) for k, v in image.build_args.items()}
-        job = Job(image, repo, tags, version_tag, labels, args, creds, Registry(repo, creds), elsewhere=other_job)
-        jobs.append(job)
+        registry = Registry(repo, creds, missing=missing)
+        jobs.append(Job(image, repo, tags, version_tag, labels, args, creds, registry, elsewhere=other_job))
     if push:
         if jobs:
             signing.check(ctx)

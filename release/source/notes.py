@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 from release.ciinfo import forge_of, web_url
 from release.config import ComponentConfig
 from release.context import Context
 from release.errors import ReleaseError
-from release.notes.model import Links, group
+from release.notes.model import Links, group, pull_requests
 from release.notes.render import NotesInput, render
 from release.source import history
 from release.source import plans as planning
@@ -20,14 +21,49 @@ from release.versioning.tags import ReleaseTag, TagFormat
 
 
 def links(ctx: Context) -> Links:
+    """Where the notes link to (commits, compare, pull/merge requests, issues), worked out once per run."""
+    if "notes-links" in ctx.cache:
+        found: Links = ctx.cache["notes-links"]
+        return found
     cfg = ctx.config.notes
     url = cfg.url or ctx.ci.project_url or web_url(ctx.git.remote_url())
     if cfg.forge == "none":
-        return Links(None, None)
-    forge = cfg.forge or forge_of(url, ctx.env)
-    if forge is None and ctx.ci.provider in ("gitlab", "github") and ctx.ci.project_url:
-        forge = ctx.ci.provider
-    return Links(url.rstrip("/") if url else None, forge)
+        found = Links(None, None)
+    else:
+        forge = cfg.forge or forge_of(url, ctx.env)
+        if forge is None and ctx.ci.provider in ("gitlab", "github") and ctx.ci.project_url:
+            forge = ctx.ci.provider
+        found = Links(url.rstrip("/") if url else None, forge)
+    ctx.cache["notes-links"] = found
+    return found
+
+
+def links_off(ctx: Context) -> str | None:
+    """The one line saying that links are off and how to turn them on, when notes.url or the origin remote is not
+    a forge we know (a file path, an unknown host); None when links are on, turned off, or there is no remote."""
+    cfg = ctx.config.notes
+    if links(ctx).forge is not None or cfg.forge == "none":
+        return None
+    remote = ctx.git.remote_url()
+    if not (remote or cfg.url):
+        return None
+    where = f"notes.url ({cfg.url})" if cfg.url else f"the origin remote ({_shown(remote or '')})"
+    return (
+        f"notes: links are off: {where} is not a GitLab or GitHub URL; set notes.url and notes.forge in "
+        "release.yaml to link commits, pull requests and issues"
+    )
+
+
+def _shown(remote: str) -> str:
+    """A remote as it may be printed: without user or token."""
+    return re.sub(r"//[^/@]*@", "//", remote)
+
+
+def _pulls(ctx: Context, start: str | None, end: str) -> dict[str, str]:
+    """pull_requests() of `start..end`, when there is a forge to link them to."""
+    if links(ctx).forge is None:
+        return {}
+    return pull_requests(ctx.git.log(f"{start}..{end}" if start else end, no_merges=False))
 
 
 def today(ctx: Context) -> str:
@@ -57,7 +93,7 @@ def for_plan(ctx: Context, plan: Plan, template: str | None = None) -> str:
         previous_version=str(plan.current.version) if plan.current else None,
         previous_tag=plan.current.name if plan.current else None,
         date=date,
-        sections=group(plan.commits, links(ctx)),
+        sections=group(plan.commits, links(ctx), _pulls(ctx, plan.current.commit if plan.current else None, "HEAD")),
         links=links(ctx),
         component=plan.component,
     )
@@ -114,7 +150,7 @@ def _for_range(ctx: Context, start: str | None, end: str, template: str | None) 
         previous_version=previous_version,
         previous_tag=start_name,
         date=date,
-        sections=group(commits, links(ctx)),
+        sections=group(commits, links(ctx), _pulls(ctx, start_rev, end_sha)),
         links=links(ctx),
         component=component.name if component else None,
     )
@@ -159,4 +195,7 @@ def write_files(ctx: Context) -> list[Path]:
         for entry in ctx.state.components:
             if entry.get("name") == plan.component:
                 entry["notes_path"] = where
+    off = links_off(ctx) if written else None
+    if off:
+        ctx.say(off)
     return written

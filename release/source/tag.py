@@ -6,8 +6,10 @@ pipeline released this version first: that is an error, never an overwrite."""
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Mapping
 
+from release.adapters import gitclone
 from release.adapters.git import GitError, transient
 from release.context import Context
 from release.errors import ReleaseError
@@ -19,6 +21,22 @@ from release.versioning.plan import Plan
 
 def releases(ctx: Context) -> list[Plan]:
     return [p for p in planning.make_plans(ctx) if p.releasable and p.tag]
+
+
+TESTED_TRAILER = "Release-Tests"
+
+
+def tested_by_release(ctx: Context, plans: list[Plan]) -> bool:
+    """True when the test commands passed for HEAD in the release that made it: this State says so, or every
+    plan's release tag is on HEAD and was made by a `release run` whose tests passed (its Release-Tests trailer;
+    a tag made by `release cut` or by hand has none, so its tag pipeline still tests)."""
+    head = ctx.git.head()
+    if head is not None and ctx.state.tested == head:
+        return True
+    if not plans or not all(p.head_tagged and p.tag for p in plans):
+        return False
+    key = f"--format=%(contents:trailers:key={TESTED_TRAILER},valueonly)"
+    return all(ctx.git.run("for-each-ref", key, f"refs/tags/{p.tag}").strip() == "passed" for p in plans)
 
 
 def publish_tag(ctx: Context, plan: Plan, head: str, where: tuple[str, Mapping[str, str] | None] | None) -> str:
@@ -42,7 +60,12 @@ def _tag_and_push(
     tag = str(plan.tag)
     if local is None:
         label = f"{plan.component} {plan.next_version}" if plan.component else str(plan.next_version)
-        ctx.git.tag_annotated(tag, f"{label}\n\n{repo_notes.for_plan(ctx, plan)}", head)
+        message = f"{label}\n\n{repo_notes.for_plan(ctx, plan)}"
+        if ctx.state.tested == head:  # a rerun of this commit (the tag pipeline) need not test it again
+            message = f"{message.rstrip()}\n\n{TESTED_TRAILER}: passed\n"
+        # the tagger: the environment's, CI's or git's identity, else a default (CI runners often have none)
+        tagger = {**os.environ, **gitclone.identity(ctx.env, ctx.git)}
+        ctx.git.tag_annotated(tag, message, head, env=tagger)
         ctx.say(f"tagged {head[:12]} as {tag}")
     if where is None:
         return f"tagged {tag} here (no {REMOTE} remote to push it to)"

@@ -36,7 +36,7 @@ def run(ctx: Context) -> str:
             done.append(ctx.effects.outcome(functools.partial(_one, ctx, name, str(ver))))  # dry run: "would …"
         except environments.NotYet as exc:  # only these two: every other error stops the run
             ctx.say(f"{name}: skipped: {exc.message}")
-            done.append(f"{name} waits for {environments.environment(ctx, name).after}")
+            done.append(f"{name} waits for {environments.environment(ctx, name).after_env}")
         except environments.Held as exc:
             ctx.say(f"{name}: skipped: {exc.message}")
             done.append(f"{name} held")
@@ -44,9 +44,13 @@ def run(ctx: Context) -> str:
 
 
 def _one(ctx: Context, name: str, ver: str) -> str:
-    from release.gitops import promote
+    from release.gitops import environments, promote, verify
 
     outcome = promote.promote(ctx, name, ver, say=ctx.say, automatic=True)
+    settings = environments.environment(ctx, name).verify
+    if settings is not None and settings.wait:  # verify: {wait: true}: the agent confirms before the next step
+        wait = functools.partial(verify.wait, ctx, name, ver, say=ctx.say)
+        ctx.say(ctx.effects.wait_deployed(f"wait for {name} to run {ver}", wait))
     if outcome.url:
         return f"{name} {outcome.url}"
     if outcome.commit:

@@ -6,6 +6,7 @@ import stat
 import pytest
 
 from release import secrets
+from release.adapters import credentials
 from release.adapters.credentials import for_registry
 from release.errors import ReleaseError
 
@@ -73,3 +74,25 @@ def test_bad_docker_auth_config_is_a_clear_error():
 def test_found_passwords_are_masked_in_output():
     for_registry("r.example", {"RELEASE_REGISTRY_USER": "u", "RELEASE_REGISTRY_PASSWORD": "canary-7f3a9"})
     assert secrets.mask("login failed for canary-7f3a9 at r.example") == "login failed for **** at r.example"
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        (
+            {"RELEASE_REGISTRY_USER": "ci", "RELEASE_REGISTRY_PASSWORD": ""},
+            "RELEASE_REGISTRY_PASSWORD is set but empty",
+        ),
+        ({"RELEASE_REGISTRY_USER": "ci"}, "RELEASE_REGISTRY_PASSWORD is not set, but RELEASE_REGISTRY_USER is"),
+        ({"RELEASE_REGISTRY_USER": "", "RELEASE_REGISTRY_PASSWORD": ""}, "RELEASE_REGISTRY_PASSWORD is set but empty"),
+        ({"DOCKER_AUTH_CONFIG": " "}, "DOCKER_AUTH_CONFIG is set but empty"),
+        ({}, None),
+        ({"RELEASE_REGISTRY_USER": "ci", "RELEASE_REGISTRY_PASSWORD": "pw"}, None),
+    ],
+)
+def test_an_empty_or_half_given_variable_is_named(env, named):
+    found = credentials.registry_missing(env)
+    if named is None:
+        assert found is None
+    else:
+        assert found is not None and found.startswith(named) and "protected variable" in found

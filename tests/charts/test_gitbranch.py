@@ -74,8 +74,8 @@ def configure(repo: Repo, target: str, name: str = "demo") -> None:
 
 
 def next_release(repo: Repo, tag: str) -> None:
-    """Tag HEAD as released and add a fix: the next publish is the next patch version."""
-    repo.tag(tag)
+    """`release chart --publish` tagged HEAD as released; a fix makes the next publish the next patch version."""
+    assert repo.git("tag", "--points-at", "HEAD") == tag
     repo.commit("fix: more")
 
 
@@ -135,6 +135,7 @@ def test_same_version_other_bytes_is_refused_and_the_branch_untouched(repo, rele
     repo.write("charts/demo/templates/extra.yaml", "kind: ConfigMap\n")
     repo.git("add", "-A")
     repo.git("commit", "-q", "--amend", "--no-edit")  # same version, other content
+    repo.git("tag", "-d", "v1.0.1")  # as in another clone, which the first publish's tag did not reach
     refused = release(repo, "chart", "--publish")
     assert refused.code == 1
     assert "never overwritten" in refused.err

@@ -44,6 +44,7 @@ def change_content_same_version(repo: Repo, name: str = "demo") -> None:
     repo.write(f"charts/{name}/templates/extra.yaml", "kind: ConfigMap\n")
     repo.git("add", "-A")
     repo.git("commit", "-q", "--amend", "--no-edit")
+    repo.git("tag", "-d", "v1.0.1")  # as in another clone, which the first publish's tag did not reach
 
 
 def last_line(err: str) -> str:
@@ -417,5 +418,9 @@ def test_gitlab_credentials_need_a_user(env):
 
 def test_chartmuseum_credentials_come_in_pairs():
     assert helmrepo.chartmuseum_credentials({}) is None
-    with pytest.raises(ReleaseError, match="only one of"):
+    with pytest.raises(ReleaseError, match="RELEASE_HELM_PASSWORD is not set, but RELEASE_HELM_USER is"):
         helmrepo.chartmuseum_credentials({"RELEASE_HELM_USER": "me"})
+    with pytest.raises(ReleaseError, match="RELEASE_HELM_USER is not set, but RELEASE_HELM_PASSWORD is"):
+        helmrepo.chartmuseum_credentials({"RELEASE_HELM_PASSWORD": "pw"})
+    with pytest.raises(ReleaseError, match=r"RELEASE_HELM_PASSWORD is set but empty \(a protected variable"):
+        helmrepo.chartmuseum_credentials({"RELEASE_HELM_USER": "me", "RELEASE_HELM_PASSWORD": ""})

@@ -485,7 +485,7 @@ def test_declared_dependency_missing_from_charts_is_refused(tmp_path: Path) -> N
     )
     with pytest.raises(ReleaseError, match="missing from charts/: postgresql") as err:
         chartpkg.package(root, mtime=MTIME)
-    assert err.value.hint and "helm dependency build" in err.value.hint
+    assert err.value.hint and "release fetches them" in err.value.hint
     with pytest.raises(helm_oracle.helm().HelmError, match="missing in charts/"):
         helm_oracle.package(root, tmp_path / "helm")
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 import tarfile
 from io import BytesIO
+from pathlib import Path
 
 import pytest
 
@@ -149,6 +151,7 @@ def test_republish_is_a_noop_and_other_bytes_are_refused(repo, release, registry
     repo.write("charts/demo-rerun/templates/extra.yaml", "kind: ConfigMap\n")
     repo.git("add", "-A")
     repo.git("commit", "-q", "--amend", "--no-edit")  # same version, other content
+    repo.git("tag", "-d", "v1.0.1")  # as in another clone, which the first publish's tag did not reach
     refused = release(repo, "chart", "--publish", env=env)
     assert refused.code == 1
     last = refused.err.strip().splitlines()[-1]
@@ -245,3 +248,60 @@ def test_unsupported_publish_target_is_a_config_error(repo, release):
     result = release(repo, "chart")
     assert result.code == 1
     assert "release.yaml" in result.err and "s3://bucket/charts" in result.err
+
+
+# --- published alone: the version is reserved and tagged as `release run` does -------------------------------
+
+
+def with_origin(repo: Repo, tmp_path) -> Path:  # type: ignore[no-untyped-def]
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
+    repo.git("remote", "add", "origin", str(origin))
+    repo.git("push", "-q", "origin", "main", "--tags")
+    return origin
+
+
+def on_origin(origin: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=origin, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def test_a_chart_published_alone_is_tagged_so_the_next_commits_release_goes_on(repo, release, registry, tmp_path):
+    chart_repo(repo, registry, name="demo-alone")
+    origin = with_origin(repo, tmp_path)
+    env = {"RELEASE_REGISTRY_USER": registry.user, "RELEASE_REGISTRY_PASSWORD": registry.password}
+    alone = release(repo, "chart", "--publish", env=env)
+    assert alone.code == 0, alone.err
+    assert registry.manifest("charts/demo-alone", "1.0.1").status_code == 200
+    assert on_origin(origin, "rev-parse", "v1.0.1^{commit}") == repo.head()  # tagged, and pushed
+    assert "pushed v1.0.1" in alone.err
+    assert on_origin(origin, "for-each-ref", "refs/release-claims") == ""  # the claim is dropped
+    # Another change of the chart, released by the pipeline on the next commit: the next version, not 1.0.1 again.
+    repo.commit("fix: probe", {"charts/demo-alone/templates/extra.yaml": "kind: ConfigMap\n"})
+    repo.git("push", "-q", "origin", "main")
+    run = release(repo, "run", env=env)
+    assert run.code == 0, run.err
+    assert "already published with other content" not in run.err
+    assert run.out == "1.0.2\n"
+    assert on_origin(origin, "rev-parse", "v1.0.2^{commit}") == repo.head()
+    # Rerun alone on the released commit: everything is there, nothing moves.
+    again = release(repo, "chart", "--publish", env=env)
+    assert again.code == 0, again.err
+    assert "skipped: already published" in again.err and "v1.0.2 already published" in again.err
+
+
+def test_a_dry_run_publish_alone_tags_nothing(repo, release, registry):
+    chart_repo(repo, registry, name="demo-alone-dry")
+    env = {"RELEASE_REGISTRY_USER": registry.user, "RELEASE_REGISTRY_PASSWORD": registry.password}
+    result = release(repo, "chart", "--publish", "--dry-run", env=env)
+    assert result.code == 0, result.err
+    assert "would tag" in result.err
+    assert repo.git("tag", "--points-at", "HEAD") == ""
+    assert registry.manifest("charts/demo-alone-dry", "1.0.1").status_code == 404
+
+
+def test_a_chart_that_fails_its_checks_alone_is_neither_published_nor_tagged(repo, release, registry):
+    chart_repo(repo, registry, name="demo-alone-bad", values='    values: {image.digest: "{image.nope.digest}"}\n')
+    env = {"RELEASE_REGISTRY_USER": registry.user, "RELEASE_REGISTRY_PASSWORD": registry.password}
+    result = release(repo, "chart", "--publish", env=env)
+    assert result.code == 1
+    assert repo.git("tag", "--points-at", "HEAD") == ""

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 from release.config import Config, from_text
 from tests.conftest import Repo, assert_one_line_error
@@ -337,8 +339,9 @@ def test_charts_anywhere_up_to_depth_three_without_subcharts(repo, release):
     assert [(c.path, c.values) for c in config.charts] == [
         ("charts/broken", {}),
         ("charts/plain", {}),
-        ("deploy/helm/svc", {"image.tag": "{version}"}),
+        ("deploy/helm/svc", {}),  # no Dockerfile here: its image is not ours to tag with the release version
     ]
+    assert '    #   image.tag: "{version}"' in text
     assert "values.yaml did not parse" in text
     assert "values.yaml has no image.repository or image.tag" in text
 
@@ -376,11 +379,12 @@ def test_a_chart_among_several_images_is_wired_by_name_or_left_to_the_user(repo,
     text, config = written(repo)
     charts = {c.path: c.values for c in config.charts}
     assert charts["charts/web"]["image.repository"] == "{image.web.repository}"
-    # The tag needs no image; repository and digest wait for the user to say which image it runs.
-    assert charts["charts/stack"] == {"image.tag": "{version}"}
-    assert '      # image.repository: "{image.NAME.repository}"' in text
-    assert "CHANGE ME: which image does it run? (api, web)" in text
-    assert '      # image.digest: "{image.NAME.digest}"' in text
+    # stack runs nginx, which neither Dockerfile builds: nothing is wired, the user is asked.
+    assert charts["charts/stack"] == {}
+    assert '    #   image.repository: "{image.NAME.repository}"' in text
+    assert "CHANGE ME if it runs nginx, an image built here (api, web)" in text
+    assert '    #   image.tag: "{version}"' in text
+    assert '    #   image.digest: "{image.NAME.digest}"' in text
 
 
 # --- environments -----------------------------------------------------------------------------------------
@@ -496,3 +500,35 @@ def test_works_before_the_first_commit(repo, release):
         ("app", "Containerfile", "registry.gitlab.com/team/app"),
         ("app-2", "Dockerfile", "registry.gitlab.com/team/app/app-2"),
     ]
+
+
+def test_the_app_version_choice_is_written_by_the_chart_role_and_packaging_follows_it(repo, release, tmp_path):
+    """An umbrella (dependencies, no image of ours) keeps the appVersion of what it bundles; the others follow."""
+    umbrella = CHART.format(name="suite") + 'appVersion: "9.22.1"\n'
+    umbrella += "dependencies:\n  - name: lib\n    version: 0.1.0\n    repository: file://../lib\n"
+    repo.commit(
+        "feat: charts",
+        {
+            "charts/suite/Chart.yaml": umbrella,
+            "charts/suite/values.yaml": "image:\n  repository: quay.io/vendor/server\n  tag: 9.22.1\n",
+            "charts/lib/Chart.yaml": CHART.format(name="lib") + "appVersion: '1.0'\ndependencies: []\n",
+            "charts/lib/templates/cm.yaml": "kind: ConfigMap\n",
+        },
+    )
+    init_ok(repo, release)
+    text, config = written(repo)
+    by_path = {chart.path: chart for chart in config.charts}
+    assert by_path["charts/suite"].app_version == "keep"
+    assert by_path["charts/lib"].app_version == "{version}"  # an empty dependency list is no umbrella
+    assert "app_version: keep                   # bundles 1 chart: appVersion 9.22.1 stays" in text
+    repo.git("add", "release.yaml")
+    repo.git("commit", "-q", "-m", "chore: release.yaml")
+    result = release(repo, "chart", "--output", str(tmp_path / "out"))
+    assert result.code == 0, result.err
+    versions = {}
+    for name in ("suite", "lib"):
+        with tarfile.open(tmp_path / "out" / f"{name}-0.1.0.tgz") as archive:
+            member = archive.extractfile(f"{name}/Chart.yaml")
+            assert member is not None
+            versions[name] = yaml.safe_load(member.read())["appVersion"]
+    assert versions == {"suite": "9.22.1", "lib": "0.1.0"}

@@ -20,7 +20,8 @@
   target_branch, remove_source_branch, state_event close|reopen). An MR's JSON has `force_remove_source_branch`
   (what remove_source_branch set). Notes (doc/api/notes.md): POST .../merge_requests/:iid/notes (body
   required), kept in `merge_requests.notes`: (project ID, iid) → list. Auth: `PRIVATE-TOKEN` (a token in
-  `gitlab_tokens`) or `JOB-TOKEN` (the job token); 401 otherwise. Projects: `merge_requests.projects`.
+  `gitlab_tokens`); 401 otherwise, `JOB-TOKEN` too: the merge requests API is not among those a CI job token may
+  call (doc/ci/jobs/ci_job_token.md). Projects: `merge_requests.projects`.
 - GitHub Pull requests (REST "pulls"): GET /repos/:owner/:repo/pulls (state open|closed|all, head `owner:branch`,
   base; the first page only, per_page default 30), POST (title, head, base required, body; 422 "A pull request
   already exists for owner:branch."), PATCH .../pulls/:number (title, body, base, state). A pull's JSON has
@@ -53,6 +54,33 @@
   log_url, environment_url, description, environment, auto_inactive; 404 for an unknown deployment), GET the same
   path lists them newest first. Auth as for pulls; a token in `github_deployments.read_only_tokens` reads but gets
   403 "Resource not accessible by integration" on writes, as a GITHUB_TOKEN without `deployments: write` does.
+
+- GitLab Commit statuses (doc/api/commits.md "List the statuses of a commit", "Set the pipeline status of a
+  commit"): GET /api/v4/projects/:id/repository/commits/:sha/statuses (filters ref, name, all: without
+  `all=true` only the latest status of each name; newest first; 404 {"message": "404 Commit Not Found"} for a
+  commit the project lacks when `gitlab_statuses.commits` lists them), POST /api/v4/projects/:id/statuses/:sha
+  (state pending|running|success|failed|canceled|skipped required, name (default "default"), ref, target_url,
+  description; 400 for another state). A status's JSON: id, sha, ref, status, name, target_url, description,
+  created_at, started_at, finished_at, allow_failure, author. What Flux's notification-controller posts (its
+  gitlab Provider): name `<kind>/<name>/<provider uid prefix>`, success on a good reconcile, failed on an error.
+  Auth as for merge requests; a token in `gitlab_statuses.no_read_tokens` authenticates but gets 403
+  {"error": "insufficient_scope"} (a token without read_api). Projects: `merge_requests.projects`.
+- GitHub Commit statuses (REST "commits/statuses"): POST /repos/:owner/:repo/statuses/:sha (state
+  error|failure|pending|success required, target_url, description, context (default "default"); 422 otherwise),
+  GET /repos/:owner/:repo/commits/:ref/status: the combined status {state, statuses (the latest of each context),
+  sha, total_count, repository, commit_url, url}; state is failure if any context is error or failure, pending if
+  there are none or one is pending, success otherwise. 422 "No commit found for SHA: <ref>" for a commit outside
+  `github_statuses.commits` when that set is given. Auth as for pulls (`github_statuses.no_read_tokens`: 403
+  "Resource not accessible by integration"); repositories: `pulls.repos`.
+- Argo CD (server API, swagger `ApplicationService_Get`): GET /api/v1/applications/:name (query refresh=normal|hard,
+  project, appNamespace) answers the `Application` JSON {metadata, spec, status: {sync: {status Synced|OutOfSync|
+  Unknown, revision}, health: {status Healthy|Progressing|Degraded|Suspended|Missing|Unknown, message},
+  operationState: {phase Running|Succeeded|Failed|Error|Terminating, message, syncResult: {revision}},
+  reconciledAt}}. Auth: `Authorization: Bearer <a argocd.tokens entry>`, else 401 {"error": "no session
+  information", "code": 16}. An application that does not exist, or that a token in `argocd.denied_tokens` may not
+  get, is 403 {"error": "permission denied", "code": 7} (CVE-2022-41354: Argo CD does not tell them apart) unless
+  `project` is given: then a missing one is 404 {"code": 5, "message": "applications.argoproj.io \"x\" not found"}.
+  `argocd.set(name, ...)` changes an application as the controller would, at any time during a test.
 
 To add an API: write a class like
 `GitLabHelm` taking the Forge, give it `routes()` and `reset()`, and list it in `Forge.__init__` before
@@ -90,6 +118,7 @@ DEFAULT_PASSWORD = "helm-password-4e1f"
 DEFAULT_JOB_TOKEN = "job-token-9c2d"
 DEFAULT_GITLAB_TOKEN = "glpat-fake-7b3a91"
 DEFAULT_GITHUB_TOKEN = "ghp_fake5d1e0c77"
+DEFAULT_ARGOCD_TOKEN = "argocd-fake-eyJ0b2tlbiI6IjEifQ"
 JOB_TOKEN_USER = "gitlab-ci-token"
 
 
@@ -238,6 +267,9 @@ class Forge:
         self.gitlab_releases = GitLabReleases(self)
         self.github_releases = GitHubReleases(self)
         self.github_deployments = GitHubDeployments(self)
+        self.gitlab_statuses = GitLabStatuses(self)
+        self.github_statuses = GitHubStatuses(self)
+        self.argocd = ArgoCD(self)
         self.chartmuseum = ChartMuseum(self)
         self.apis: list[API] = [
             self.gitlab_helm,
@@ -246,6 +278,9 @@ class Forge:
             self.gitlab_releases,
             self.github_releases,
             self.github_deployments,
+            self.gitlab_statuses,
+            self.github_statuses,
+            self.argocd,
             self.chartmuseum,
         ]  # ChartMuseum last: its context path matches wide
         self.reset()
@@ -595,8 +630,8 @@ class GitLabMergeRequests:
         ]
 
     def _project(self, request: Request, match: re.Match[str]) -> tuple[str | None, Response | None]:
-        private, job = request.header("PRIVATE-TOKEN"), request.header("JOB-TOKEN")
-        if not ((private and private in self.forge.gitlab_tokens) or (job and job == self.forge.job_token)):
+        private = request.header("PRIVATE-TOKEN")  # a job token may not call the merge requests API (ci_job_token.md)
+        if not (private and private in self.forge.gitlab_tokens):
             return None, json_response(401, {"message": "401 Unauthorized"})
         raw = unquote(match["id"])
         project = raw if raw in self.projects else next((k for k, v in self.projects.items() if v == raw), None)
@@ -1275,6 +1310,262 @@ class GitHubDeployments:
         }
         statuses.append(status)
         return json_response(201, status)
+
+
+# --- GitLab and GitHub: commit statuses (what a GitOps agent posts) ---------------------------------
+
+GITLAB_STATES = ("pending", "running", "success", "failed", "canceled", "skipped")
+GITHUB_STATES = ("error", "failure", "pending", "success")
+
+
+class GitLabStatuses:
+    """GitLab's commit statuses of the projects in `merge_requests.projects`; `statuses`: (project, sha) → list."""
+
+    def __init__(self, forge: Forge) -> None:
+        self.forge = forge
+        self.statuses: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.commits: set[str] | None = None  # None: every sha exists
+        self.no_read_tokens: set[str] = set()
+
+    def reset(self) -> None:
+        self.statuses = {}
+        self.commits = None
+        self.no_read_tokens = set()
+
+    def routes(self) -> list[Route]:
+        return [
+            ("GET", re.compile(rf"{PROJECT}/repository/commits/(?P<sha>[^/]+)/statuses"), self.list),
+            ("POST", re.compile(rf"{PROJECT}/statuses/(?P<sha>[0-9a-f]+)"), self.create),
+        ]
+
+    def _project(self, request: Request, match: re.Match[str]) -> tuple[str | None, Response | None]:
+        private = request.header("PRIVATE-TOKEN")
+        if private and private in self.no_read_tokens:
+            return None, json_response(
+                403,
+                {
+                    "error": "insufficient_scope",
+                    "error_description": "The request requires higher privileges than provided by the access token.",
+                    "scope": "api read_api",
+                },
+            )
+        return self.forge.merge_requests._project(request, match)
+
+    def post(self, sha: str, state: str, name: str = "default", description: str = "", project: str = "7") -> None:
+        """A status as an agent posts it (the same as POST .../statuses/:sha)."""
+        with self.forge.lock:
+            self._add(project, sha, {"state": state, "name": name, "description": description})
+
+    def _add(self, project: str, sha: str, data: dict[str, Any]) -> dict[str, Any]:
+        now = _now()
+        status = {
+            "id": 5000 + sum(len(v) for v in self.statuses.values()) + 1,
+            "sha": sha,
+            "ref": data.get("ref"),
+            "status": data["state"],
+            "name": data.get("name") or data.get("context") or "default",
+            "target_url": data.get("target_url"),
+            "description": data.get("description"),
+            "created_at": now,
+            "started_at": now if data["state"] != "pending" else None,
+            "finished_at": now if data["state"] in ("success", "failed", "canceled", "skipped") else None,
+            "allow_failure": False,
+            "coverage": None,
+            "author": {"id": 1, "username": "flux", "name": "Flux", "state": "active"},
+        }
+        self.statuses.setdefault((project, sha), []).append(status)
+        return status
+
+    def list(self, request: Request, match: re.Match[str]) -> Response:
+        project, error = self._project(request, match)
+        if project is None:
+            return error or json_response(500, {})
+        sha = unquote(match["sha"])
+        if self.commits is not None and sha not in self.commits:
+            return json_response(404, {"message": "404 Commit Not Found"})
+        q = {k: v[0] for k, v in request.query.items()}
+        found = list(reversed(self.statuses.get((project, sha), [])))  # newest first
+        if q.get("all", "false") != "true":
+            latest: dict[str, dict[str, Any]] = {}
+            for status in found:
+                latest.setdefault(status["name"], status)
+            found = list(latest.values())
+        found = [s for s in found if all(s[k] == q[k] for k in ("ref", "name") if k in q)]
+        return json_response(200, found[: int(q.get("per_page", 20))])
+
+    def create(self, request: Request, match: re.Match[str]) -> Response:
+        project, error = self.forge.merge_requests._project(request, match)
+        if project is None:
+            return error or json_response(500, {})
+        data = self.forge.merge_requests._params(request)
+        if data.get("state") not in GITLAB_STATES:
+            return json_response(400, {"error": "state does not have a valid value"})
+        return json_response(201, self._add(project, match["sha"], data))
+
+
+class GitHubStatuses:
+    """GitHub's commit statuses of the repositories in `pulls.repos`; `statuses`: (owner/repo, sha) → list."""
+
+    def __init__(self, forge: Forge) -> None:
+        self.forge = forge
+        self.statuses: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.commits: set[str] | None = None
+        self.no_read_tokens: set[str] = set()
+
+    def reset(self) -> None:
+        self.statuses = {}
+        self.commits = None
+        self.no_read_tokens = set()
+
+    def routes(self) -> list[Route]:
+        repo = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)"
+        return [
+            ("POST", re.compile(rf"{repo}/statuses/(?P<sha>[0-9a-f]+)"), self.create),
+            ("GET", re.compile(rf"{repo}/commits/(?P<ref>[^/]+)/status"), self.combined),
+        ]
+
+    def _repo(self, request: Request, match: re.Match[str]) -> tuple[str | None, Response | None]:
+        token = (request.header("Authorization") or "").partition(" ")[2]
+        if token in self.no_read_tokens:
+            return None, json_response(403, {"message": "Resource not accessible by integration", "status": "403"})
+        return self.forge.pulls._repo(request, match)
+
+    def post(
+        self, sha: str, state: str, context: str = "default", description: str = "", repo: str = "team/infra"
+    ) -> None:
+        with self.forge.lock:
+            self._add(repo, sha, {"state": state, "context": context, "description": description})
+
+    def _add(self, repo: str, sha: str, data: dict[str, Any]) -> dict[str, Any]:
+        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        status = {
+            "id": 8000 + sum(len(v) for v in self.statuses.values()) + 1,
+            "state": data["state"],
+            "description": data.get("description"),
+            "target_url": data.get("target_url"),
+            "context": data.get("context") or "default",
+            "created_at": now,
+            "updated_at": now,
+        }
+        self.statuses.setdefault((repo, sha), []).append(status)
+        return status
+
+    def create(self, request: Request, match: re.Match[str]) -> Response:
+        repo, error = self._repo(request, match)
+        if repo is None:
+            return error or json_response(500, {})
+        data = request.json()
+        if data.get("state") not in GITHUB_STATES:
+            return json_response(422, {"message": "Validation Failed", "errors": [{"field": "state"}], "status": "422"})
+        return json_response(201, self._add(repo, match["sha"], data))
+
+    def combined(self, request: Request, match: re.Match[str]) -> Response:
+        repo, error = self._repo(request, match)
+        if repo is None:
+            return error or json_response(500, {})
+        sha = unquote(match["ref"])
+        if self.commits is not None and sha not in self.commits:
+            return json_response(422, {"message": f"No commit found for SHA: {sha}", "status": "422"})
+        latest: dict[str, dict[str, Any]] = {}
+        for status in reversed(self.statuses.get((repo, sha), [])):
+            latest.setdefault(status["context"], status)
+        states = [s["state"] for s in latest.values()]
+        if any(s in ("error", "failure") for s in states):
+            state = "failure"
+        elif not states or "pending" in states:
+            state = "pending"
+        else:
+            state = "success"
+        url = f"{self.forge.url}/repos/{repo}"
+        return json_response(
+            200,
+            {
+                "state": state,
+                "statuses": list(latest.values()),
+                "sha": sha,
+                "total_count": len(latest),
+                "repository": {"full_name": repo},
+                "commit_url": f"{url}/commits/{sha}",
+                "url": f"{url}/commits/{sha}/status",
+            },
+        )
+
+
+# --- Argo CD: the Application API --------------------------------------------------------------------
+
+
+class ArgoCD:
+    """Argo CD's `GET /api/v1/applications/:name`; `apps`: name → Application JSON (change it with `set`)."""
+
+    def __init__(self, forge: Forge) -> None:
+        self.forge = forge
+        self.apps: dict[str, dict[str, Any]] = {}
+        self.tokens: set[str] = set()
+        self.denied_tokens: set[str] = set()
+
+    def reset(self) -> None:
+        self.apps = {}
+        self.tokens = {DEFAULT_ARGOCD_TOKEN}
+        self.denied_tokens = set()
+
+    def routes(self) -> list[Route]:
+        return [("GET", re.compile(r"/api/v1/applications/(?P<name>[^/]+)"), self.get)]
+
+    def set(
+        self,
+        name: str,
+        *,
+        revision: str,
+        sync: str = "Synced",
+        health: str = "Healthy",
+        phase: str = "Succeeded",
+        message: str = "successfully synced (all tasks run)",
+        health_message: str = "",
+        project: str = "default",
+    ) -> None:
+        """The application as the controller leaves it after a sync of `revision`."""
+        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        source = {"repoURL": "https://git.example.com/team/infra.git", "path": f"apps/{name}", "targetRevision": "main"}
+        app = {
+            "metadata": {"name": name, "namespace": "argocd", "uid": "4f1c2a9e-0000-4000-8000-000000000001"},
+            "spec": {"project": project, "source": source, "destination": {"server": "https://kubernetes.default.svc",
+                                                                           "namespace": name}},
+            "status": {
+                "sync": {"status": sync, "revision": revision, "comparedTo": {"source": source}},
+                "health": {"status": health, **({"message": health_message} if health_message else {})},
+                "operationState": {
+                    "operation": {"sync": {"revision": revision}},
+                    "phase": phase,
+                    "message": message,
+                    "syncResult": {"revision": revision, "source": source},
+                    "startedAt": now,
+                    **({"finishedAt": now} if phase != "Running" else {}),
+                },
+                "reconciledAt": now,
+                "sourceType": "Kustomize",
+            },
+        }  # fmt: skip
+        with self.forge.lock:
+            self.apps[name] = app
+
+    def get(self, request: Request, match: re.Match[str]) -> Response:
+        scheme, _, token = (request.header("Authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or token not in self.tokens | self.denied_tokens:
+            return json_response(
+                401, {"error": "no session information", "code": 16, "message": "no session information"}
+            )
+        name = unquote(match["name"])
+        project = (request.query.get("project") or [None])[0]
+        app = self.apps.get(name)
+        denied = {"error": "permission denied", "code": 7, "message": "permission denied"}
+        if token in self.denied_tokens:
+            return json_response(403, denied)
+        if app is None or (project is not None and app["spec"]["project"] != project):
+            if project is None:
+                return json_response(403, denied)
+            text = f'applications.argoproj.io "{name}" not found'
+            return json_response(404, {"error": text, "code": 5, "message": text})
+        return json_response(200, app)
 
 
 def recompress(archive: bytes, level: int = 1) -> bytes:

@@ -58,15 +58,24 @@ def test_a_promote_records_a_github_deployment_with_a_success_status(app, releas
     assert len(writes(forge)) == before
 
 
-def test_without_a_token_the_promote_stands_and_one_line_says_why(app, release, forge):
+@pytest.mark.parametrize(
+    "token, why",
+    [
+        (None, "no forge token (set GITLAB_TOKEN or GITHUB_TOKEN; CI_JOB_TOKEN works on GitLab)"),
+        ("", "no forge token: GITHUB_TOKEN is set but empty (a protected variable on an unprotected branch?)"),
+    ],
+)
+def test_without_a_token_the_promote_stands_and_one_line_says_why(app, release, forge, token, why):
     repo, infra = app
     before = head(infra)
-    result = release(repo, "promote", "dev", "--version", "1.4.0", env=env(forge, GITHUB_TOKEN=""))
+    variables = env(forge, GITHUB_TOKEN=token or "")
+    if token is None:
+        del variables["GITHUB_TOKEN"]
+    result = release(repo, "promote", "dev", "--version", "1.4.0", env=variables)
     assert result.code == 0, result.err
     assert head(infra) != before  # promoted
     lines = [line for line in result.err.splitlines() if "GitHub deployment" in line]
-    assert lines == ["dev: GitHub deployment skipped: no forge token (set GITLAB_TOKEN or GITHUB_TOKEN; "
-                     "CI_JOB_TOKEN works on GitLab)"], result.err  # fmt: skip
+    assert lines == [f"dev: GitHub deployment skipped: {why}"], result.err
     assert forge.calls(path=r"/repos/team/app/deployments") == []
 
 

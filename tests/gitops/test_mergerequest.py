@@ -93,9 +93,9 @@ def test_gitlab_merge_request_is_opened_then_reused(repo, release, infra, forge)
 
 def test_gitlab_moved_target_reapplies_on_the_tip_and_updates_the_merge_request(repo, release, infra, forge, tmp_path):
     app = setup(repo, infra, forge, GITLAB)
-    env = {"CI_JOB_TOKEN": forge.job_token}
+    env = {"GITLAB_TOKEN": DEFAULT_GITLAB_TOKEN}
     assert release(app, "promote", "dev", "--version", "1.4.0", env=env).code == 0
-    assert forge.calls("POST")[0].header("JOB-TOKEN") == forge.job_token
+    assert forge.calls("POST")[0].header("PRIVATE-TOKEN") == DEFAULT_GITLAB_TOKEN
     forge.merge_requests.mrs["7"][0]["description"] = "edited by hand"
     work = tmp_path / "other"
     git(tmp_path, "clone", "-q", str(infra), str(work))

@@ -125,6 +125,7 @@ def test_status_after_a_promote_tells_version_source_when_and_pipeline(app, rele
         dev["date"],
         app.head()[:12],
         GITLAB_CI["CI_PIPELINE_URL"],
+        "unknown (no verify configured)",  # observed: what the agent reports (verify:)
         "ok",
     ]
     assert lines[1].startswith("prod\tunknown\t-\t") and "version unknown" in lines[1]

@@ -91,6 +91,9 @@ def test_build_push_records_digest_and_every_tag(repo, release, registry, engine
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", got["org.opencontainers.image.created"])
     # progress is streamed, a line per step and per layer
     assert "STEP" in result.err.upper() and "pushing" in result.err
+    # pushed alone (not by `release run`), the version is still tagged: never published untagged
+    assert repo.git("tag", "--points-at", "HEAD") == "v1.0.1"
+    assert "tagged" in result.err and "v1.0.1" in result.err
 
 
 def test_rerun_skips_without_building_or_uploading(repo, release, registry, engine_env):
@@ -115,6 +118,7 @@ def test_a_published_version_from_another_commit_is_never_overwritten(repo, rele
     assert release(repo, "build", "--push", env=engine_env).code == 0
     first = manifest(registry, repository, "1.0.1").headers["Docker-Content-Digest"]
     repo.git("commit", "-q", "--amend", "-m", "fix: second, reworded")  # same version, another commit
+    repo.git("tag", "-d", "v1.0.1")  # as in another clone, which the first push's tag did not reach
     (repo.path / "hello.txt").write_text("changed\n")
     repo.git("commit", "-q", "-am", "chore: change the content")
     result = release(repo, "build", "--push", env=engine_env)

@@ -114,7 +114,7 @@ def test_github_links_and_no_mr_links(repo, release, history):
     out = notes(release, repo)
     sha = history["feat"]
     assert f"* **api:** add an endpoint, see !12 ([{sha[:7]}]({GITHUB}/commit/{sha}))" in out
-    assert f"no crash on empty input ([#12]({GITHUB}/issues/12))" in out
+    assert f"no crash on empty input ([#12]({GITHUB}/pull/12))" in out  # GitHub's squash subject names its PR
     assert "/-/" not in out
     assert f"({GITHUB}/compare/v1.2.0...v2.0.0)" in out
 
@@ -441,3 +441,83 @@ def test_monorepo_planned_notes_per_component(monorepo, release):
     api, web = out.split("## 0.1.1", 2)[1:]
     assert "api fix" in api and "web fix" not in api
     assert "web fix" in web and "api fix" not in web
+
+
+# --- pull/merge requests and issues from real histories ---------------------------------------------------------
+
+
+@pytest.fixture
+def merged(repo):
+    """v1.0.0, then what GitHub and GitLab write: a merge commit of a pull request (its branch has a conventional
+    commit and a "wip"), a squash subject, Refs/Closes footers, a GitLab merge commit; returns {name: sha}."""
+    repo.commit("feat: initial")
+    repo.tag("v1.0.0")
+    shas = {}
+    repo.git("checkout", "-q", "-b", "search")
+    shas["search"] = repo.commit("feat: search box", {"search.txt": "x"})
+    shas["wip"] = repo.commit("wip", {"wip.txt": "x"})
+    repo.git("checkout", "-q", "main")
+    shas["squash"] = repo.commit("fix: crash on an empty query (#13)", {"squash.txt": "x"})
+    repo.git("merge", "-q", "--no-ff", "-m", "Merge pull request #12 from owner/search\n\nfeat: search box", "search")
+    shas["refs"] = repo.commit("fix: time out after 30 s\n\nRefs #512", {"refs.txt": "x"})
+    shas["closes"] = repo.commit("feat: export as CSV\n\nCloses #513, #514", {"csv.txt": "x"})
+    repo.git("checkout", "-q", "-b", "gitlab-branch")
+    shas["gitlab"] = repo.commit("perf: cache the index", {"cache.txt": "x"})
+    repo.git("checkout", "-q", "main")
+    repo.git(
+        "merge",
+        "-q",
+        "--no-ff",
+        "-m",
+        "Merge branch 'gitlab-branch' into 'main'\n\nperf: cache the index\n\nSee merge request g/p!14",
+        "gitlab-branch",
+    )
+    return shas
+
+
+def entry_line(out: str, text: str) -> str:
+    return next(line for line in out.splitlines() if text in line)
+
+
+def test_github_pull_requests_from_merge_commits_and_squash_subjects(repo, release, merged):
+    repo.git("remote", "add", "origin", "https://github.com/g/p.git")
+    out = notes(release, repo)
+    search = entry_line(out, "search box")
+    assert search.startswith(f"* search box ([#12]({GITHUB}/pull/12)) ([{merged['search'][:7]}]")
+    squash = entry_line(out, "crash on an empty query")
+    assert squash.startswith(f"* crash on an empty query ([#13]({GITHUB}/pull/13)) (")
+    assert "wip" not in out and "Merge pull request" not in out
+    assert entry_line(out, "time out after").endswith(f"), refs [#512]({GITHUB}/issues/512)")
+    csv = entry_line(out, "export as CSV")
+    assert csv.endswith(f"), closes [#513]({GITHUB}/issues/513), closes [#514]({GITHUB}/issues/514)")
+    assert f"cache the index ([#14]({GITHUB}/pull/14))" in out  # a GitLab-style merge message on GitHub
+
+
+def test_gitlab_merge_requests_and_issues(repo, release, merged):
+    repo.git("remote", "add", "origin", "git@gitlab.com:g/p.git")
+    out = notes(release, repo)
+    assert entry_line(out, "cache the index").startswith(f"* cache the index ([!14]({GITLAB}/-/merge_requests/14)) (")
+    assert entry_line(out, "search box").startswith(f"* search box ([!12]({GITLAB}/-/merge_requests/12)) (")
+    # on GitLab, #13 is an issue: a squash subject's number is not a merge request there
+    assert f"crash on an empty query ([#13]({GITLAB}/-/issues/13))" in out
+    assert entry_line(out, "time out after").endswith(f"), refs [#512]({GITLAB}/-/issues/512)")
+
+
+@pytest.mark.parametrize("remote", ["file-path", "https://git.example.org/g/p.git"])
+def test_a_remote_off_the_forges_says_once_that_links_are_off(repo, release, merged, tmp_path, remote):
+    url = str(tmp_path / "origin.git") if remote == "file-path" else remote
+    repo.git("remote", "add", "origin", url)
+    result = release(repo, "notes")
+    assert result.code == 0, result.err
+    warnings = [line for line in result.err.splitlines() if "links are off" in line]
+    assert len(warnings) == 1, result.err
+    assert url in warnings[0] and "notes.url and notes.forge" in warnings[0]
+    assert "](" not in result.out
+    assert entry_line(result.out, "time out after").endswith(", refs #512")
+
+
+def test_no_remote_and_forge_none_say_nothing_about_links(repo, release, merged):
+    assert "links are off" not in release(repo, "notes").err
+    repo.git("remote", "add", "origin", "/somewhere/else")
+    repo.write("release.yaml", "notes: {forge: none}\n")
+    assert "links are off" not in release(repo, "notes").err
