@@ -261,9 +261,10 @@ def cut(bump: str | None, prerelease: str | None, push: bool, dry_run: bool, all
 @click.option("--force", is_flag=True, help="Replace a published version built from another commit.")
 @click.option("--dry-run", is_flag=True, help="Check and show what would be built and pushed; change nothing.")
 @click.option("--allow-dirty", is_flag=True, help="Publish even with uncommitted changes in the working tree.")
-def build(push: bool, force: bool, dry_run: bool, allow_dirty: bool, **opts: Any) -> None:
+@click.option("--sign", is_flag=True, help="Sign what is pushed with Sigstore (keyless), as `signing: sigstore`.")
+def build(push: bool, force: bool, dry_run: bool, allow_dirty: bool, sign: bool, **opts: Any) -> None:
     """Build the configured container images (and push them with --push, then tag the release)."""
-    ctx = context(**opts, dry_run=dry_run, allow_dirty=allow_dirty)
+    ctx = context(**opts, dry_run=dry_run, allow_dirty=allow_dirty, sign=sign)
     ctx.say = say  # a dry run's "would build …" lines
     if not ctx.config.images:
         say("no images configured in release.yaml (images:); nothing to build")
@@ -293,15 +294,18 @@ def build(push: bool, force: bool, dry_run: bool, allow_dirty: bool, **opts: Any
 @click.option("--output", metavar="DIR", default=".release/charts", show_default=True, help="Where archives go.")
 @click.option("--dry-run", is_flag=True, help="Package and check; publish nothing, write no archive.")
 @click.option("--allow-dirty", is_flag=True, help="Publish even with uncommitted changes in the working tree.")
+@click.option("--sign", is_flag=True, help="Sign OCI charts with Sigstore (keyless), as `signing: sigstore`.")
 @click.argument("action", required=False, type=click.Choice(["deps"]))
-def chart(publish: bool, output: str, dry_run: bool, allow_dirty: bool, action: str | None, **opts: Any) -> None:
+def chart(
+    publish: bool, output: str, dry_run: bool, allow_dirty: bool, sign: bool, action: str | None, **opts: Any
+) -> None:
     """Bump, package (reproducibly) and publish the configured Helm charts; --publish then tags the release.
 
     `release chart deps` refreshes each chart's Chart.lock from its version ranges (no helm binary needed)."""
     from release.charts import publish as chart_publish
     from release.charts.build import ChartJob
 
-    ctx = context(**opts, dry_run=dry_run, allow_dirty=allow_dirty)
+    ctx = context(**opts, dry_run=dry_run, allow_dirty=allow_dirty, sign=sign)
     ctx.say = say  # a dry run's "would publish …" lines
     if not ctx.config.charts:
         say("no charts configured in release.yaml (charts:); nothing to package")

@@ -186,6 +186,24 @@ def _check_wait(value: int) -> tuple[str, str] | None:
     return f"{value} is not a number of seconds above 0", "write e.g. `wait: 600` (the default)"
 
 
+PLATFORM_PATTERN = re.compile(r"[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?")
+
+
+def _check_platforms(value: tuple[str, ...]) -> tuple[str, str] | None:
+    bad = next((p for p in value if not PLATFORM_PATTERN.fullmatch(p)), None)
+    if bad is not None:
+        return f"{bad!r} is not a platform os/arch[/variant]", "write e.g. platforms: [linux/amd64, linux/arm64]"
+    if len(set(value)) != len(value):
+        return "a platform is listed twice", "list each platform once"
+    return None
+
+
+def _check_sbom(value: bool | str) -> tuple[str, str] | None:
+    if isinstance(value, str) and not value.strip():
+        return "an empty SBOM file name", "write sbom: true (syft, SPDX), sbom: cyclonedx, or the path of a file"
+    return None
+
+
 @dataclass(frozen=True)
 class ImageConfig:
     """One container image: built from `context`, pushed to `repository` under every tag in `tags`.
@@ -208,6 +226,12 @@ class ImageConfig:
     component: str | None = None  # monorepos: the component whose version the image carries
     build: Literal["release", "elsewhere"] = "release"  # elsewhere: another job pushes it; release waits and checks
     wait: int = field(default=600, metadata={"check": _check_wait})  # seconds to wait for an image built elsewhere
+    # one build per platform, pushed by digest, then one OCI image index under every tag (images/platforms.py)
+    platforms: tuple[str, ...] = field(default=(), metadata={"check": _check_platforms})
+    # supply chain (images/attest.py): an SBOM per platform attached in the registry (true/spdx/cyclonedx: syft;
+    # any other text: a file of the repo holding one), and an in-toto SLSA provenance statement
+    sbom: bool | str = field(default=False, metadata={"check": _check_sbom})
+    provenance: bool = False
 
 
 # oci://HOST/PATH                                   an OCI registry (helm push)
@@ -255,6 +279,7 @@ class ChartConfig:
     create: bool = False  # allow `values` to create keys that do not exist yet
     publish: tuple[str, ...] = field(default=(), metadata={"check": _check_publish_targets})
     component: str | None = None
+    provenance: bool = False  # an in-toto SLSA provenance statement attached to the chart in each OCI registry
 
 
 def _check_repo_url(value: str) -> tuple[str, str] | None:
@@ -466,6 +491,13 @@ def _check_branches(value: tuple[str, ...] | None) -> tuple[str, str] | None:
 
 
 @dataclass(frozen=True)
+class SigstoreConfig:
+    """A private Sigstore instance: a ClientTrustConfig JSON file (trusted root + Fulcio, Rekor and TSA URLs)."""
+
+    trust_config: str | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     version: Literal[1] = 1
     versioning: VersioningConfig = field(default_factory=VersioningConfig)
@@ -479,6 +511,9 @@ class Config:
     # the branches that release (names or globs, as semantic-release's `branches`); None: the default branch,
     # versioning.prerelease_branches and maintenance branches (1.x, 1.2.x). Any other branch plans only.
     branches: tuple[str, ...] | None = field(default=None, metadata={"check": _check_branches})
+    # keyless signatures of images, charts and provenance in OCI registries (source/signing.py)
+    signing: Literal["none", "sigstore"] = "none"
+    sigstore: SigstoreConfig = field(default_factory=SigstoreConfig)
     source: str | None = field(default=None, metadata={"internal": True})  # the file it came from
 
     @property

@@ -32,6 +32,7 @@ class Options:
     prerelease: str | None = None  # --prerelease TOKEN
     environments: tuple[str, ...] = ()  # `release run --environment`: promote these instead of the automatic ones
     allow_dirty: bool = False  # --allow-dirty: publish from a working tree with uncommitted changes
+    sign: bool = False  # --sign: sign what is published to OCI registries, as with `signing: sigstore`
 
 
 @dataclass

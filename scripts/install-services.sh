@@ -4,10 +4,11 @@
 #   apache2-utils    htpasswd -B, the bcrypt htpasswd file the registry authenticates against
 #   podman, runc     Podman's Docker-compatible API (`podman system service`); runc because crun fails here
 #   busybox-static   /bin/busybox, copied into FROM scratch images for RUN steps (no base image can be pulled)
+#   skopeo           the tests' independent reader of what was pushed (image indexes, manifests, referrers)
 # Checks each package with dpkg -s first; runs apt-get update once, and only when something is missing.
 set -euo pipefail
 
-PACKAGES=(docker-registry apache2-utils podman runc busybox-static)
+PACKAGES=(docker-registry apache2-utils podman runc busybox-static skopeo)
 
 die() { echo "install-services: $*" >&2; exit 1; }
 
@@ -33,9 +34,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Verify what the tests actually execute, so a broken install fails here rather than in the middle of a test.
-for bin in /usr/bin/docker-registry /usr/bin/htpasswd /usr/bin/podman /usr/sbin/runc /bin/busybox; do
+for bin in /usr/bin/docker-registry /usr/bin/htpasswd /usr/bin/podman /usr/sbin/runc /bin/busybox /usr/bin/skopeo; do
   [ -x "$bin" ] || die "$bin missing after installing ${PACKAGES[*]}"
 done
 file_out=$(od -An -c -N4 /bin/busybox | tr -d ' ')
 [ "$file_out" = '177ELF' ] || die "/bin/busybox is not an ELF binary"
-echo "install-services: ready (docker-registry, podman + runc, busybox-static, htpasswd)" >&2
+echo "install-services: ready (docker-registry, podman + runc, busybox-static, htpasswd, skopeo)" >&2

@@ -30,6 +30,14 @@ if command -v dpkg >/dev/null 2>&1; then
     npm install --global --no-fund --no-audit --loglevel=error "gitlab-ci-local@$GITLAB_CI_LOCAL_VERSION" >/dev/null
     [ "$(gitlab-ci-local --version)" = "$GITLAB_CI_LOCAL_VERSION" ] || { echo "setup: gitlab-ci-local did not install" >&2; exit 1; }
   fi
+  # The Sigstore project's mocks (Fulcio, Rekor, TSA) and its JavaScript verifier, for the signing tests
+  # (tests/sigstoremock.py); versions pinned by tests/sigstore/package-lock.json. Reinstalled when the lock changes.
+  lock_stamp=$(sha256sum tests/sigstore/package-lock.json | cut -d' ' -f1)
+  if [ "$(cat tests/sigstore/node_modules/.release-stamp 2>/dev/null)" != "$lock_stamp" ]; then
+    echo "setup: installing the Sigstore mocks and verifier (npm, tests/sigstore)" >&2
+    (cd tests/sigstore && npm ci --no-fund --no-audit --loglevel=error >/dev/null)
+    echo "$lock_stamp" > tests/sigstore/node_modules/.release-stamp
+  fi
 fi
 
 PYTHON=${PYTHON:-python3}

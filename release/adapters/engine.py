@@ -8,6 +8,8 @@ default sockets); why one did not answer: `enginefailure.classify`. Build and pu
 from __future__ import annotations
 
 import contextlib
+import json
+import tarfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,7 +95,17 @@ def _api_client_class() -> Any:
 
 
 class BuildFailed(ReleaseError):
-    pass
+    def __init__(self, message: str, hint: str | None = None, output: list[str] | None = None) -> None:
+        super().__init__(message, hint)
+        self.output = output or []
+
+
+@dataclass(frozen=True)
+class ImageArchive:
+    """An image as the engine exports it (docker-archive): its config bytes and its layers, uncompressed tars."""
+
+    config: bytes
+    layers: list[Path]
 
 
 @dataclass
@@ -111,8 +123,11 @@ class Engine:
         target: str | None,
         labels: Mapping[str, str],
         progress: Progress,
+        platform: str | None = None,
+        nocache: bool = False,
     ) -> str:
-        """Build and return the image id; on failure, the error names the step that failed."""
+        """Build and return the image id; on failure, the error names the step that failed (and the platform)."""
+        extra: dict[str, Any] = {"platform": platform} if platform else {}
         stream = self.api.build(
             path=str(context),
             dockerfile=dockerfile,
@@ -123,18 +138,27 @@ class Engine:
             rm=True,
             forcerm=True,
             pull=False,
+            nocache=nocache,
             decode=True,
+            **extra,
         )
         image_id = None
         step = ""
+        seen: list[str] = []  # the build's own output, for the caller to tell why it failed
         for chunk in _chunks(stream):
             if "error" in chunk or "errorDetail" in chunk:
                 detail = chunk.get("errorDetail", {}).get("message") or chunk.get("error") or "unknown error"
                 where = f" at {step}" if step else ""
-                raise BuildFailed(f"build of {tag} failed{where}: {detail.strip()}", "see the build output above")
+                for_platform = f" for {platform}" if platform else ""
+                raise BuildFailed(
+                    f"build of {tag}{for_platform} failed{where}: {detail.strip()}",
+                    "see the build output above",
+                    output=seen,
+                )
             text = chunk.get("stream")
             if text:
                 for line in text.rstrip("\n").splitlines():
+                    seen.append(line)
                     if line.strip():
                         progress(line.rstrip())
                     if line.upper().startswith(("STEP ", "STEP\t")) or line.startswith("Step "):
@@ -146,6 +170,29 @@ class Engine:
             # Podman's compat API reports the id as the last stream line rather than in `aux`.
             image_id = self.api.inspect_image(tag)["Id"]
         return str(image_id)
+
+    def native_platform(self) -> str:
+        """os/arch the engine runs programs of without emulation."""
+        version = self.api.version()
+        return f"{version.get('Os', 'linux')}/{version.get('Arch', 'amd64')}"
+
+    def image_platform(self, image: str) -> str:
+        """os/arch[/variant] an image's config declares."""
+        found = self.api.inspect_image(image)
+        parts = [found.get("Os") or "linux", found.get("Architecture") or ""]
+        return "/".join(parts + ([found["Variant"]] if found.get("Variant") else []))
+
+    def export(self, image: str, into: Path) -> ImageArchive:
+        """Save an image into the directory `into` (docker-archive) and read back its config and layer files."""
+        archive = into / "image.tar"
+        with archive.open("wb") as out:
+            for chunk in self.api.get_image(image, chunk_size=1 << 20):
+                out.write(chunk)
+        with tarfile.open(archive) as tar:
+            tar.extractall(into / "image", filter="data")
+        listed = json.loads((into / "image" / "manifest.json").read_text())[0]
+        config = (into / "image" / listed["Config"]).read_bytes()
+        return ImageArchive(config, [into / "image" / layer for layer in listed["Layers"]])
 
     def tag(self, image: str, repository: str, tag: str) -> None:
         self.api.tag(image, repository, tag)

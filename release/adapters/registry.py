@@ -39,6 +39,7 @@ class Manifest:
     digest: str
     media_type: str
     body: dict[str, Any]
+    size: int = 0  # bytes of the manifest, for a descriptor naming it (a referrer's subject)
 
 
 @dataclass
@@ -70,7 +71,7 @@ class Registry:
         digest = response.headers.get("Docker-Content-Digest") or ""
         body = response.json()
         media_type = body.get("mediaType") or response.headers.get("Content-Type", "").split(";")[0]
-        return Manifest(digest, media_type, body)
+        return Manifest(digest, media_type, body, len(response.content))
 
     def image_config(self, reference: str) -> tuple[Manifest, dict[str, Any]] | None:
         """The image manifest and its config (labels under config.Labels); an index resolves to linux/amd64."""
@@ -124,6 +125,23 @@ class Registry:
         manifest, config = found
         labels = (config.get("config") or {}).get("Labels") or {}
         return manifest.digest, dict(labels)
+
+    @property
+    def plain_http(self) -> bool:
+        """True when this registry is spoken to in plain HTTP (a loopback or opted-in host without TLS)."""
+        return self.base.startswith("http://")
+
+    def referrers(self, digest: str) -> list[dict[str, Any]] | None:
+        """The referrers API (OCI distribution 1.1): descriptors of the artifacts whose subject is `digest`, or None
+        when the registry has no such API (404: CNCF Distribution 2.x, GHCR, Docker Hub)."""
+        response = self._request("GET", f"{self.base}/referrers/{digest}", accept=INDEX_TYPES[0])
+        if response.status_code in (404, 405):
+            return None
+        self._check(response, f"listing the referrers of {self.repo.path}@{digest[:19]}")
+        content_type = response.headers.get("Content-Type", "").split(";")[0]
+        if content_type != INDEX_TYPES[0]:
+            return None  # an answer that is not an index (a proxy's page): no referrers API
+        return list(response.json().get("manifests") or [])
 
     def check_access(self) -> None:
         """Fail early, before a build, when the registry is unreachable or refuses our credentials."""

@@ -9,6 +9,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -37,6 +38,7 @@ class ChartJob:
     targets: list[str]
     checks: Callable[[], None]  # lint, schema, render: run before anything is pushed, unless already published
     published: dict[str, str] = field(default_factory=dict)  # ref → manifest digest
+    attached: list[dict[str, Any]] = field(default_factory=list)  # provenance in OCI registries: references
 
     @property
     def sha256(self) -> str:

@@ -6,8 +6,10 @@ import functools
 import gzip
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from release.adapters.registry import Registry
+from release.charts import attest
 from release.charts import oci as chartoci
 from release.charts import package as chartpkg
 from release.charts.build import ChartJob, prepare, registry_for
@@ -15,6 +17,7 @@ from release.context import Context
 from release.errors import ReleaseError
 from release.naming.imageref import Repository
 from release.source import plans as planning
+from release.source import signing
 
 Say = Callable[[str], None]
 
@@ -48,6 +51,7 @@ def push_oci(ctx: Context, job: ChartJob, target: str, say: Say) -> None:
         if layers and (layers[0].get("digest") == layer_digest or _same_tar(registry, layers[0], job.archive)):
             say(f"skipped: already published {ref} ({existing.digest})")
             job.published[ref] = existing.digest
+            attest.attach_all(ctx, job, registry, ref, existing.digest, say)  # what a stopped run left out
             return
         theirs = str(layers[0].get("digest") if layers else "?")[:19]
         raise ReleaseError(
@@ -61,6 +65,7 @@ def push_oci(ctx: Context, job: ChartJob, target: str, say: Say) -> None:
     body = chartoci.manifest(config, job.archive, chartoci.oci_annotations(job.meta.raw, job.created))
     job.published[ref] = registry.put_manifest(tag, body, chartoci.MANIFEST_MEDIA_TYPE)
     say(f"published {ref}@{job.published[ref]}")
+    attest.attach_all(ctx, job, registry, ref, job.published[ref], say)
 
 
 def _same_tar(registry: Registry, layer: dict[str, object], archive: bytes) -> bool:
@@ -130,6 +135,8 @@ def publish(ctx: Context, *, say: Say, push: bool = True) -> list[ChartJob]:
         if not (push and job.targets and all(_same_on_oci(ctx, job, t) for t in job.targets)):
             job.checks()
     what = [f"publish {job.filename} to {target}" for job in jobs for target in job.targets]
+    if push and any(t.startswith("oci://") for job in jobs for t in job.targets):
+        signing.check(ctx)  # before anything is pushed: no token, no chart
     if not push:
         for line in what:
             say(f"would {line}")
@@ -147,7 +154,7 @@ def push_all(ctx: Context, jobs: list[ChartJob], say: Say) -> None:
 
 
 def record(ctx: Context, job: ChartJob) -> None:
-    entry = {
+    entry: dict[str, Any] = {
         "name": job.meta.name,
         "version": job.meta.version,
         "app_version": job.meta.app_version,
@@ -155,6 +162,8 @@ def record(ctx: Context, job: ChartJob) -> None:
         "refs": sorted(job.published),
         "digests": dict(sorted(job.published.items())),
     }
+    if job.attached:
+        entry["attached"] = job.attached
     ctx.state.charts = [c for c in ctx.state.charts if c.get("name") != job.meta.name] + [entry]
 
 

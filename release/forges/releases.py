@@ -204,10 +204,33 @@ def links_for(ctx: Context, item: Released) -> list[Link]:
         if revision and item.sha and revision != item.sha:
             continue  # left in a reused state file by an earlier release
         links.append(image_link(image, item.version, ctx.env, project_url))
+        links.extend(attachment_links(image, str(image.get("repository") or ""), ctx.env, project_url))
     for chart in ctx.state.charts:
         if chart_components.get(str(chart.get("name"))) == item.component:
             links.extend(chart_links(chart, ctx.env, project_url))
+            links.extend(attachment_links(chart, None, ctx.env, project_url))
     return _unique(links)
+
+
+ATTACHED = {"sbom": "SBOM", "provenance": "SLSA provenance", "signature": "Sigstore signature"}
+SIGNED_PROVENANCE = "https://slsa.dev/provenance/v1"
+
+
+def attachment_links(
+    record: Mapping[str, Any], repository: str | None, env: Mapping[str, str], project_url: str | None
+) -> list[Link]:
+    """A link per SBOM, provenance statement and signature the images and charts stages attached in a registry
+    (the State's `attached`): named for what it is, pointing at the artifact's digest."""
+    links = []
+    for entry in record.get("attached") or []:
+        what, digest = ATTACHED.get(str(entry.get("kind"))), entry.get("digest")
+        where = repository or str(entry.get("ref") or "").removeprefix("oci://").rpartition(":")[0]
+        if not what or not digest or not where:
+            continue
+        detail = entry.get("platform") or ("of the provenance" if entry.get("predicate") == SIGNED_PROVENANCE else "")
+        name = f"{where} {what}" + (f" ({detail})" if detail else "")
+        links.append(Link(name, registry_page(where, None, str(digest), env, project_url), "other"))
+    return links
 
 
 def _unique(links: list[Link]) -> list[Link]:
@@ -248,6 +271,9 @@ def image_link(
     tag = str(version) if str(version) in tags else (tags[0] if tags else None)
     digest = image.get("digest") or None
     name = f"{repository}:{tag}" if tag else f"{repository}@{digest}"
+    platforms = [str(p.get("platform")) for p in image.get("platforms") or []]
+    if platforms:  # a multi-platform image: its index
+        name += f" ({', '.join(platforms)})"
     return Link(name, registry_page(repository, tag, digest, env, project_url), "image")
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from release.adapters import credentials, engine
 from release.adapters.credentials import Credentials
@@ -13,10 +15,11 @@ from release.adapters.retry import retrying
 from release.config import ImageConfig
 from release.context import Context
 from release.errors import ReleaseError
-from release.images import elsewhere
+from release.images import attest, elsewhere, platforms
 from release.naming.imageref import ReleaseFacts, Repository, oci_labels, render, render_tags
 from release.source import notes as repo_notes
 from release.source import plans as planning
+from release.source import signing
 from release.versioning.plan import Plan
 
 REVISION = elsewhere.REVISION
@@ -38,6 +41,10 @@ class Job:
     done_digest: str | None = None  # already published: the digest found in the registry
     image_id: str | None = None
     elsewhere: bool = False  # another job builds and pushes it: wait for the version tag, check, record
+    platforms: dict[str, str] = field(default_factory=dict)  # a multi-platform image: platform → manifest digest
+    attached: list[dict[str, Any]] = field(default_factory=list)  # SBOMs, provenance: references in the registry
+    started: str | None = None  # the build's start and end (provenance)
+    finished: str | None = None
 
     @property
     def version_ref(self) -> str:
@@ -90,6 +97,8 @@ def prepare(ctx: Context, push: bool, force: bool) -> list[Job]:
             tags = [version_tag]  # the builder pushes its own tags; release reads the version tag only
         else:
             check_build_files(ctx, image)
+            if push:
+                attest.check(ctx, image)
         repo = Repository.parse(image.repository)
         creds, missing = credentials.for_registry(repo.host, ctx.env), credentials.registry_missing(ctx.env)
         labels = {
@@ -103,6 +112,8 @@ def prepare(ctx: Context, push: bool, force: bool) -> list[Job]:
         registry = Registry(repo, creds, missing=missing)
         jobs.append(Job(image, repo, tags, version_tag, labels, args, creds, registry, elsewhere=other_job))
     if push:
+        if jobs:
+            signing.check(ctx)
         for job in jobs:
             check_published(job, head, force)
     return jobs
@@ -129,6 +140,10 @@ def check_published(job: Job, head: str, force: bool) -> None:
         elsewhere.check_revision(job.image, job.version_ref, labels, head)
     revision = labels.get(REVISION)
     if revision == head:
+        if job.image.platforms:
+            found_index = job.registry.manifest(job.version_tag)
+            if found_index is not None:
+                job.platforms = platforms.check_same_platforms(job.image, job.version_ref, found_index)
         job.done_digest = digest
         return
     if not force:
@@ -150,6 +165,11 @@ def publish(ctx: Context, *, push: bool, force: bool, say: Say) -> list[Job]:
         elif job.done_digest is not None:
             say(f"skipped: already published {job.repo.name}:{job.version_tag} ({job.done_digest})")
             record(ctx, job)
+    supply = [j for j in jobs if attest.wanted(j.image) or signing.enabled(ctx)]
+    finish = [j for j in supply if j.done_digest is not None and not j.elsewhere and push]
+    if finish:
+        what = [f"attach what is missing of {job.repo.name}'s SBOM, provenance and signatures" for job in finish]
+        ctx.effects.push_images(what, lambda: attach_all(ctx, finish, say))
     waits = [j for j in todo if j.elsewhere]
     builds = [j for j in todo if not j.elsewhere]
     if waits and not push:
@@ -176,36 +196,112 @@ def wait_and_record(ctx: Context, waits: list[Job], say: Say) -> None:
 def build_and_push(ctx: Context, todo: list[Job], push: bool, say: Say) -> None:
     """Build every image through the engine, tag it, and (with `push`) push its tags, the version tag last."""
     eng = engine.connect(ctx.env)
+    built: dict[str, list[platforms.Built]] = {}
     for job in todo:
         say(f"building {job.image.name} ({job.image.context}/{job.image.dockerfile}) with {eng.url}")
-        job.image_id = eng.build(
-            context=ctx.root / job.image.context,
-            dockerfile=job.image.dockerfile,
-            tag=job.refs[job.tags.index(job.version_tag)],
-            build_args=job.build_args,
-            target=job.image.target,
-            labels=job.labels,
-            progress=prefixed(say, job.image.name),
-        )
+        build = bound_build(ctx, eng, job, say)
+        job.started = attest.now()
+        if job.image.platforms:
+            built[job.image.name] = platforms.build_all(eng, job.image, build, job.version_ref, say)
+            job.finished = attest.now()
+            local = ", ".join(platforms.local_tag(job.version_tag, p) for p in job.image.platforms)
+            say(f"built {job.image.name} for {', '.join(job.image.platforms)}: tagged {local}")
+            continue
+        job.image_id = build(tag=job.version_ref)
+        job.finished = attest.now()
         for tag in job.tags:
             eng.tag(job.image_id, job.repo.name, tag)
         say(f"built {job.image.name}: {job.image_id[:19]} tagged {', '.join(job.tags)}")
     if not push:
         return
     for job in todo:
-        for tag in [t for t in job.tags if t != job.version_tag] + [job.version_tag]:
-            say(f"pushing {job.repo.name}:{tag}")
-            push_one(eng, job, tag, say)
-        manifest = job.registry.manifest(job.version_tag)
-        if manifest is None:
-            raise ReleaseError(
-                f"pushed {job.repo.name}:{job.version_tag} but the registry does not list it",
-                "check the registry; rerunning is safe",
-            )
-        job.done_digest = manifest.digest
+        if job.image.platforms:
+            push_platforms(eng, job, built[job.image.name], say)
+        else:
+            push_tags(eng, job, say)
         record(ctx, job)
         ctx.effects.save_state(lambda: ctx.state.save(ctx.state_path))
         say(f"published {job.repo.name}@{job.done_digest}")
+        if attest.wanted(job.image) or signing.enabled(ctx):
+            attach(ctx, job, say)
+
+
+def attach_all(ctx: Context, jobs: list[Job], say: Say) -> None:
+    for job in jobs:
+        attach(ctx, job, say)
+
+
+def attach(ctx: Context, job: Job, say: Say) -> None:
+    """SBOMs and provenance of a published image, what is not attached yet; recorded in the State."""
+    assert job.done_digest is not None
+    target = attest.Target(
+        job.image,
+        job.registry,
+        job.credentials,
+        job.done_digest,
+        job.platforms,
+        job.build_args,
+        job.started,
+        job.finished,
+    )
+    job.attached = attest.attach(ctx, target, say)
+    if signing.enabled(ctx):
+        job.attached += signing.sign_and_attach(
+            ctx, job.registry, job.repo.name, job.done_digest, say, target.statement
+        )
+    record(ctx, job)
+    ctx.effects.save_state(lambda: ctx.state.save(ctx.state_path))
+
+
+def bound_build(ctx: Context, eng: engine.Engine, job: Job, say: Say) -> Callable[..., str]:
+    """The engine build of this job's context, args and labels; the tag, platform and cache use left open."""
+
+    def build(tag: str, platform: str | None = None, nocache: bool = False) -> str:
+        return eng.build(
+            context=ctx.root / job.image.context,
+            dockerfile=job.image.dockerfile,
+            tag=tag,
+            build_args=job.build_args,
+            target=job.image.target,
+            labels=job.labels,
+            progress=prefixed(say, job.image.name),
+            platform=platform,
+            nocache=nocache,
+        )
+
+    return build
+
+
+def push_tags(eng: engine.Engine, job: Job, say: Say) -> None:
+    """A single-platform image: the engine pushes each tag, the version tag last; the digest is read back."""
+    for tag in [t for t in job.tags if t != job.version_tag] + [job.version_tag]:
+        say(f"pushing {job.repo.name}:{tag}")
+        push_one(eng, job, tag, say)
+    manifest = job.registry.manifest(job.version_tag)
+    if manifest is None:
+        raise ReleaseError(
+            f"pushed {job.repo.name}:{job.version_tag} but the registry does not list it",
+            "check the registry; rerunning is safe",
+        )
+    job.done_digest = manifest.digest
+
+
+def push_platforms(eng: engine.Engine, job: Job, built: list[platforms.Built], say: Say) -> None:
+    """Each platform's image by digest, then one index under every tag (the version tag last)."""
+    manifests = []
+    for one in built:
+        say(f"pushing {job.repo.name} for {one.platform} by digest")
+        descriptor = retrying(
+            functools.partial(platforms.push_platform, eng, job.registry, one),
+            attempts=3,
+            retry_on=_transient,
+            notify=say,
+        )
+        say(f"pushed {job.repo.name}@{descriptor.digest} ({one.platform})")
+        manifests.append(descriptor)
+    annotations = {k: v for k, v in job.labels.items() if k.startswith("org.opencontainers.image.")}
+    job.done_digest = platforms.push_index(job.registry, manifests, job.tags, job.version_tag, annotations, say)
+    job.platforms = {m.platform or "": m.digest for m in manifests}
 
 
 def prefixed(say: Say, name: str) -> Say:
@@ -228,7 +324,7 @@ def _transient(exc: Exception) -> bool:
 
 
 def record(ctx: Context, job: Job) -> None:
-    entry = {
+    entry: dict[str, Any] = {
         "name": job.image.name,
         "repository": job.repo.name,
         "tags": job.tags,
@@ -236,4 +332,8 @@ def record(ctx: Context, job: Job) -> None:
         "digest": job.done_digest,
         "revision": job.labels[REVISION],
     }
+    if job.platforms:
+        entry["platforms"] = [{"platform": p, "digest": d} for p, d in job.platforms.items()]
+    if job.attached:
+        entry["attached"] = job.attached
     ctx.state.images = [i for i in ctx.state.images if i.get("name") != job.image.name] + [entry]

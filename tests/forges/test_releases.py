@@ -481,3 +481,50 @@ def test_fake_github_refuses_a_second_release_for_a_tag(forge):
     assert again.status_code == 422 and again.json()["errors"][0]["code"] == "already_exists"
     assert requests.get(f"{base}/tags/v2", headers=headers, timeout=5).status_code == 404
     assert requests.get(f"{base}/tags/v1", timeout=5).status_code == 401
+
+
+def test_links_name_platforms_and_each_sbom_provenance_and_signature(repo, run, forge):
+    sha = setup(repo)
+    state = json.loads((repo.path / ".release/state.json").read_text())
+    app = image("app", sha)
+    app["platforms"] = [
+        {"platform": "linux/amd64", "digest": "sha256:" + "1" * 64},
+        {"platform": "linux/arm64", "digest": "sha256:" + "2" * 64},
+    ]
+    app["attached"] = [
+        {"kind": "sbom", "platform": "linux/arm64", "subject": "sha256:" + "2" * 64, "digest": "sha256:" + "3" * 64},
+        {"kind": "provenance", "platform": None, "subject": DIGEST, "digest": "sha256:" + "4" * 64},
+        {
+            "kind": "signature",
+            "predicate": "https://sigstore.dev/cosign/sign/v1",
+            "subject": DIGEST,
+            "digest": "sha256:" + "5" * 64,
+        },
+        {
+            "kind": "signature",
+            "predicate": "https://slsa.dev/provenance/v1",
+            "subject": DIGEST,
+            "digest": "sha256:" + "6" * 64,
+        },
+    ]
+    published = chart()
+    oci = "oci://registry.example.com/charts/app:1.4.0"
+    published["attached"] = [
+        {"kind": "provenance", "ref": oci, "subject": "sha256:" + "c" * 64, "digest": "sha256:" + "7" * 64}
+    ]
+    state.update(images=[app], charts=[published])
+    (repo.path / ".release/state.json").write_text(json.dumps(state))
+    run(gitlab_env(forge))
+    (post,) = forge.calls("POST", r"/api/v4/projects/42/releases$")
+    links = {link["name"]: link["url"] for link in post.json()["assets"]["links"]}
+    base = "https://registry.example.com/team/app@sha256:"
+    assert links == {
+        "registry.example.com/team/app:1.4.0 (linux/amd64, linux/arm64)": f"https://registry.example.com/team/app@{DIGEST}",
+        "registry.example.com/team/app SBOM (linux/arm64)": base + "3" * 64,
+        "registry.example.com/team/app SLSA provenance": base + "4" * 64,
+        "registry.example.com/team/app Sigstore signature": base + "5" * 64,
+        "registry.example.com/team/app Sigstore signature (of the provenance)": base + "6" * 64,
+        "chartmuseum+https://charts.example.com/app:1.4.0": "https://charts.example.com/charts/app-1.4.0.tgz",
+        oci: "https://registry.example.com/charts/app@sha256:" + "c" * 64,
+        "registry.example.com/charts/app SLSA provenance": "https://registry.example.com/charts/app@sha256:" + "7" * 64,
+    }
