@@ -574,6 +574,7 @@ def kustomization_case(draw: st.DrawFn) -> tuple[str, str, dict[str, str | None]
 @example(("? ''\n: null\n\n---", "app", {"new_tag": ""}))  # [yamledit] images: landed in the empty 2nd document
 @example(("a: |+\n  x\n\n---\n", "app", {"new_tag": "1"}))  # [yamledit] and must not cut a kept block scalar
 @example(("images:\n- name: !!null redis\n  newTag: '7'\n", "redis", {"new_tag": ""}))  # [yamledit] a null is no name
+@example(("images:\n- name: !!python/object:os.system redis\n  newTag: '7'\n", "redis", {"new_tag": ""}))  # refused
 def test_kustomization_image_edits_are_exact_or_refused(case: tuple[str, str, dict[str, str | None]]) -> None:
     text, name, fields = case
     new = user_error_or_success(yamledit.set_kustomize_image, text, name, filename="kustomization.yaml", **fields)
@@ -602,6 +603,7 @@ def rolled_back(before: str, after: str, update: UpdateConfig) -> str | ReleaseE
 @example(("image:\n  tag: 1.0.0\n", {"image.digest": "sha256:x"}, True))
 @example(("image:\n", {"image.tag": "1"}, True))  # created under an empty value: `image:` again
 @example(("a: 1\n", {"b.c.d": "x", "b.c.e": "y"}, True))  # one created key holds both: it goes whole
+@example(("{image: !!set {a: null}}\n", {"image.a": ""}, True))  # a !!set is refused, not a bug (exit 3)
 def test_a_rollback_of_a_values_edit_restores_the_values_and_removes_created_keys(
     case: tuple[str, dict[str, str], bool],
 ) -> None:

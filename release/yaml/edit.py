@@ -346,6 +346,14 @@ def _walk(doc: _Doc, segments: Sequence[Segment], filename: str) -> _Walk:
 def _child(
     node: yaml.Node, seg: Segment, upto: Sequence[Segment], filename: str
 ) -> tuple[yaml.Node | int, yaml.Node, _AliasNode | None] | None:
+    plain = {"SequenceNode": "tag:yaml.org,2002:seq", "MappingNode": "tag:yaml.org,2002:map"}.get(type(node).__name__)
+    if plain and str(node.tag).startswith("tag:yaml.org,2002:") and node.tag != plain:  # `!!set {a: null}`
+        shown = str(node.tag).replace("tag:yaml.org,2002:", "!!")
+        raise ReleaseError(
+            f"{filename}:{_line(node)}: {_show(upto[:-1]) or 'the document'} is tagged {shown}, which release "
+            "does not edit inside",
+            "drop the tag to make it a plain mapping or list, or edit the file by hand",
+        )
     if isinstance(node, yaml.SequenceNode):
         index = seg if isinstance(seg, int) else int(seg) if _INDEX.fullmatch(seg) else None
         if index is None or index >= len(node.value):
@@ -1038,11 +1046,34 @@ def _edit_images(text: str, doc: _Doc, name: str, fields: dict[str, str], filena
 
 def _entry_index(images: yaml.SequenceNode, name: str, filename: str) -> int | None:
     found = [i for i, item in enumerate(images.value) if _entry_name(_deref(item)) == name]
+    for item in images.value:  # `name: !!set redis`: neither clearly this image nor clearly another one
+        node = _name_node(_deref(item))
+        if node is not None and node.value == name and node.tag not in _KUSTOMIZE_NAME_TAGS:
+            raise ReleaseError(
+                f"{filename}:{_line(node)}: the images entry named {name!r} has the tag "
+                f"{str(node.tag).replace(_CORE, '!!')}, so it is unclear "
+                "whether kustomize reads it as that image",
+                f"write its name as plain text (name: {name})",
+            )
     if len(found) > 1:
         raise ReleaseError(
             f"{filename}: images has {len(found)} entries named {name!r}", "keep one: kustomize applies only the first"
         )
     return found[0] if found else None
+
+
+# tags a kustomize image name is read under: text, or a null or number that names no image (plus custom tags, text)
+_CORE = "tag:yaml.org,2002:"
+_KUSTOMIZE_NAME_TAGS = frozenset(_CORE + t for t in ("str", "null", "int", "float", "bool"))
+
+
+def _name_node(item: yaml.Node) -> yaml.ScalarNode | None:
+    if not isinstance(item, yaml.MappingNode):
+        return None
+    names = [v for k, v in item.value if _is_key(k, "name")]
+    if not names or not isinstance(names[0], yaml.ScalarNode):
+        return None
+    return names[0] if str(names[0].tag).startswith(_CORE) else None  # a custom tag keeps the text: a name
 
 
 def _entry_name(item: yaml.Node) -> str | None:
