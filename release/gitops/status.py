@@ -12,7 +12,7 @@ from typing import Any
 from release.config import EnvironmentConfig
 from release.context import Context
 from release.errors import ReleaseError
-from release.gitops import mergerequest, verify
+from release.gitops import artifacts, mergerequest, verify
 from release.gitops import record as records
 from release.gitops.clone import InfraClone, open_clone, repo_url
 
@@ -31,7 +31,23 @@ def status(ctx: Context) -> list[dict[str, Any]]:
                 rows[env.name]["observed"] = verify.observed(ctx, clone, env, found[env.name]).as_json()
     for env in ctx.config.environments:
         rows[env.name].update(_pending(ctx, env))
+    if ctx.config.images or ctx.config.charts:
+        for env in ctx.config.environments:
+            rows[env.name]["artifacts"] = _artifacts(ctx, rows[env.name]["version"])
     return [rows[env.name] for env in ctx.config.environments]
+
+
+def _artifacts(ctx: Context, version: str | None) -> dict[str, Any] | None:
+    """Digests, platforms and attached SBOM/provenance/signatures of the version the record names (once each)."""
+    if version is None:
+        return None
+    found: dict[str, dict[str, Any]] = ctx.cache.setdefault("status-artifacts", {})
+    if version not in found:
+        try:
+            found[version] = artifacts.of_version(ctx, version)
+        except ReleaseError as exc:  # never published, registry unreachable: the rest of status still holds
+            found[version] = {"unknown": f"{exc.message} ({exc.hint})" if exc.hint else exc.message}
+    return found[version]
 
 
 def _pending(ctx: Context, env: EnvironmentConfig) -> dict[str, Any]:

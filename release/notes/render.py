@@ -26,6 +26,7 @@ class NotesInput:
     component: str | None = None
     hidden: list[Entry] = field(default_factory=list)  # the commits no section shows, for templates
     style: str = "default"  # the bundled template: default.md.j2 or release-please.md.j2
+    artifacts: list[dict[str, object]] = field(default_factory=list)  # what was published (source.notes.artifacts)
 
 
 def default_template(style: str = "default") -> str:
@@ -106,6 +107,7 @@ def _context(data: NotesInput) -> dict[str, object]:
         # every commit: those the sections show (breaking ones twice, as they are shown), then the hidden ones
         "commits": [{**vars(e), "group": s.title} for s in data.sections for e in s.entries]
         + [vars(e) for e in data.hidden],
+        "artifacts": data.artifacts,
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
+from typing import Any
 
 from release.ciinfo import forge_of, web_url
 from release.config import ComponentConfig
@@ -15,6 +16,7 @@ from release.notes.model import Links, pull_requests
 from release.notes.render import NotesInput, render
 from release.source import history
 from release.source import plans as planning
+from release.source.fields import oci_digest
 from release.versioning import plan as planner
 from release.versioning.commits import ParsedCommit, drop_reverted_pairs, header_of, parse
 from release.versioning.plan import Channel, Plan
@@ -109,7 +111,35 @@ def notes_input(
         component=facts["component"],
         hidden=model.hidden_entries(commits, links(ctx), specs, pulls) if template is not None else [],
         style=cfg.style,
+        artifacts=artifacts(ctx),
     )
+
+
+def artifacts(ctx: Context) -> list[dict[str, object]]:
+    """What this commit's release published, for templates: each image and chart with its digest, its platforms
+    and the SBOM, provenance and signatures attached to it (from the State, when it is this commit's; else none)."""
+    if not ctx.state.sha or ctx.state.sha != ctx.git.head():
+        return []
+    found: list[dict[str, object]] = []
+    for image in ctx.state.images:
+        platforms = [str(p.get("platform")) for p in image.get("platforms") or []]
+        found.append(_artifact("image", image, str(image.get("digest") or ""), platforms))
+    for chart in ctx.state.charts:
+        found.append(_artifact("chart", chart, oci_digest(chart) or "", []))
+    return found
+
+
+def _artifact(kind: str, entry: dict[str, Any], digest: str, platforms: list[str]) -> dict[str, object]:
+    attached = [{k: a.get(k) for k in ("kind", "digest", "platform", "ref")} for a in entry.get("attached") or []]
+    return {
+        "kind": kind,
+        "name": entry.get("name"),
+        "repository": entry.get("repository"),
+        "version": entry.get("version"),
+        "digest": digest,
+        "platforms": platforms,
+        "attached": attached,
+    }
 
 
 def for_plan(ctx: Context, plan: Plan, template: str | None = None) -> str:

@@ -232,3 +232,68 @@ def test_a_registry_refusing_the_artifact_fails_and_a_rerun_attaches_it(repo, re
         assert rerun.code == 0, rerun.err
         assert "skipped: already published" in rerun.err and "attached the provenance" in rerun.err
         assert [e["artifactType"] for e in referrers(authfile, direct, digest)] == ["application/vnd.in-toto+json"]
+
+
+def test_status_json_lists_what_the_promoted_version_is_made_of(
+    repo, release, registry, engine_env, authfile, tmp_path
+):
+    """The environment's version → its index digest, platforms and attached documents, as skopeo reads them."""
+    from tests.gitops.test_promote import make_infra
+
+    infra = make_infra(tmp_path, {"apps/dev/values.yaml": "image:\n  tag: '0.0.1'\n"})
+    environment = (
+        f"environments:\n  - name: dev\n    repo: file://{infra}\n"
+        '    updates:\n      - {file: apps/dev/values.yaml, set: {image.tag: "{version}", image.digest: '
+        '"{image.att-status.digest}"}}\n'
+    )
+    repository = app(repo, registry.host, "att-status", "    provenance: true\n", "linux/amd64, linux/arm64")
+    repo.commit("fix: environments", {"release.yaml": (repo.path / "release.yaml").read_text() + environment})
+    assert release(repo, "status", "--json", env=engine_env).code == 0  # nothing promoted yet: no artifacts
+    result = release(repo, "build", "--push", env=engine_env)
+    assert result.code == 0, result.err
+    promoted = release(repo, "promote", "dev", env=engine_env)
+    assert promoted.code == 0, promoted.err
+    shown = release(repo, "status", "--json", env=engine_env)
+    assert shown.code == 0, shown.err
+    (row,) = json.loads(shown.out)
+    index_digest = digest_of(registry, repository, "1.0.1")
+    index = skopeo_raw(authfile, f"{repository}@{index_digest}")
+    assert index is not None
+    platforms = [f"{m['platform']['os']}/{m['platform']['architecture']}" for m in index["manifests"]]
+    on_index = referrers(authfile, repository, index_digest)
+    assert row["version"] == "1.0.1"
+    assert row["artifacts"] == {
+        "images": [
+            {
+                "name": "att-status",
+                "repository": repository,
+                "digest": index_digest,
+                "platforms": platforms,
+                "attached": [{"type": e["artifactType"], "digest": e["digest"]} for e in on_index],
+            }
+        ],
+        "charts": [],
+    }
+    assert platforms == ["linux/amd64", "linux/arm64"] and [e["artifactType"] for e in on_index] == [
+        "application/vnd.in-toto+json"
+    ]
+
+
+def test_a_notes_template_lists_the_published_image_and_what_is_attached(repo, release, registry, engine_env, tmp_path):
+    app(repo, registry.host, "att-notes", "    provenance: true\n", "linux/amd64, linux/arm64")
+    template = tmp_path / "notes.md.j2"  # outside the repository: the tree stays clean for the push
+    template.write_text(
+        "{% for a in artifacts %}{{ a.kind }} {{ a.name }} {{ a.digest }} {{ a.platforms | join(',') }}"
+        "{% for x in a.attached %} {{ x.kind }}={{ x.digest }}{% endfor %}\n{% endfor %}"
+    )
+    before = release(repo, "notes", "--template", str(template))
+    assert before.code == 0 and before.out == "", before  # nothing published by this commit yet
+    result = release(repo, "build", "--push", env=engine_env)
+    assert result.code == 0, result.err
+    state = json.loads((repo.path / ".release/state.json").read_text())
+    (image,) = state["images"]
+    attached = " ".join(f"{a['kind']}={a['digest']}" for a in image["attached"])
+    shown = release(repo, "notes", "--template", str(template))
+    assert shown.code == 0, shown.err
+    assert shown.out == f"image att-notes {image['digest']} linux/amd64,linux/arm64 {attached}\n"
+    assert "provenance=sha256:" in attached
