@@ -240,7 +240,7 @@ def test_status_json_lists_what_the_promoted_version_is_made_of(
     """The environment's version → its index digest, platforms and attached documents, as skopeo reads them."""
     from tests.gitops.test_promote import make_infra
 
-    infra = make_infra(tmp_path, {"apps/dev/values.yaml": "image:\n  tag: '0.0.1'\n"})
+    infra = make_infra(tmp_path, {"apps/dev/values.yaml": "image:\n  tag: '0.0.1'\n  digest: ''\n"})
     environment = (
         f"environments:\n  - name: dev\n    repo: file://{infra}\n"
         '    updates:\n      - {file: apps/dev/values.yaml, set: {image.tag: "{version}", image.digest: '
@@ -287,7 +287,7 @@ def test_a_notes_template_lists_the_published_image_and_what_is_attached(repo, r
         "{% for x in a.attached %} {{ x.kind }}={{ x.digest }}{% endfor %}\n{% endfor %}"
     )
     before = release(repo, "notes", "--template", str(template))
-    assert before.code == 0 and before.out == "", before  # nothing published by this commit yet
+    assert before.code == 0 and before.out == "\n", before  # nothing published by this commit yet
     result = release(repo, "build", "--push", env=engine_env)
     assert result.code == 0, result.err
     state = json.loads((repo.path / ".release/state.json").read_text())
