@@ -25,6 +25,7 @@ from pathlib import Path
 TOP = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(TOP))
 
+from benchmarks import common  # noqa: E402
 from release.charts import package as chartpkg  # noqa: E402
 from tests.services import Registry  # noqa: E402
 
@@ -132,9 +133,7 @@ def main() -> None:
             ours.append(timed(ours_flow))
             reruns.append(timed(ours_flow))
         h, o, r = (statistics.median(x) for x in (helm_times, ours, reruns))
-        startup = statistics.median(
-            timed(lambda: subprocess.run([release_bin, "--version"], check=True, capture_output=True)) for _ in range(3)
-        )
+        startup = common.startup(release_bin)
         print(f"reps: {args.reps}, umbrella with 3 dependencies (2 classic repositories, 1 OCI), Chart.lock committed")
         print("| what | median s | ratio to helm pull ×3 + lint + package + push |")
         print("| --- | --- | --- |")

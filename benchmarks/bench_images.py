@@ -21,7 +21,7 @@ from pathlib import Path
 TOP = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(TOP))
 
-from tests.services import Podman, Registry  # noqa: E402
+from benchmarks.common import engine_and_registry  # noqa: E402
 
 TAGS = ("{version}", "{major}.{minor}", "{major}", "sha-{short_sha}")
 
@@ -53,16 +53,7 @@ def main() -> None:
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-images-"))
     release_bin = str(Path(sys.executable).with_name("release"))
-    with (
-        Registry.start(root / "registry") as registry,
-        Podman.start(root / "podman", insecure_registries=[registry.host]) as podman,
-    ):
-        env = {
-            **os.environ,
-            "DOCKER_HOST": podman.base_url,
-            "RELEASE_REGISTRY_USER": registry.user,
-            "RELEASE_REGISTRY_PASSWORD": registry.password,
-        }
+    with engine_and_registry(root) as (registry, podman, env):
         login = subprocess.run(
             ["podman", "login", "--tls-verify=false", "-u", registry.user, "--password-stdin", registry.host],
             input=registry.password,

@@ -23,7 +23,7 @@ from pathlib import Path
 TOP = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(TOP))
 
-from tests.services import Podman, Registry  # noqa: E402
+from benchmarks.common import engine_and_registry  # noqa: E402
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -65,16 +65,7 @@ def main() -> None:
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-platforms-"))
     release_bin = str(Path(sys.executable).with_name("release"))
-    with (
-        Registry.start(root / "registry") as registry,
-        Podman.start(root / "podman", insecure_registries=[registry.host]) as podman,
-    ):
-        env = {
-            **os.environ,
-            "DOCKER_HOST": podman.base_url,
-            "RELEASE_REGISTRY_USER": registry.user,
-            "RELEASE_REGISTRY_PASSWORD": registry.password,
-        }
+    with engine_and_registry(root) as (registry, podman, env):
         run = runner(release_bin, env)
         single, multi = [], []
         for rep in range(args.reps):

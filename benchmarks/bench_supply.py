@@ -24,7 +24,7 @@ TOP = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(TOP))
 
 from benchmarks.bench_platforms import make_repo  # noqa: E402
-from tests.services import Podman, Registry  # noqa: E402
+from benchmarks.common import engine_and_registry  # noqa: E402
 from tests.sigstoremock import SigstoreMock, identity_token  # noqa: E402
 
 VARIANTS = {
@@ -43,15 +43,11 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="bench-supply-"))
     release_bin = str(Path(sys.executable).with_name("release"))
     with (
-        Registry.start(root / "registry") as registry,
-        Podman.start(root / "podman", insecure_registries=[registry.host]) as podman,
+        engine_and_registry(root) as (registry, _, env),
         SigstoreMock.start(root / "sigstore") as sigstore,
     ):
         env = {
-            **os.environ,
-            "DOCKER_HOST": podman.base_url,
-            "RELEASE_REGISTRY_USER": registry.user,
-            "RELEASE_REGISTRY_PASSWORD": registry.password,
+            **env,
             "SIGSTORE_ID_TOKEN": identity_token("bench@example.com", lifetime=3600),
             "RELEASE_SIGSTORE_TRUST_CONFIG": str(sigstore.trust_config),
         }
