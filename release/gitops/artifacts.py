@@ -13,12 +13,15 @@ from typing import Any
 import semver
 
 from release.adapters import referrers
-from release.adapters.registry import Registry
+from release.adapters.registry import Manifest, Registry
 from release.charts.build import registry_for
 from release.charts.publish import oci_target
 from release.context import Context
 from release.gitops import resolve
+from release.images.platforms import published_platforms
 from release.naming.imageref import Repository
+
+UNKNOWN = "unknown/unknown"  # an index entry that is no platform's image (buildx's attestation manifests)
 
 
 def of_version(ctx: Context, version: str) -> dict[str, Any]:
@@ -32,14 +35,17 @@ def of_version(ctx: Context, version: str) -> dict[str, Any]:
     for name in _names(values, "image", "digest"):
         repo = Repository.parse(values[f"image.{name}.repository"])
         digest = values[f"image.{name}.digest"]
-        images.append({"name": name, "repository": repo.name, **_described(registry_for(ctx, repo), digest)})
+        registry = registry_for(ctx, repo)
+        described = _described(registry, digest, registry.manifest(digest))
+        images.append({"name": name, "repository": repo.name, **described})
     charts = []
     for name in _names(values, "chart", "digest"):
         digest = values[f"chart.{name}.digest"]
         for repo in _chart_repositories(ctx, name):
             registry = registry_for(ctx, repo)
-            if registry.manifest(digest) is not None:
-                charts.append({"name": name, "repository": repo.name, **_described(registry, digest)})
+            manifest = registry.manifest(digest)
+            if manifest is not None:
+                charts.append({"name": name, "repository": repo.name, **_described(registry, digest, manifest)})
                 break
     return {"images": images, "charts": charts}
 
@@ -55,16 +61,10 @@ def _chart_repositories(ctx: Context, name: str) -> list[Repository]:
     return [oci_target(target, name)[0] for target in targets]
 
 
-def _described(registry: Registry, digest: str) -> dict[str, Any]:
-    manifest = registry.manifest(digest)
-    body = manifest.body if manifest is not None else {}
-    platforms = [
-        "/".join(str(p[k]) for k in ("os", "architecture", "variant") if p.get(k))
-        for entry in body.get("manifests") or []
-        if isinstance(p := entry.get("platform"), dict) and p.get("os") != "unknown"
-    ]
+def _described(registry: Registry, digest: str, manifest: Manifest | None) -> dict[str, Any]:
+    found = published_platforms(manifest) if manifest is not None else {}
     attached = [
         {"type": str(e.get("artifactType") or ""), "digest": str(e.get("digest") or "")}
         for e in referrers.listed(registry, digest)
     ]
-    return {"digest": digest, "platforms": platforms, "attached": attached}
+    return {"digest": digest, "platforms": [p for p in found if p != UNKNOWN], "attached": attached}
