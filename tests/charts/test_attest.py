@@ -3,33 +3,17 @@ skopeo through the `sha256-<hex>` fallback tag (the loopback CNCF registry has n
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
-import subprocess
 from pathlib import Path
 
 from tests.charts.test_publish import chart_repo
 from tests.faultproxy import FaultProxy, Rule
-from tests.services import require_binary
+from tests.skopeo import authfile_for, raw_or_none
 
 
 def skopeo_raw(registry, ref: str, tmp_path: Path) -> dict | None:
-    token = base64.b64encode(f"{registry.user}:{registry.password}".encode()).decode()
-    authfile = tmp_path / "auth.json"
-    authfile.write_text(json.dumps({"auths": {registry.host: {"auth": token}}}))
-    binary = require_binary("skopeo", "skopeo", ["/usr/bin/skopeo"])
-    result = subprocess.run(
-        [binary, "inspect", "--raw", "--tls-verify=false", "--authfile", str(authfile), f"docker://{ref}"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    if result.returncode != 0:
-        assert "manifest unknown" in result.stderr, result.stderr
-        return None
-    return json.loads(result.stdout)
+    return raw_or_none(authfile_for(registry, tmp_path), ref)
 
 
 def test_chart_provenance_is_attached_to_its_oci_digest(repo, release, registry, tmp_path):

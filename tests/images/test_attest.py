@@ -4,51 +4,26 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Repo, assert_one_line_error
 from tests.faultproxy import FaultProxy, Rule
-from tests.services import require_binary, scratch_context
+from tests.services import scratch_context
+from tests.skopeo import authfile_for, raw_or_none
 
 FILES = {"hello.txt": "hello\n", "etc/app.conf": "answer = 42\n"}
 
 
 @pytest.fixture
-def engine_env(podman, registry):
-    return {
-        "DOCKER_HOST": podman.base_url,
-        "RELEASE_REGISTRY_USER": registry.user,
-        "RELEASE_REGISTRY_PASSWORD": registry.password,
-    }
-
-
-@pytest.fixture
 def authfile(tmp_path: Path, registry) -> Path:
-    token = base64.b64encode(f"{registry.user}:{registry.password}".encode()).decode()
-    path = tmp_path / "auth.json"
-    path.write_text(json.dumps({"auths": {registry.host: {"auth": token}}}))
-    return path
+    return authfile_for(registry, tmp_path)
 
 
-def skopeo_raw(authfile: Path, ref: str) -> dict | None:
-    binary = require_binary("skopeo", "skopeo", ["/usr/bin/skopeo"])
-    result = subprocess.run(
-        [binary, "inspect", "--raw", "--tls-verify=false", "--authfile", str(authfile), f"docker://{ref}"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    if result.returncode != 0:
-        assert "manifest unknown" in result.stderr, result.stderr
-        return None
-    return json.loads(result.stdout)
+skopeo_raw = raw_or_none
 
 
 def app(repo: Repo, host: str, name: str, extra: str, platforms: str = "") -> str:

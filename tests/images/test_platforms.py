@@ -3,7 +3,6 @@ index under every tag. Read back with skopeo (the oracle: it is not our code), a
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import struct
@@ -13,39 +12,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Repo, assert_one_line_error
-from tests.services import require_binary, scratch_context
+from tests.services import scratch_context
+from tests.skopeo import authfile_for, skopeo
 
 PLATFORMS = ["linux/amd64", "linux/arm64"]
 
 
 @pytest.fixture
-def engine_env(podman, registry):
-    return {
-        "DOCKER_HOST": podman.base_url,
-        "RELEASE_REGISTRY_USER": registry.user,
-        "RELEASE_REGISTRY_PASSWORD": registry.password,
-    }
-
-
-@pytest.fixture
 def authfile(tmp_path: Path, registry) -> Path:
-    token = base64.b64encode(f"{registry.user}:{registry.password}".encode()).decode()
-    path = tmp_path / "auth.json"
-    path.write_text(json.dumps({"auths": {registry.host: {"auth": token}}}))
-    return path
-
-
-def skopeo(authfile: Path, *args: str) -> str:
-    binary = require_binary("skopeo", "skopeo", ["/usr/bin/skopeo"])
-    result = subprocess.run(
-        [binary, *args, "--tls-verify=false", "--authfile", str(authfile)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+    return authfile_for(registry, tmp_path)
 
 
 def raw(authfile: Path, ref: str) -> dict:

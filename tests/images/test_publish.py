@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
-
 from tests.conftest import Repo
 from tests.services import busybox_context, scratch_context
 
@@ -17,15 +15,6 @@ MANIFEST_TYPES = [
     "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.docker.distribution.manifest.v2+json",
 ]
-
-
-@pytest.fixture
-def engine_env(podman, registry):
-    return {
-        "DOCKER_HOST": podman.base_url,
-        "RELEASE_REGISTRY_USER": registry.user,
-        "RELEASE_REGISTRY_PASSWORD": registry.password,
-    }
 
 
 def app_repo(repo: Repo, registry, name: str, tags: str | None = None, context: str = "scratch") -> str:

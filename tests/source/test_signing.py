@@ -12,9 +12,9 @@ import pytest
 
 from tests.charts.test_publish import chart_repo
 from tests.conftest import assert_one_line_error
+from tests.images.conftest import engine_env as engine_env
 from tests.images.test_attest import app, digest_of, document, referrers
 from tests.images.test_attest import authfile as authfile
-from tests.images.test_attest import engine_env as engine_env
 from tests.sigstoremock import SigstoreMock, identity_token
 
 BUNDLE = "application/vnd.dev.sigstore.bundle.v0.3+json"
