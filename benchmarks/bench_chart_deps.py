@@ -19,13 +19,13 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 TOP = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(TOP))
 
 from benchmarks import common  # noqa: E402
+from benchmarks.common import timed  # noqa: E402
 from release.charts import package as chartpkg  # noqa: E402
 from tests.services import Registry  # noqa: E402
 
@@ -68,12 +68,6 @@ def make_repo(path: Path, name: str, chart_yaml: str, lock: str, registry: str) 
     ):
         subprocess.run(["git", *args], cwd=path, check=True, capture_output=True)
     return chart
-
-
-def timed(call) -> float:  # type: ignore[no-untyped-def]
-    started = time.perf_counter()
-    call()
-    return time.perf_counter() - started
 
 
 def main() -> None:

@@ -15,13 +15,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 TOP = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(TOP))
 
-from benchmarks.common import engine_and_registry  # noqa: E402
+from benchmarks.common import engine_and_registry, timed  # noqa: E402
 
 TAGS = ("{version}", "{major}.{minor}", "{major}", "sha-{short_sha}")
 
@@ -38,12 +37,6 @@ def make_repo(path: Path, repository: str, payload: bytes) -> None:
     git(path, "init", "-q", "-b", "main")
     git(path, "add", "-A")
     git(path, "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-q", "-m", "feat: bench")
-
-
-def timed(call) -> float:  # type: ignore[no-untyped-def]
-    started = time.perf_counter()
-    call()
-    return time.perf_counter() - started
 
 
 def main() -> None:

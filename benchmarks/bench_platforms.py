@@ -16,14 +16,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 TOP = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(TOP))
 
-from benchmarks.common import engine_and_registry  # noqa: E402
+from benchmarks.common import engine_and_registry, timed  # noqa: E402
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -41,12 +40,6 @@ def make_repo(path: Path, repository: str, payload: bytes, platforms: str = "", 
     git(path, "init", "-q", "-b", "main")
     git(path, "add", "-A")
     git(path, "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-q", "-m", "feat: bench")
-
-
-def timed(call: Callable[[], None]) -> float:
-    started = time.perf_counter()
-    call()
-    return time.perf_counter() - started
 
 
 def runner(release_bin: str, env: dict[str, str]) -> Callable[[Path], None]:

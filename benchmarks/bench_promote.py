@@ -20,6 +20,7 @@ TOP = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(TOP))
 
 from benchmarks import common  # noqa: E402
+from benchmarks.common import timed  # noqa: E402
 from tests.gitserver import GitHTTP  # noqa: E402
 
 VALUES = 'image:\n  repository: registry.example.com/team/app-{i:05d}\n  tag: "1.0.0"  # bumped by CI\n'
@@ -60,12 +61,6 @@ def generate(bare: Path, files: int, commits: int) -> None:
     git("config", "uploadpack.allowFilter", "true", cwd=bare)
     git("config", "uploadpack.allowAnySHA1InWant", "true", cwd=bare)
     git("gc", "-q", "--aggressive", cwd=bare)
-
-
-def timed(call) -> float:  # type: ignore[no-untyped-def]
-    started = time.perf_counter()
-    call()
-    return time.perf_counter() - started
 
 
 def main() -> None:
