@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from pathlib import Path
@@ -111,7 +112,6 @@ def notes_input(
         component=facts["component"],
         hidden=model.hidden_entries(commits, links(ctx), specs, pulls) if template is not None else [],
         style=cfg.style,
-        artifacts=artifacts(ctx),
     )
 
 
@@ -155,7 +155,8 @@ def for_plan(ctx: Context, plan: Plan, template: str | None = None) -> str:
         date=commit_date(ctx, "HEAD") if plan.head_tagged else today(ctx),
         component=plan.component,
     )
-    return render(data, template_path(ctx, template))
+    # what HEAD's release published: the plan's notes are HEAD's (a --from/--to range's are not)
+    return render(dataclasses.replace(data, artifacts=artifacts(ctx)), template_path(ctx, template))
 
 
 def for_range(ctx: Context, start: str | None, end: str, template: str | None = None) -> str:
